@@ -1,0 +1,40 @@
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { ConfigError } from '@switchyard/infra/config';
+import { createPgPool, migrate, startEmbeddedPostgres } from '@switchyard/infra/db';
+import { createLogger } from '@switchyard/infra/logging';
+import { exitOnSignals } from '@switchyard/infra/shutdown';
+import { readEnv, type NotesConfig } from './env.js';
+import { createNotesService } from './server.js';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
+
+function configOrExit(): NotesConfig {
+  try {
+    return readEnv();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`notes: ${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+const config = configOrExit();
+const logger = createLogger({ service: 'notes', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+
+let databaseUrl = config.DATABASE_URL;
+const embedded = databaseUrl === undefined ? await startEmbeddedPostgres({ dataDir: resolve(config.DATA_DIR) }) : undefined;
+if (embedded) {
+  logger.warn({ dataDir: resolve(config.DATA_DIR) }, 'DATABASE_URL is not set: using the embedded PostgreSQL (PGlite)');
+  databaseUrl = embedded.url;
+}
+await migrate({ databaseUrl: databaseUrl!, dir: MIGRATIONS_DIR, logger });
+const pool = createPgPool(
+  { connectionString: databaseUrl!, max: embedded ? 4 : config.DB_POOL_MAX, applicationName: 'notes' },
+  (err) => logger.warn({ err }, 'idle database connection failed'),
+);
+const service = createNotesService({ config, pool, logger });
+if (embedded) service.onClose('embedded-postgres', () => embedded.close());
+service.onClose('postgres-pool', () => pool.end());
+exitOnSignals(service, logger);
+await service.start();

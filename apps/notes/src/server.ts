@@ -1,0 +1,24 @@
+import type pg from 'pg';
+import type { Logger } from '@switchyard/infra/logging';
+import { createService, type Service } from '@switchyard/infra/server';
+import type { NotesConfig } from './env.js';
+import { createNotesRouter } from './router.js';
+import { createNotesStore } from './store.js';
+
+/** What the notes service needs from outside. */
+export interface NotesDeps {
+  config: NotesConfig;
+  pool: pg.Pool;
+  logger: Logger;
+}
+
+/** The notes service, wired but not listening: tests start it on port 0. */
+export function createNotesService({ config, pool, logger }: NotesDeps): Service {
+  return createService({
+    name: 'notes',
+    router: createNotesRouter(createNotesStore(pool)),
+    config,
+    logger,
+    dependencies: { postgres: () => pool.query('SELECT 1') },
+  });
+}

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/** Thrown by {@link loadConfig}: its message is one line naming each bad variable. */
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the environment with a zod schema. A missing or bad variable throws a {@link ConfigError}
+ * whose message is one line naming it, e.g. `invalid environment: PORT: expected a port (0-65535), got "abc"`.
+ * @example const config = loadConfig(NotesEnv, process.env);
+ */
+export function loadConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.output<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = issue.path.join('.') || '(environment)';
+    const raw = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
+    const got = raw === undefined ? 'not set' : `got ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)}`;
+    return `${name}: ${issue.message} (${got})`;
+  });
+  return raiseConfigError(problems);
+}
+
+function raiseConfigError(problems: string[]): never {
+  throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
+}
+
+/** A TCP port from the environment; 0 picks a free one. */
+export const portVar = (fallback: number) =>
+  z.coerce.number({ error: 'expected a port (0-65535)' }).int('expected a port (0-65535)').min(0, 'expected a port (0-65535)').max(65535, 'expected a port (0-65535)').default(fallback);
+
+/** A positive whole number of milliseconds or bytes from the environment. */
+export const positiveIntVar = (fallback: number) =>
+  z.coerce.number({ error: 'expected a positive whole number' }).int('expected a positive whole number').positive('expected a positive whole number').default(fallback);
+
+/** A non-negative whole number from the environment. */
+export const nonNegativeIntVar = (fallback: number) =>
+  z.coerce.number({ error: 'expected a whole number >= 0' }).int('expected a whole number >= 0').min(0, 'expected a whole number >= 0').default(fallback);
+
+/** `true/false/1/0/yes/no` from the environment. */
+export const booleanVar = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1' || v === 'yes'));
+
+/**
+ * The variables every service reads. An unset NODE_ENV means production: development mode (stack
+ * traces and internal messages sent to callers, pretty logs) must be asked for explicitly.
+ */
+export const serviceEnvShape = {
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  METRICS_HOST: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: booleanVar(false),
+  /** Largest request body, in bytes. */
+  MAX_BODY_BYTES: positiveIntVar(1_048_576),
+  /** Most procedure calls in one HTTP batch. Clients set the same `maxItems`. */
+  MAX_BATCH_SIZE: positiveIntVar(20),
+  /** Largest total size of request headers, in bytes. */
+  MAX_HEADER_BYTES: positiveIntVar(16_384),
+  /** Idle keep-alive timeout; must exceed the gateway's upstream keep-alive (Caddy: 60 s here). */
+  KEEP_ALIVE_TIMEOUT_MS: positiveIntVar(65_000),
+  /** How long readiness fails before the listener closes, so the gateway stops sending first. */
+  DRAIN_DELAY_MS: nonNegativeIntVar(2_500),
+  /** After the drain delay, how long in-flight requests may take before connections are cut. */
+  SHUTDOWN_TIMEOUT_MS: positiveIntVar(10_000),
+} as const;
+
+/** The parsed common service variables. */
+export type ServiceEnv = z.output<z.ZodObject<typeof serviceEnvShape>>;

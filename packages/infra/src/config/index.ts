@@ -1,0 +1,10 @@
+export {
+  ConfigError,
+  booleanVar,
+  loadConfig,
+  nonNegativeIntVar,
+  portVar,
+  positiveIntVar,
+  serviceEnvShape,
+  type ServiceEnv,
+} from './config.js';

@@ -1,0 +1,1 @@
+export { REDACT_PATHS, createLogger, type CreateLoggerOptions, type Logger } from './logger.js';

@@ -1,0 +1,12 @@
+/** Every metric name the mesh defines, in one place. Prometheus conventions: base units, `_total`. */
+export const METRIC = {
+  rpcRequests: 'switchyard_rpc_requests_total',
+  rpcDuration: 'switchyard_rpc_duration_seconds',
+  rpcErrors: 'switchyard_rpc_errors_total',
+  rpcInFlight: 'switchyard_rpc_in_flight',
+  httpRejected: 'switchyard_http_rejected_total',
+  serviceReady: 'switchyard_service_ready',
+} as const;
+
+/** The procedure label for any path that is not one of the router's procedures. */
+export const UNKNOWN_PROCEDURE = '__unknown__';

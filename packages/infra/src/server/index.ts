@@ -1,0 +1,11 @@
+export { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+export { checkDependencies, type DependencyCheck, type Readiness, type ReadinessReport } from './readiness.js';
+export {
+  TRPC_PREFIX,
+  createService,
+  type CreateServiceOptions,
+  type Service,
+  type ServiceAddress,
+  type ShutdownResult,
+} from './service.js';
+export { createTrpcHandler, type TrpcHandler, type TrpcHandlerOptions } from './trpc-handler.js';

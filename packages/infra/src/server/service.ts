@@ -1,0 +1,207 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { AnyTRPCRouter } from '@trpc/server';
+import type { Logger } from 'pino';
+import type { ServiceEnv } from '../config/config.js';
+import { createMetrics, type ServiceMetrics } from '../metrics/metrics.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import type { RequestContext } from '../trpc/context.js';
+import { observedErrors } from '../trpc/observe.js';
+import { checkDependencies, type DependencyCheck, type Readiness } from './readiness.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+import { createTrpcHandler } from './trpc-handler.js';
+
+/** The URL prefix of the tRPC endpoint: `/trpc/<procedure>`. */
+export const TRPC_PREFIX = '/trpc/';
+
+/** Options of {@link createService}. */
+export interface CreateServiceOptions {
+  /** The service name, in logs and metrics. */
+  name: string;
+  router: AnyTRPCRouter;
+  /** The common service settings (see `serviceEnvShape`), plus the two ports. */
+  config: ServiceEnv & { PORT: number; METRICS_PORT: number };
+  logger: Logger;
+  /** @default metrics for the router's procedures */
+  metrics?: ServiceMetrics;
+  /** Dependencies reported in the `/ready` body (never failing it). */
+  dependencies?: Readonly<Record<string, DependencyCheck>>;
+}
+
+/** Where a started service listens. */
+export interface ServiceAddress {
+  readonly port: number;
+  readonly metricsPort: number;
+  /** `http://host:port`, for clients. */
+  readonly url: string;
+}
+
+/** How a shutdown ended: `clean` when every request finished before the hard deadline. */
+export interface ShutdownResult {
+  readonly clean: boolean;
+}
+
+/** A service instance: its API listener, its metrics listener and the resources it closes. */
+export interface Service {
+  readonly name: string;
+  readonly metrics: ServiceMetrics;
+  readonly readiness: Readiness;
+  start(): Promise<ServiceAddress>;
+  /** Registers a resource to close on shutdown; resources close in reverse order of registration. */
+  onClose(name: string, close: () => Promise<unknown> | unknown): void;
+  /** Drains and stops: readiness 503, drain delay, close, hard deadline, resources in reverse order. */
+  shutdown(reason: string): Promise<ShutdownResult>;
+}
+
+const START = Symbol('switchyard.requestStart');
+type TimedRequest = IncomingMessage & { [START]?: number };
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(text);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * Creates a service instance (nothing listens until `start()`): tRPC on `/trpc/*`, `/health`,
+ * `/ready`, request ids, limits, RED metrics on a separate port, graceful shutdown.
+ * @example const service = createService({ name: 'notes', router, config, logger }); await service.start();
+ */
+export function createService(options: CreateServiceOptions): Service {
+  const { config, logger, name } = options;
+  const metrics = options.metrics ?? createMetrics({ service: name, procedures: Object.keys(options.router._def.procedures) });
+  const exposeErrors = config.NODE_ENV === 'development';
+  const dependencies = options.dependencies ?? {};
+  const closers: Array<{ name: string; close: () => Promise<unknown> | unknown }> = [];
+  let readiness: Readiness = 'starting';
+  let metricsServer: MetricsServer | undefined;
+  let shutdownPromise: Promise<ShutdownResult> | undefined;
+
+  const trpc = createTrpcHandler({
+    router: options.router,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    maxBatchSize: config.MAX_BATCH_SIZE,
+    createContext(req, res): RequestContext {
+      const requestId = res.getHeader(REQUEST_ID_HEADER) as string;
+      const controller = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) controller.abort();
+      });
+      return { requestId, log: logger.child({ requestId }), signal: controller.signal, mesh: { metrics, exposeErrors } };
+    },
+    onError({ error, path, type, ctx, req }) {
+      if (observedErrors.has(error)) return;
+      // Failed before reaching a procedure: unknown path, bad batch, body too large, bad method.
+      const started = (req as TimedRequest)[START] ?? performance.now();
+      const durationMs = performance.now() - started;
+      const procedure = metrics.procedureLabel(path);
+      metrics.recordCall({ procedure, type, code: error.code, durationSeconds: durationMs / 1000 });
+      const log = ctx?.log ?? logger.child({ requestId: req.headers[REQUEST_ID_HEADER] });
+      log.info({ procedure, type, outcome: error.code, durationMs: Math.round(durationMs * 1000) / 1000, error: error.message }, 'call');
+    },
+  });
+
+  const server: Server = createServer({ maxHeaderSize: config.MAX_HEADER_BYTES }, (req, res) => {
+    (req as TimedRequest)[START] = performance.now();
+    const requestId = requestIdOf(req);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    if (readiness === 'draining') res.setHeader('connection', 'close');
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    if (path.startsWith(TRPC_PREFIX)) {
+      void trpc(req, res, path.slice(TRPC_PREFIX.length));
+      return;
+    }
+    if (path === '/health' && req.method === 'GET') {
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (path === '/ready' && req.method === 'GET') {
+      void checkDependencies(dependencies).then((deps) =>
+        sendJson(res, readiness === 'ready' ? 200 : 503, { status: readiness, dependencies: deps }),
+      );
+      return;
+    }
+    metrics.recordRejected('not_found');
+    sendJson(res, 404, { error: { message: 'Not found', appCode: 'ROUTE_NOT_FOUND' } });
+  });
+  server.keepAliveTimeout = config.KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = config.KEEP_ALIVE_TIMEOUT_MS + 1_000;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      metrics.recordRejected('header_too_large');
+      socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
+
+  async function start(): Promise<ServiceAddress> {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, config.HOST, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    metricsServer = await startMetricsServer({ registry: metrics.registry, port: config.METRICS_PORT, host: config.METRICS_HOST ?? config.HOST });
+    const { port } = server.address() as AddressInfo;
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+    readiness = 'ready';
+    metrics.setReady(true);
+    logger.info({ port, metricsPort: metricsServer.port }, `${name} listening`);
+    return { port, metricsPort: metricsServer.port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };
+  }
+
+  async function drain(reason: string): Promise<ShutdownResult> {
+    logger.info({ reason, drainDelayMs: config.DRAIN_DELAY_MS }, 'draining: readiness now fails');
+    readiness = 'draining';
+    metrics.setReady(false);
+    await sleep(config.DRAIN_DELAY_MS);
+    let clean = true;
+    if (server.listening) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => 'deadline' as const);
+      if ((await Promise.race([closed, deadline])) === 'deadline') {
+        clean = false;
+        logger.warn({ shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline reached: cutting connections');
+        server.closeAllConnections();
+        await closed;
+      }
+    }
+    await metricsServer?.close();
+    for (const resource of closers.reverse()) {
+      try {
+        await resource.close();
+      } catch (err) {
+        clean = false;
+        logger.error({ err, resource: resource.name }, 'closing a resource failed');
+      }
+    }
+    logger.info({ clean }, `${name} stopped`);
+    return { clean };
+  }
+
+  return {
+    name,
+    metrics,
+    get readiness() {
+      return readiness;
+    },
+    start,
+    onClose(resourceName, close) {
+      closers.push({ name: resourceName, close });
+    },
+    shutdown(reason) {
+      shutdownPromise ??= drain(reason);
+      return shutdownPromise;
+    },
+  };
+}

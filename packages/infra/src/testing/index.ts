@@ -1,0 +1,2 @@
+export { createTestDatabase, type TestDatabase } from './test-database.js';
+export { captureLogs, type LogCapture } from './log-capture.js';

@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../db/embedded.js';
+
+/** A database made for one test run, dropped by `drop()`. */
+export interface TestDatabase {
+  readonly url: string;
+  /** `postgres` for a real server, `pglite` for the embedded fallback. */
+  readonly kind: 'postgres' | 'pglite';
+  drop(): Promise<void>;
+}
+
+/** The server tests use when it answers; override with `TEST_POSTGRES_URL`. */
+const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function serverAnswers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_500 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * A fresh database for a test run: on the real PostgreSQL server when one answers (a new
+ * database `switchyard_test_<random>`), else an in-memory PGlite behind its socket server.
+ */
+export async function createTestDatabase(adminUrl = process.env.TEST_POSTGRES_URL ?? DEFAULT_ADMIN_URL): Promise<TestDatabase> {
+  if (process.env.TEST_DATABASE !== 'pglite' && (await serverAnswers(adminUrl))) {
+    const name = `switchyard_test_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    return {
+      url: url.toString(),
+      kind: 'postgres',
+      async drop() {
+        const client = new pg.Client({ connectionString: adminUrl });
+        await client.connect();
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await client.end();
+      },
+    };
+  }
+  const embedded = await startEmbeddedPostgres({ dataDir: 'memory://' });
+  return { url: embedded.url, kind: 'pglite', drop: () => embedded.close() };
+}

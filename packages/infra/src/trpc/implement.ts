@@ -1,0 +1,49 @@
+import type { Contract, ProcedureDef, ProcedureMeta, RouterOf } from '@switchyard/api-contracts';
+import type { z } from 'zod';
+import type { RequestContext } from './context.js';
+import { t } from './mesh.js';
+import { observeCall } from './observe.js';
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** The options a handler receives: the parsed input, the request context and the abort signal. */
+export interface HandlerOptions<P extends ProcedureDef> {
+  readonly input: z.output<P['input']>;
+  readonly ctx: RequestContext;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** One handler, typed from its contract entry: it must return what the output schema accepts. */
+export type Handler<P extends ProcedureDef> = (opts: HandlerOptions<P>) => MaybePromise<z.input<P['output']>>;
+
+/** A handler for every procedure of the contract, and nothing else. */
+export type Handlers<C extends Contract> = { readonly [K in keyof C]: Handler<C[K]> };
+
+function metaOf(def: ProcedureDef): ProcedureMeta {
+  return {
+    access: def.access,
+    idempotent: def.type === 'query' || def.idempotent === true,
+    ...(def.timeoutMs !== undefined ? { timeoutMs: def.timeoutMs } : {}),
+  };
+}
+
+/**
+ * Builds the tRPC router of a contract. Handlers are typed from the contract's schemas; inputs and
+ * outputs are validated at run time; every call is measured and logged.
+ * @example const router = implement(notesContract, { get: async ({ input }) => store.get(input.id), ... });
+ */
+export function implement<const C extends Contract>(contract: C, handlers: NoInfer<Handlers<C>>): RouterOf<C> {
+  const procedures: Record<string, unknown> = {};
+  for (const [name, def] of Object.entries(contract)) {
+    const handler = (handlers as Record<string, Handler<ProcedureDef> | undefined>)[name];
+    if (typeof handler !== 'function') throw new TypeError(`implement: no handler for procedure "${name}"`);
+    const builder = t.procedure.meta(metaOf(def)).use(observeCall).input(def.input).output(def.output);
+    const resolve = ({ input, ctx, signal }: { input: unknown; ctx: RequestContext; signal: AbortSignal | undefined }) =>
+      handler({ input, ctx, signal });
+    procedures[name] = def.type === 'query' ? builder.query(resolve) : builder.mutation(resolve);
+  }
+  for (const name of Object.keys(handlers as object)) {
+    if (!(name in contract)) throw new TypeError(`implement: handler "${name}" is not in the contract`);
+  }
+  return t.router(procedures as Parameters<typeof t.router>[0]) as unknown as RouterOf<C>;
+}
