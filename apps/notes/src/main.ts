@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { ConfigError } from '@switchyard/infra/config';
+import { ConfigError, prettyLogs } from '@switchyard/infra/config';
 import { createPgPool, migrate, startEmbeddedPostgres } from '@switchyard/infra/db';
 import { createLogger } from '@switchyard/infra/logging';
 import { exitOnSignals } from '@switchyard/infra/shutdown';
@@ -20,7 +20,7 @@ function configOrExit(): NotesConfig {
 }
 
 const config = configOrExit();
-const logger = createLogger({ service: 'notes', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+const logger = createLogger({ service: 'notes', level: config.LOG_LEVEL, pretty: prettyLogs(config) });
 
 let databaseUrl = config.DATABASE_URL;
 const embedded = databaseUrl === undefined ? await startEmbeddedPostgres({ dataDir: resolve(config.DATA_DIR) }) : undefined;

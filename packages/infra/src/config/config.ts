@@ -42,12 +42,15 @@ export const positiveIntVar = (fallback: number) =>
 export const nonNegativeIntVar = (fallback: number) =>
   z.coerce.number({ error: 'expected a whole number >= 0' }).int('expected a whole number >= 0').min(0, 'expected a whole number >= 0').default(fallback);
 
-/** `true/false/1/0/yes/no` from the environment. */
-export const booleanVar = (fallback: boolean) =>
-  z
+/** `true/false/1/0/yes/no` from the environment; unset stays `undefined` unless a fallback is given. */
+export function booleanVar(): z.ZodType<boolean | undefined, string | undefined>;
+export function booleanVar(fallback: boolean): z.ZodType<boolean, string | undefined>;
+export function booleanVar(fallback?: boolean): z.ZodType<boolean | undefined, string | undefined> {
+  return z
     .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
     .optional()
     .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1' || v === 'yes'));
+}
 
 /**
  * The variables every service reads. An unset NODE_ENV means production: development mode (stack
@@ -58,7 +61,8 @@ export const serviceEnvShape = {
   HOST: z.string().min(1).default('0.0.0.0'),
   METRICS_HOST: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  LOG_PRETTY: booleanVar(false),
+  /** Human-readable logs; honoured in development only, where it is the default. */
+  LOG_PRETTY: booleanVar(),
   /** Largest request body, in bytes. */
   MAX_BODY_BYTES: positiveIntVar(1_048_576),
   /** Most procedure calls in one HTTP batch. Clients set the same `maxItems`. */
@@ -72,6 +76,11 @@ export const serviceEnvShape = {
   /** After the drain delay, how long in-flight requests may take before connections are cut. */
   SHUTDOWN_TIMEOUT_MS: positiveIntVar(10_000),
 } as const;
+
+/** Whether logs are pretty-printed: only in development, where that is the default. */
+export function prettyLogs(env: Pick<ServiceEnv, 'NODE_ENV' | 'LOG_PRETTY'>): boolean {
+  return env.NODE_ENV === 'development' && env.LOG_PRETTY !== false;
+}
 
 /** The parsed common service variables. */
 export type ServiceEnv = z.output<z.ZodObject<typeof serviceEnvShape>>;

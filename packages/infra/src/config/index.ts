@@ -5,6 +5,7 @@ export {
   nonNegativeIntVar,
   portVar,
   positiveIntVar,
+  prettyLogs,
   serviceEnvShape,
   type ServiceEnv,
 } from './config.js';

@@ -77,6 +77,9 @@ export function createService(options: CreateServiceOptions): Service {
   let readiness: Readiness = 'starting';
   let metricsServer: MetricsServer | undefined;
   let shutdownPromise: Promise<ShutdownResult> | undefined;
+  // Responses not yet sent: at close they are told to close their connection, so the listener
+  // can finish closing as soon as they are done instead of waiting for keep-alive to expire.
+  const unsent = new Set<ServerResponse>();
 
   const trpc = createTrpcHandler({
     router: options.router,
@@ -107,6 +110,8 @@ export function createService(options: CreateServiceOptions): Service {
     const requestId = requestIdOf(req);
     res.setHeader(REQUEST_ID_HEADER, requestId);
     if (readiness === 'draining') res.setHeader('connection', 'close');
+    unsent.add(res);
+    res.once('close', () => unsent.delete(res));
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
@@ -167,6 +172,7 @@ export function createService(options: CreateServiceOptions): Service {
     let clean = true;
     if (server.listening) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const res of unsent) if (!res.headersSent) res.setHeader('connection', 'close');
       server.closeIdleConnections();
       const deadline = sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => 'deadline' as const);
       if ((await Promise.race([closed, deadline])) === 'deadline') {

@@ -1,0 +1,66 @@
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnService, type SpawnedService } from '../testing/spawn-service.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/test-service.ts', import.meta.url));
+const spawned: SpawnedService[] = [];
+
+function start(env: Record<string, string>) {
+  return spawnService({
+    command: [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', FIXTURE],
+    cwd: process.cwd(),
+    env: { HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', ...env },
+  }).then((s) => {
+    spawned.push(s);
+    return s;
+  });
+}
+
+afterEach(() => {
+  for (const s of spawned.splice(0)) if (s.child.exitCode === null) s.child.kill('SIGKILL');
+});
+
+const slowCall = (url: string, ms: number) => fetch(`${url}/trpc/slow?input=${encodeURIComponent(JSON.stringify({ json: { ms } }))}`);
+
+describe('graceful shutdown (a real process)', () => {
+  it('on SIGTERM: readiness 503 during the drain, in-flight and new requests complete, resources close in reverse, exit 0', async () => {
+    const service = await start({ DRAIN_DELAY_MS: '600', SHUTDOWN_TIMEOUT_MS: '5000' });
+    expect((await fetch(`${service.url}/ready`)).status).toBe(200);
+    const inFlight = slowCall(service.url, 1_500);
+    await sleep(150);
+    service.signal('SIGTERM');
+    await sleep(100);
+
+    const ready = await fetch(`${service.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'draining' });
+    // Until the listener closes, normal traffic is still served.
+    const during = await slowCall(service.url, 0);
+    expect(during.status).toBe(200);
+
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { result: { data: { json: { waitedMs: number } } } };
+    expect(body.result.data.json.waitedMs).toBeGreaterThanOrEqual(1_450);
+    expect(await service.exited).toBe(0);
+
+    const closed = service.logLines().filter((l) => l.msg === 'resource closed').map((l) => l.resource);
+    expect(closed).toEqual(['second', 'first']);
+    expect(service.logLines().find((l) => l.msg === 'test-service stopped')).toMatchObject({ clean: true });
+  });
+
+  it('at the hard deadline cuts what is still running and exits 1', async () => {
+    const service = await start({ DRAIN_DELAY_MS: '0', SHUTDOWN_TIMEOUT_MS: '300' });
+    const inFlight = slowCall(service.url, 10_000).then(
+      (r) => r.status,
+      () => 'cut' as const,
+    );
+    await sleep(150);
+    const signalled = Date.now();
+    service.signal('SIGTERM');
+    expect(await service.exited).toBe(1);
+    expect(Date.now() - signalled).toBeLessThan(3_000);
+    expect(await inFlight).toBe('cut');
+  });
+});
