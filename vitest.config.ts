@@ -8,7 +8,7 @@ export default defineConfig({
   resolve: { conditions: [SOURCE, ...defaultClientConditions] },
   ssr: { resolve: { conditions: [SOURCE, ...defaultServerConditions] } },
   test: {
-    include: ['{apps,packages}/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    include: ['{apps,packages,tooling}/*/src/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 90_000,

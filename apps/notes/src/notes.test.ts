@@ -25,7 +25,14 @@ beforeAll(async () => {
   await migrate({ databaseUrl: db.url, dir: MIGRATIONS, logger });
   pool = createPgPool({ connectionString: db.url, max: 4 });
   // NODE_ENV is deliberately unset: production behaviour.
-  const config = readEnv({ DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', MAX_BATCH_SIZE: '5', MAX_BODY_BYTES: '65536' });
+  const config = readEnv({
+    DATABASE_URL: db.url,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    METRICS_PORT: '0',
+    MAX_BATCH_SIZE: '5',
+    MAX_BODY_BYTES: '65536',
+  });
   service = createNotesService({ config, pool, logger });
   address = await service.start();
 });
@@ -40,9 +47,15 @@ const client = () =>
   createTRPCClient<NotesRouter>({ links: [httpBatchLink({ url: `${address.url}/trpc`, transformer: superjson, maxItems: 5 })] });
 
 const post = (path: string, json: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${address.url}/trpc/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(json) });
+  fetch(`${address.url}/trpc/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(json),
+  });
 
-type ErrorBody = { error: { json: { message: string; data: { appCode: string; code: string; issues?: Array<{ path: string }>; stack?: string } } } };
+type ErrorBody = {
+  error: { json: { message: string; data: { appCode: string; code: string; issues?: Array<{ path: string }>; stack?: string } } };
+};
 
 const countNotes = async () => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM notes')).rows[0]!.n);
 
@@ -69,7 +82,11 @@ describe('notes over real HTTP', () => {
     expect(await api.delete.mutate({ ownerId, id: created.id })).toEqual({ id: created.id });
     const gone = await api.get.query({ ownerId, id: created.id }).catch((e: unknown) => e);
     expect(gone).toBeInstanceOf(TRPCClientError);
-    expect((gone as TRPCClientError<NotesRouter>).data).toMatchObject({ code: 'NOT_FOUND', appCode: 'NOT_FOUND', httpStatus: 404 });
+    expect((gone as TRPCClientError<NotesRouter>).data).toMatchObject({
+      code: 'NOT_FOUND',
+      appCode: 'NOT_FOUND',
+      httpStatus: 404,
+    });
   });
 
   it('pages through a list with cursors, newest first, without gaps or repeats', async () => {
@@ -176,7 +193,11 @@ describe('notes over real HTTP', () => {
   });
 
   it('echoes the request id and logs it on the access line', async () => {
-    const res = await post('create', { json: { ownerId: randomUUID(), title: 'traced' } }, { 'x-request-id': 'notes-test-request-0001' });
+    const res = await post(
+      'create',
+      { json: { ownerId: randomUUID(), title: 'traced' } },
+      { 'x-request-id': 'notes-test-request-0001' },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('notes-test-request-0001');
     const line = logs.lines().find((l) => l.requestId === 'notes-test-request-0001');

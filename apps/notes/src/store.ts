@@ -60,8 +60,18 @@ async function run<T>(work: () => Promise<T>): Promise<T> {
 export interface NotesStore {
   create(input: { ownerId: string; title: string; body: string }): Promise<Note>;
   get(ownerId: string, id: string): Promise<Note>;
-  list(input: { ownerId: string; limit: number; cursor?: string | undefined }): Promise<{ items: Note[]; nextCursor: string | null }>;
-  update(input: { ownerId: string; id: string; title?: string | undefined; body?: string | undefined; expectedVersion?: number | undefined }): Promise<Note>;
+  list(input: {
+    ownerId: string;
+    limit: number;
+    cursor?: string | undefined;
+  }): Promise<{ items: Note[]; nextCursor: string | null }>;
+  update(input: {
+    ownerId: string;
+    id: string;
+    title?: string | undefined;
+    body?: string | undefined;
+    expectedVersion?: number | undefined;
+  }): Promise<Note>;
   delete(ownerId: string, id: string): Promise<{ id: string }>;
 }
 
@@ -110,7 +120,10 @@ export function createNotesStore(pool: pg.Pool): NotesStore {
         );
         if (rows[0]) return toNote(rows[0]);
         if (expectedVersion !== undefined) {
-          const current = await pool.query<{ version: number }>('SELECT version FROM notes WHERE id = $1 AND owner_id = $2', [id, ownerId]);
+          const current = await pool.query<{ version: number }>('SELECT version FROM notes WHERE id = $1 AND owner_id = $2', [
+            id,
+            ownerId,
+          ]);
           if (current.rows[0]) {
             throw new SwitchyardError('CONFLICT', `Note is at version ${current.rows[0].version}, not ${expectedVersion}`);
           }

@@ -15,10 +15,7 @@ import type { z } from 'zod';
  * - `{ services }`: internal only; only the named services may call it, whatever user token they carry.
  */
 export type AccessRule =
-  | 'public'
-  | 'user'
-  | { readonly roles: readonly [string, ...string[]] }
-  | { readonly services: readonly [string, ...string[]] };
+  'public' | 'user' | { readonly roles: readonly [string, ...string[]] } | { readonly services: readonly [string, ...string[]] };
 
 /** The kinds of procedure a contract may declare. Subscriptions are not part of the mesh yet. */
 export type ProcedureKind = 'query' | 'mutation';
@@ -123,7 +120,4 @@ type ProcedureOf<P extends ProcedureDef> = P['type'] extends 'query'
  * The tRPC router type a contract describes. A caller types its client with it while importing
  * only this package: `createTRPCClient<RouterOf<typeof notesContract>>(...)`.
  */
-export type RouterOf<C extends Contract> = TRPCBuiltRouter<
-  MeshRootTypes,
-  { [K in keyof C & string]: ProcedureOf<C[K]> }
->;
+export type RouterOf<C extends Contract> = TRPCBuiltRouter<MeshRootTypes, { [K in keyof C & string]: ProcedureOf<C[K]> }>;

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError, loadConfig, portVar, prettyLogs, serviceEnvShape } from './config.js';
 
-const Env = z.object({ ...serviceEnvShape, PORT: portVar(4000), DATABASE_URL: z.string().regex(/^postgres:\/\//, 'expected a postgres:// URL') });
+const Env = z.object({
+  ...serviceEnvShape,
+  PORT: portVar(4000),
+  DATABASE_URL: z.string().regex(/^postgres:\/\//, 'expected a postgres:// URL'),
+});
 
 describe('loadConfig', () => {
   it('applies defaults; an unset NODE_ENV is production', () => {

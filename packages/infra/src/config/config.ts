@@ -32,15 +32,28 @@ function raiseConfigError(problems: string[]): never {
 
 /** A TCP port from the environment; 0 picks a free one. */
 export const portVar = (fallback: number) =>
-  z.coerce.number({ error: 'expected a port (0-65535)' }).int('expected a port (0-65535)').min(0, 'expected a port (0-65535)').max(65535, 'expected a port (0-65535)').default(fallback);
+  z.coerce
+    .number({ error: 'expected a port (0-65535)' })
+    .int('expected a port (0-65535)')
+    .min(0, 'expected a port (0-65535)')
+    .max(65535, 'expected a port (0-65535)')
+    .default(fallback);
 
 /** A positive whole number of milliseconds or bytes from the environment. */
 export const positiveIntVar = (fallback: number) =>
-  z.coerce.number({ error: 'expected a positive whole number' }).int('expected a positive whole number').positive('expected a positive whole number').default(fallback);
+  z.coerce
+    .number({ error: 'expected a positive whole number' })
+    .int('expected a positive whole number')
+    .positive('expected a positive whole number')
+    .default(fallback);
 
 /** A non-negative whole number from the environment. */
 export const nonNegativeIntVar = (fallback: number) =>
-  z.coerce.number({ error: 'expected a whole number >= 0' }).int('expected a whole number >= 0').min(0, 'expected a whole number >= 0').default(fallback);
+  z.coerce
+    .number({ error: 'expected a whole number >= 0' })
+    .int('expected a whole number >= 0')
+    .min(0, 'expected a whole number >= 0')
+    .default(fallback);
 
 /** `true/false/1/0/yes/no` from the environment; unset stays `undefined` unless a fallback is given. */
 export function booleanVar(): z.ZodType<boolean | undefined, string | undefined>;

@@ -25,7 +25,8 @@ export async function startMetricsServer(options: { registry: Registry; port: nu
       return;
     }
     options.registry.metrics().then(
-      (body) => res.writeHead(200, { 'content-type': options.registry.contentType }).end(req.method === 'HEAD' ? undefined : body),
+      (body) =>
+        res.writeHead(200, { 'content-type': options.registry.contentType }).end(req.method === 'HEAD' ? undefined : body),
       () => res.writeHead(500).end(),
     );
   });

@@ -17,7 +17,9 @@ const CHECK_TIMEOUT_MS = 500;
  * being down is reported here but never fails readiness: otherwise one Redis or database outage
  * would take every instance out of the gateway at once.
  */
-export async function checkDependencies(checks: Readonly<Record<string, DependencyCheck>>): Promise<ReadinessReport['dependencies']> {
+export async function checkDependencies(
+  checks: Readonly<Record<string, DependencyCheck>>,
+): Promise<ReadinessReport['dependencies']> {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
       let timer: NodeJS.Timeout | undefined;

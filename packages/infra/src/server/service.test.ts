@@ -15,7 +15,13 @@ const TestEnv = z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: p
 const running: Service[] = [];
 
 async function startService(env: Record<string, string> = {}) {
-  const config = loadConfig(TestEnv, { HOST: '127.0.0.1', MAX_BODY_BYTES: '2048', MAX_BATCH_SIZE: '3', DRAIN_DELAY_MS: '0', ...env });
+  const config = loadConfig(TestEnv, {
+    HOST: '127.0.0.1',
+    MAX_BODY_BYTES: '2048',
+    MAX_BATCH_SIZE: '3',
+    DRAIN_DELAY_MS: '0',
+    ...env,
+  });
   const logs = captureLogs();
   const logger = createLogger({ service: 'test', destination: logs.stream });
   const service = createService({ name: 'test', router: testRouter, config, logger });
@@ -29,7 +35,11 @@ afterEach(async () => {
 });
 
 function post(address: ServiceAddress, path: string, body: string, headers: Record<string, string> = {}) {
-  return fetch(`${address.url}/trpc/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return fetch(`${address.url}/trpc/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
 }
 
 describe('errors sent to callers', () => {
@@ -57,7 +67,9 @@ describe('errors sent to callers', () => {
 
   it('in development mode (set explicitly) the message and stack are sent', async () => {
     const { address } = await startService({ NODE_ENV: 'development' });
-    const body = (await (await post(address, 'boom', '{"json":{}}')).json()) as { error: { json: { message: string; data: { stack?: string } } } };
+    const body = (await (await post(address, 'boom', '{"json":{}}')).json()) as {
+      error: { json: { message: string; data: { stack?: string } } };
+    };
     expect(body.error.json.message).toBe(SECRET_INTERNAL_MESSAGE);
     expect(body.error.json.data.stack).toContain('Error');
   });
@@ -66,7 +78,9 @@ describe('errors sent to callers', () => {
     const { address } = await startService();
     const res = await post(address, 'echo', JSON.stringify({ json: { text: 5, password: 7 } }));
     expect(res.status).toBe(400);
-    const body = (await res.json()) as { error: { json: { message: string; data: { appCode: string; issues: Array<{ path: string }> } } } };
+    const body = (await res.json()) as {
+      error: { json: { message: string; data: { appCode: string; issues: Array<{ path: string }> } } };
+    };
     expect(body.error.json.data.appCode).toBe('VALIDATION_FAILED');
     expect(body.error.json.data.issues.map((i) => i.path).sort()).toEqual(['password', 'text']);
     expect(body.error.json.message).toMatch(/^Invalid input: .*text/);

@@ -101,7 +101,10 @@ export function createService(options: CreateServiceOptions): Service {
       const procedure = metrics.procedureLabel(path);
       metrics.recordCall({ procedure, type, code: error.code, durationSeconds: durationMs / 1000 });
       const log = ctx?.log ?? logger.child({ requestId: req.headers[REQUEST_ID_HEADER] });
-      log.info({ procedure, type, outcome: error.code, durationMs: Math.round(durationMs * 1000) / 1000, error: error.message }, 'call');
+      log.info(
+        { procedure, type, outcome: error.code, durationMs: Math.round(durationMs * 1000) / 1000, error: error.message },
+        'call',
+      );
     },
   });
 
@@ -155,7 +158,11 @@ export function createService(options: CreateServiceOptions): Service {
         resolve();
       });
     });
-    metricsServer = await startMetricsServer({ registry: metrics.registry, port: config.METRICS_PORT, host: config.METRICS_HOST ?? config.HOST });
+    metricsServer = await startMetricsServer({
+      registry: metrics.registry,
+      port: config.METRICS_PORT,
+      host: config.METRICS_HOST ?? config.HOST,
+    });
     const { port } = server.address() as AddressInfo;
     const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
     readiness = 'ready';

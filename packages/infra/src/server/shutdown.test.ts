@@ -21,7 +21,8 @@ afterEach(() => {
   for (const s of spawned.splice(0)) if (s.child.exitCode === null) s.child.kill('SIGKILL');
 });
 
-const slowCall = (url: string, ms: number) => fetch(`${url}/trpc/slow?input=${encodeURIComponent(JSON.stringify({ json: { ms } }))}`);
+const slowCall = (url: string, ms: number) =>
+  fetch(`${url}/trpc/slow?input=${encodeURIComponent(JSON.stringify({ json: { ms } }))}`);
 
 describe('graceful shutdown (a real process)', () => {
   it('on SIGTERM: readiness 503 during the drain, in-flight and new requests complete, resources close in reverse, exit 0', async () => {
@@ -45,7 +46,10 @@ describe('graceful shutdown (a real process)', () => {
     expect(body.result.data.json.waitedMs).toBeGreaterThanOrEqual(1_450);
     expect(await service.exited).toBe(0);
 
-    const closed = service.logLines().filter((l) => l.msg === 'resource closed').map((l) => l.resource);
+    const closed = service
+      .logLines()
+      .filter((l) => l.msg === 'resource closed')
+      .map((l) => l.resource);
     expect(closed).toEqual(['second', 'first']);
     expect(service.logLines().find((l) => l.msg === 'test-service stopped')).toMatchObject({ clean: true });
   });

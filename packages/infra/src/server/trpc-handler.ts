@@ -12,7 +12,13 @@ export interface TrpcHandlerOptions {
   maxBatchSize: number;
   createContext(req: IncomingMessage, res: ServerResponse): RequestContext;
   /** Called for every error of a call (inside or outside a procedure). */
-  onError(opts: { error: TRPCError; path: string | undefined; type: string; ctx: RequestContext | undefined; req: IncomingMessage }): void;
+  onError(opts: {
+    error: TRPCError;
+    path: string | undefined;
+    type: string;
+    ctx: RequestContext | undefined;
+    req: IncomingMessage;
+  }): void;
 }
 
 /** Serves one tRPC request; `path` is the procedure path (`get`, or `get,list` for a batch). */

@@ -15,9 +15,7 @@ function issuesOf(cause: unknown): readonly IssueLike[] | undefined {
 }
 
 function toInputIssue(issue: IssueLike): InputIssue {
-  const path = (issue.path ?? [])
-    .map((part) => String(typeof part === 'object' && part !== null ? part.key : part))
-    .join('.');
+  const path = (issue.path ?? []).map((part) => String(typeof part === 'object' && part !== null ? part.key : part)).join('.');
   return { path, message: issue.message, code: issue.code ?? 'invalid' };
 }
 

@@ -1,0 +1,123 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, spawnService, type SpawnedService, type TestDatabase } from '@switchyard/infra/testing';
+
+const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
+const REPO_DIR = fileURLToPath(new URL('../../..', import.meta.url));
+const NODE_MAIN = [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'] as const;
+
+const spawned: SpawnedService[] = [];
+const track = (s: SpawnedService) => (spawned.push(s), s);
+afterEach(() => {
+  for (const s of spawned.splice(0)) if (s.child.exitCode === null && s.child.signalCode === null) s.signal('SIGKILL');
+});
+
+const call = async (base: string, path: string, json: unknown) => {
+  const res = await fetch(`${base}/trpc/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ json }),
+  });
+  return { status: res.status, body: (await res.json()) as { result?: { data: { json: { id: string; title: string } } } } };
+};
+const get = async (base: string, input: unknown) => {
+  const res = await fetch(`${base}/trpc/get?input=${encodeURIComponent(JSON.stringify({ json: input }))}`);
+  return { status: res.status, body: (await res.json()) as { result?: { data: { json: { id: string; title: string } } } } };
+};
+
+describe('notes as a process (src/main.ts)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('stops at start-up with one line naming a bad variable', () => {
+    const result = spawnSync(NODE_MAIN[0], NODE_MAIN.slice(1), {
+      cwd: APP_DIR,
+      env: { PATH: process.env.PATH, PORT: 'eighty', DATABASE_URL: db.url },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'notes: invalid environment: PORT: expected a port (0-65535) (got "eighty")',
+    ]);
+  });
+
+  it('requires DATABASE_URL in production (an unset NODE_ENV)', () => {
+    const result = spawnSync(NODE_MAIN[0], NODE_MAIN.slice(1), {
+      cwd: APP_DIR,
+      env: { PATH: process.env.PATH },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^notes: invalid environment: DATABASE_URL: required in production/);
+  });
+
+  it('serves notes from the database, and exits 0 on SIGTERM after draining', async () => {
+    const notes = track(
+      await spawnService({
+        command: NODE_MAIN,
+        cwd: APP_DIR,
+        env: { DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', DRAIN_DELAY_MS: '200' },
+      }),
+    );
+    const created = await call(notes.url, 'create', { ownerId: randomUUID(), title: 'from a process' });
+    expect(created.status).toBe(200);
+    notes.signal('SIGTERM');
+    expect(await notes.exited).toBe(0);
+    expect(notes.logLines().map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['draining: readiness now fails', 'notes stopped']),
+    );
+  });
+});
+
+describe('npm run dev', () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'switchyard-dev-'));
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const runDev = async () =>
+    track(
+      await spawnService({
+        command: ['npm', 'run', 'dev'],
+        cwd: REPO_DIR,
+        group: true,
+        // No DATABASE_URL: the embedded database, whatever servers this machine has.
+        env: { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', DRAIN_DELAY_MS: '100', LOG_PRETTY: 'false' },
+        startTimeoutMs: 90_000,
+      }),
+    );
+
+  it('starts notes on the embedded database, says so, and keeps a note across a restart (Ctrl-C between)', async () => {
+    const first = await runDev();
+    expect(first.output()).toContain('DATABASE_URL is not set: using the embedded PostgreSQL (PGlite)');
+    const ownerId = randomUUID();
+    const created = await call(first.url, 'create', { ownerId, title: 'survives restarts' });
+    expect(created.status).toBe(200);
+    const id = created.body.result!.data.json.id;
+    first.signal('SIGINT');
+    await first.exited;
+    expect(first.logLines().find((l) => l.msg === 'notes stopped')).toMatchObject({ clean: true });
+
+    const second = await runDev();
+    const fetched = await get(second.url, { ownerId, id });
+    expect(fetched.status).toBe(200);
+    expect(fetched.body.result?.data.json).toMatchObject({ id, title: 'survives restarts' });
+    second.signal('SIGINT');
+    await second.exited;
+  }, 240_000);
+});

@@ -1,0 +1,3 @@
+import config from '@switchyard/eslint-config';
+
+export default config;
