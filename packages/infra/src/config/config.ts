@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustedServiceKeys } from '../identity/service-identity.js';
 
 /** Thrown by {@link loadConfig}: its message is one line naming each bad variable. */
 export class ConfigError extends Error {
@@ -8,6 +9,8 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+const SECRET_NAME = /(KEY|KEYS|SECRET|PASSWORD|TOKEN|CREDENTIAL)$|_URL$/;
 
 /**
  * Parses the environment with a zod schema. A missing or bad variable throws a {@link ConfigError}
@@ -20,7 +23,9 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: Record<string, s
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';
     const raw = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
-    const got = raw === undefined ? 'not set' : `got ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)}`;
+    // Never echo a secret (keys, passwords, URLs that may hold credentials) into an error line.
+    const got =
+      raw === undefined ? 'not set' : SECRET_NAME.test(name) ? 'value hidden' : `got ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)}`;
     return `${name}: ${issue.message} (${got})`;
   });
   return raiseConfigError(problems);
@@ -88,6 +93,26 @@ export const serviceEnvShape = {
   DRAIN_DELAY_MS: nonNegativeIntVar(2_500),
   /** After the drain delay, how long in-flight requests may take before connections are cut. */
   SHUTDOWN_TIMEOUT_MS: positiveIntVar(10_000),
+  /** The budget of a request that carries no `x-deadline-ms`, in ms. */
+  DEFAULT_DEADLINE_MS: positiveIntVar(10_000),
+  /** Keys accepted from calling services: `notes=key1,key2;activity=key3` (two keys while one rotates). */
+  TRUSTED_SERVICE_KEYS: z
+    .string()
+    .optional()
+    .transform((spec, ctx) => {
+      if (spec === undefined || spec.trim() === '') return undefined;
+      try {
+        return parseTrustedServiceKeys(spec);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** This service's own key, sent on its calls to other services. */
+  SERVICE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,256}$/, 'expected 16-256 characters of A-Z a-z 0-9 _ -')
+    .optional(),
 } as const;
 
 /** Whether logs are pretty-printed: only in development, where that is the default. */

@@ -19,11 +19,19 @@ export const ERROR_CATALOG = {
   PRECONDITION_FAILED: { trpc: 'PRECONDITION_FAILED', retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { trpc: 'UNSUPPORTED_MEDIA_TYPE', retryable: false },
   RATE_LIMITED: { trpc: 'TOO_MANY_REQUESTS', retryable: true },
-  DEADLINE_EXCEEDED: { trpc: 'TIMEOUT', retryable: true },
+  DEADLINE_EXCEEDED: { trpc: 'GATEWAY_TIMEOUT', retryable: true },
   CLIENT_CLOSED_REQUEST: { trpc: 'CLIENT_CLOSED_REQUEST', retryable: false },
   UNAVAILABLE: { trpc: 'SERVICE_UNAVAILABLE', retryable: true },
   INTERNAL: { trpc: 'INTERNAL_SERVER_ERROR', retryable: false },
   NOT_IMPLEMENTED: { trpc: 'NOT_IMPLEMENTED', retryable: false },
+  /** A call refused by the caller's circuit breaker: no network attempt was made. */
+  CIRCUIT_OPEN: { trpc: 'SERVICE_UNAVAILABLE', retryable: true },
+  /** A call refused by the caller's bulkhead (too many calls in flight and queued). */
+  BULKHEAD_FULL: { trpc: 'SERVICE_UNAVAILABLE', retryable: true },
+  /** A non-idempotent call whose request may have run: the connection failed after it was sent. */
+  OUTCOME_UNKNOWN: { trpc: 'BAD_GATEWAY', retryable: false },
+  /** A downstream service could not be reached or kept failing. */
+  UPSTREAM_UNAVAILABLE: { trpc: 'BAD_GATEWAY', retryable: true },
 } as const satisfies Record<string, { trpc: TRPC_ERROR_CODE_KEY; retryable: boolean }>;
 
 /** A stable Switchyard error code. */
@@ -46,7 +54,7 @@ const BY_TRPC_CODE: Partial<Record<TRPC_ERROR_CODE_KEY, ErrorCode>> = {
   CLIENT_CLOSED_REQUEST: 'CLIENT_CLOSED_REQUEST',
   SERVICE_UNAVAILABLE: 'UNAVAILABLE',
   GATEWAY_TIMEOUT: 'DEADLINE_EXCEEDED',
-  BAD_GATEWAY: 'UNAVAILABLE',
+  BAD_GATEWAY: 'UPSTREAM_UNAVAILABLE',
   NOT_IMPLEMENTED: 'NOT_IMPLEMENTED',
 };
 

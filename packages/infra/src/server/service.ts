@@ -5,6 +5,10 @@ import type { Logger } from 'pino';
 import type { ServiceEnv } from '../config/config.js';
 import { createMetrics, type ServiceMetrics } from '../metrics/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { TRPCError } from '@trpc/server';
+import { SERVICE_CREDENTIAL_HEADER, verifyServiceCredential, type TrustedServiceKeys } from '../identity/service-identity.js';
+import { DEADLINE_HEADER, now, parseDeadlineHeader } from '../policies/deadline.js';
+import { extractTraceContext } from '../tracing/tracing.js';
 import type { RequestContext } from '../trpc/context.js';
 import { observedErrors } from '../trpc/observe.js';
 import { checkDependencies, type DependencyCheck, type Readiness } from './readiness.js';
@@ -26,6 +30,8 @@ export interface CreateServiceOptions {
   metrics?: ServiceMetrics;
   /** Dependencies reported in the `/ready` body (never failing it). */
   dependencies?: Readonly<Record<string, DependencyCheck>>;
+  /** Service keys accepted from callers (`TRUSTED_SERVICE_KEYS`); without it no caller is a service. */
+  trustedServiceKeys?: TrustedServiceKeys;
 }
 
 /** Where a started service listens. */
@@ -73,6 +79,8 @@ export function createService(options: CreateServiceOptions): Service {
   const metrics = options.metrics ?? createMetrics({ service: name, procedures: Object.keys(options.router._def.procedures) });
   const exposeErrors = config.NODE_ENV === 'development';
   const dependencies = options.dependencies ?? {};
+  const trusted = options.trustedServiceKeys;
+  const runtime = { service: name, metrics, exposeErrors };
   const closers: Array<{ name: string; close: () => Promise<unknown> | unknown }> = [];
   let readiness: Readiness = 'starting';
   let metricsServer: MetricsServer | undefined;
@@ -87,17 +95,37 @@ export function createService(options: CreateServiceOptions): Service {
     maxBatchSize: config.MAX_BATCH_SIZE,
     createContext(req, res): RequestContext {
       const requestId = res.getHeader(REQUEST_ID_HEADER) as string;
+      const budgetMs = parseDeadlineHeader(req.headers[DEADLINE_HEADER]) ?? config.DEFAULT_DEADLINE_MS;
+      const credential = req.headers[SERVICE_CREDENTIAL_HEADER];
+      let caller: RequestContext['caller'];
+      if (credential !== undefined) {
+        caller = typeof credential === 'string' && trusted ? verifyServiceCredential(credential, trusted) : undefined;
+        if (!caller) {
+          // The reason stays here: the caller learns only that the credential was refused.
+          logger.warn({ requestId }, 'refused a service credential');
+          res.setHeader('www-authenticate', 'ServiceCredential');
+          throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Invalid service credential' });
+        }
+      }
       const controller = new AbortController();
       res.once('close', () => {
         if (!res.writableFinished) controller.abort();
       });
-      return { requestId, log: logger.child({ requestId }), signal: controller.signal, mesh: { metrics, exposeErrors } };
+      return {
+        requestId,
+        log: logger.child({ requestId }),
+        signal: controller.signal,
+        deadlineAt: ((req as TimedRequest)[START] ?? now()) + budgetMs,
+        otel: extractTraceContext(req.headers),
+        caller,
+        mesh: runtime,
+      };
     },
     onError({ error, path, type, ctx, req }) {
       if (observedErrors.has(error)) return;
       // Failed before reaching a procedure: unknown path, bad batch, body too large, bad method.
-      const started = (req as TimedRequest)[START] ?? performance.now();
-      const durationMs = performance.now() - started;
+      const started = (req as TimedRequest)[START] ?? now();
+      const durationMs = now() - started;
       const procedure = metrics.procedureLabel(path);
       metrics.recordCall({ procedure, type, code: error.code, durationSeconds: durationMs / 1000 });
       const log = ctx?.log ?? logger.child({ requestId: req.headers[REQUEST_ID_HEADER] });
@@ -109,7 +137,7 @@ export function createService(options: CreateServiceOptions): Service {
   });
 
   const server: Server = createServer({ maxHeaderSize: config.MAX_HEADER_BYTES }, (req, res) => {
-    (req as TimedRequest)[START] = performance.now();
+    (req as TimedRequest)[START] = now();
     const requestId = requestIdOf(req);
     res.setHeader(REQUEST_ID_HEADER, requestId);
     if (readiness === 'draining') res.setHeader('connection', 'close');

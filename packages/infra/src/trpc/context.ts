@@ -1,21 +1,40 @@
+import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { ServiceCaller } from '../identity/service-identity.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
 
 /** What the runtime hands every procedure call, besides the fields handlers use. */
 export interface MeshRuntime {
+  /** The serving service's name. */
+  readonly service: string;
   readonly metrics: ServiceMetrics;
   /** Send internal messages and stacks to callers: development mode only, set explicitly. */
   readonly exposeErrors: boolean;
 }
 
+/** A signed-in end user (set by the auth middleware of [3/7]). */
+export interface EndUser {
+  readonly id: string;
+  readonly roles: readonly string[];
+}
+
 /**
- * The context of one HTTP request (shared by the calls of a batch).
- * Handlers read `requestId`, `log` (a child logger carrying the request id) and `signal`.
+ * The context of a request. For the HTTP request it is shared by the calls of a batch; each
+ * procedure call then gets its own copy with its span, its deadline and its signal.
+ * Handlers read `requestId`, `log`, `signal`, `caller`, `user`, and pass the context to service clients.
  */
 export interface RequestContext {
   readonly requestId: string;
+  /** A child logger carrying the request id (and, during a call, the trace and span ids). */
   readonly log: Logger;
-  /** Aborted when the caller goes away. */
+  /** Aborted when the caller goes away or, during a call, when its deadline passes. */
   readonly signal: AbortSignal;
+  /** When the work must be done, on the `performance.now()` clock. */
+  readonly deadlineAt: number;
+  /** The trace context: the inbound parent, or during a call, the call's server span. */
+  readonly otel: Context;
+  /** The calling service, when the request carried a valid service credential. */
+  readonly caller?: ServiceCaller | undefined;
+  readonly user?: EndUser | undefined;
   readonly mesh: MeshRuntime;
 }

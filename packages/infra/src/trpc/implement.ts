@@ -1,16 +1,22 @@
 import type { Contract, ProcedureDef, ProcedureMeta, RouterOf } from '@switchyard/api-contracts';
 import type { z } from 'zod';
+import { SwitchyardError } from '../errors/switchyard-error.js';
+import { authorize } from './authorize.js';
 import type { RequestContext } from './context.js';
 import { t } from './mesh.js';
 import { observeCall } from './observe.js';
 
 type MaybePromise<T> = T | Promise<T>;
 
-/** The options a handler receives: the parsed input, the request context and the abort signal. */
+/**
+ * The options a handler receives: the parsed input, the call's context (pass it to service clients
+ * so deadline, request id and trace follow the call) and its signal, which fires when the caller
+ * goes away or the deadline passes.
+ */
 export interface HandlerOptions<P extends ProcedureDef> {
   readonly input: z.output<P['input']>;
   readonly ctx: RequestContext;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: AbortSignal;
 }
 
 /** One handler, typed from its contract entry: it must return what the output schema accepts. */
@@ -27,6 +33,33 @@ function metaOf(def: ProcedureDef): ProcedureMeta {
   };
 }
 
+/** The handler's result, or a rejection as soon as the call's signal fires (deadline or caller gone). */
+function untilAborted<T>(work: T | Promise<T>, signal: AbortSignal): T | Promise<T> {
+  if (!(work instanceof Promise)) return work;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
+
+function abortError(signal: AbortSignal): SwitchyardError {
+  const reason = signal.reason as { name?: string } | undefined;
+  return reason?.name === 'TimeoutError'
+    ? new SwitchyardError('DEADLINE_EXCEEDED', 'The call did not finish within its deadline')
+    : new SwitchyardError('CLIENT_CLOSED_REQUEST', 'The caller went away');
+}
+
 /**
  * Builds the tRPC router of a contract. Handlers are typed from the contract's schemas; inputs and
  * outputs are validated at run time; every call is measured and logged.
@@ -37,9 +70,8 @@ export function implement<const C extends Contract>(contract: C, handlers: NoInf
   for (const [name, def] of Object.entries(contract)) {
     const handler = (handlers as Record<string, Handler<ProcedureDef> | undefined>)[name];
     if (typeof handler !== 'function') throw new TypeError(`implement: no handler for procedure "${name}"`);
-    const builder = t.procedure.meta(metaOf(def)).use(observeCall).input(def.input).output(def.output);
-    const resolve = ({ input, ctx, signal }: { input: unknown; ctx: RequestContext; signal: AbortSignal | undefined }) =>
-      handler({ input, ctx, signal });
+    const builder = t.procedure.meta(metaOf(def)).use(observeCall).use(authorize).input(def.input).output(def.output);
+    const resolve = ({ input, ctx }: { input: unknown; ctx: RequestContext }) => untilAborted(handler({ input, ctx, signal: ctx.signal }), ctx.signal);
     procedures[name] = def.type === 'query' ? builder.query(resolve) : builder.mutation(resolve);
   }
   for (const name of Object.keys(handlers as object)) {

@@ -1,4 +1,8 @@
+import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
 import type { TRPCError } from '@trpc/server';
+import { SwitchyardError } from '../errors/switchyard-error.js';
+import { now, remainingMs } from '../policies/deadline.js';
+import { traceFields, tracer } from '../tracing/tracing.js';
 import { classify } from './format-error.js';
 import { t } from './mesh.js';
 
@@ -6,29 +10,51 @@ import { t } from './mesh.js';
 export const observedErrors = new WeakSet<TRPCError>();
 
 /**
- * Middleware on every mesh procedure: RED metrics and one access log line per call
- * (procedure, type, outcome, duration, request id from the child logger).
+ * Middleware on every mesh procedure. It gives the call its own context (server span, logger with
+ * trace ids, deadline from the request and the contract's timeout, a signal that fires at the
+ * deadline), then records RED metrics and one access log line.
  */
-export const observeCall = t.middleware(async ({ path, type, ctx, next }) => {
-  const started = performance.now();
+export const observeCall = t.middleware(async ({ path, type, ctx, meta, next }) => {
+  const started = now();
+  const deadlineAt = Math.min(ctx.deadlineAt, meta?.timeoutMs === undefined ? Infinity : started + meta.timeoutMs);
   const done = ctx.mesh.metrics.trackInFlight(path);
-  const result = await next();
+  const span = tracer.startSpan(
+    `${ctx.mesh.service}/${path}`,
+    { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'trpc', 'rpc.service': ctx.mesh.service, 'rpc.method': path, 'switchyard.request_id': ctx.requestId } },
+    ctx.otel,
+  );
+  const otel = trace.setSpan(ctx.otel, span);
+  const ids = traceFields(span);
+  const log = ids ? ctx.log.child(ids) : ctx.log;
+  const left = remainingMs(deadlineAt, started);
+  const result = await otelContext.with(otel, () => {
+    if (left < 1) {
+      // The budget was spent upstream: answer at once, run nothing.
+      throw new SwitchyardError('DEADLINE_EXCEEDED', 'The deadline passed before the call started');
+    }
+    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.ceil(left))]);
+    return next({ ctx: { log, otel, deadlineAt, signal } });
+  }).catch((error: unknown) => ({ ok: false as const, error: error as TRPCError, marker: true as const }));
   done();
-  const durationMs = performance.now() - started;
+  const durationMs = now() - started;
   const code = result.ok ? 'OK' : result.error.code;
   ctx.mesh.metrics.recordCall({ procedure: path, type, code, durationSeconds: durationMs / 1000 });
   const line = { procedure: path, type, outcome: code, durationMs: Math.round(durationMs * 1000) / 1000 };
   if (result.ok) {
-    ctx.log.info(line, 'call');
-  } else {
-    observedErrors.add(result.error);
-    if (result.error.code === 'INTERNAL_SERVER_ERROR') {
-      ctx.log.error({ ...line, err: result.error.cause ?? result.error }, 'call failed');
-    } else {
-      const { appCode, issues } = classify(result.error);
-      const detail = issues ? { fields: issues.map((i) => i.path) } : { error: result.error.message };
-      ctx.log.info({ ...line, appCode, ...detail }, 'call');
-    }
+    span.end();
+    log.info(line, 'call');
+    return result;
   }
+  span.setStatus({ code: SpanStatusCode.ERROR, message: result.error.code });
+  span.end();
+  observedErrors.add(result.error);
+  if (result.error.code === 'INTERNAL_SERVER_ERROR') {
+    log.error({ ...line, err: result.error.cause ?? result.error }, 'call failed');
+  } else {
+    const { appCode, issues } = classify(result.error);
+    const detail = issues ? { fields: issues.map((i) => i.path) } : { error: result.error.message };
+    log.info({ ...line, appCode, ...detail }, 'call');
+  }
+  if ('marker' in result) throw result.error;
   return result;
 });

@@ -1,0 +1,60 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** The header a service's calls carry its credential in: `<service>.<key>`. */
+export const SERVICE_CREDENTIAL_HEADER = 'x-service-credential';
+
+const SERVICE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const KEY = /^[A-Za-z0-9_-]{16,256}$/;
+
+/** A caller that proved it is a service of the mesh. */
+export interface ServiceCaller {
+  readonly service: string;
+}
+
+/** Keys each calling service may present; several at once while a key rotates. */
+export type TrustedServiceKeys = ReadonlyMap<string, readonly Buffer[]>;
+
+const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest();
+
+/**
+ * Parses `TRUSTED_SERVICE_KEYS`: `notes=key1,key2;activity=key3`. Keys are 16-256 characters of
+ * `A-Z a-z 0-9 _ -`; only their SHA-256 digests are kept. Throws a message naming what is wrong
+ * (never the key itself).
+ */
+export function parseTrustedServiceKeys(spec: string): TrustedServiceKeys {
+  const trusted = new Map<string, Buffer[]>();
+  for (const entry of spec.split(';').map((e) => e.trim()).filter(Boolean)) {
+    const eq = entry.indexOf('=');
+    const service = entry.slice(0, eq).trim();
+    if (eq < 1 || !SERVICE_NAME.test(service)) throw new Error(`a service name must match ${SERVICE_NAME} (entry ${JSON.stringify(service || entry.slice(0, 20))})`);
+    const keys = entry.slice(eq + 1).split(',').map((k) => k.trim());
+    if (keys.length === 0 || keys.some((k) => !KEY.test(k))) throw new Error(`keys of "${service}" must be 16-256 characters of A-Z a-z 0-9 _ -`);
+    trusted.set(service, [...(trusted.get(service) ?? []), ...keys.map(digest)]);
+  }
+  return trusted;
+}
+
+/** The header value for a service's outbound calls. */
+export function serviceCredential(service: string, key: string): string {
+  if (!SERVICE_NAME.test(service)) throw new Error(`service name must match ${SERVICE_NAME}`);
+  if (!KEY.test(key)) throw new Error('SERVICE_KEY must be 16-256 characters of A-Z a-z 0-9 _ -');
+  return `${service}.${key}`;
+}
+
+/**
+ * Checks a presented credential. Compares SHA-256 digests (always 32 bytes) with
+ * `timingSafeEqual`, so a key of any length is refused without throwing and without timing hints.
+ * @returns the caller, or `undefined` when the credential is malformed or no trusted key matches.
+ */
+export function verifyServiceCredential(value: string, trusted: TrustedServiceKeys): ServiceCaller | undefined {
+  const dot = value.indexOf('.');
+  if (dot < 1 || value.length > 300) return undefined;
+  const service = value.slice(0, dot);
+  const keys = trusted.get(service);
+  if (!keys) return undefined;
+  const presented = digest(value.slice(dot + 1));
+  let match = false;
+  // Compare against every key, so the time taken does not say which one matched.
+  for (const key of keys) match = timingSafeEqual(presented, key) || match;
+  return match ? { service } : undefined;
+}

@@ -1,0 +1,1 @@
+export { extractTraceContext, injectTraceContext, traceFields, tracer } from './tracing.js';

@@ -1,0 +1,26 @@
+import { ROOT_CONTEXT, propagation, trace, type Context, type Span, type TextMapGetter } from '@opentelemetry/api';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** The tracer of the mesh runtime (a no-op until a service's entry point starts the SDK). */
+export const tracer = trace.getTracer('@switchyard/infra');
+
+const headerGetter: TextMapGetter<IncomingHttpHeaders> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => carrier[key],
+};
+
+/** The trace context an inbound request carries (`traceparent`, `tracestate`), or the root context. */
+export function extractTraceContext(headers: IncomingHttpHeaders): Context {
+  return propagation.extract(ROOT_CONTEXT, headers, headerGetter);
+}
+
+/** Writes the trace headers for `context` into `carrier`. */
+export function injectTraceContext(context: Context, carrier: Record<string, string>): void {
+  propagation.inject(context, carrier);
+}
+
+/** The ids to put in log lines, when the span is being recorded or carries a remote context. */
+export function traceFields(span: Span): { traceId: string; spanId: string } | undefined {
+  const sc = span.spanContext();
+  return trace.isSpanContextValid(sc) ? { traceId: sc.traceId, spanId: sc.spanId } : undefined;
+}

@@ -1,0 +1,27 @@
+import type { AccessRule } from '@switchyard/api-contracts';
+import { SwitchyardError } from '../errors/switchyard-error.js';
+import type { RequestContext } from './context.js';
+import { t } from './mesh.js';
+
+/**
+ * Why `ctx` may not call a procedure with this access rule, or `undefined` when it may.
+ * Internal-only procedures (`{ services }`) accept only the listed services, whatever user token
+ * the request also carries.
+ */
+export function accessDenied(rule: AccessRule, ctx: Pick<RequestContext, 'caller' | 'user'>): SwitchyardError | undefined {
+  if (rule === 'public') return undefined;
+  if (typeof rule === 'object' && 'services' in rule) {
+    if (ctx.caller && rule.services.includes(ctx.caller.service)) return undefined;
+    return new SwitchyardError('FORBIDDEN', 'This procedure is internal to the mesh');
+  }
+  if (!ctx.user) return new SwitchyardError('UNAUTHENTICATED', 'Sign in to call this procedure');
+  if (rule === 'user') return undefined;
+  return rule.roles.some((role) => ctx.user!.roles.includes(role)) ? undefined : new SwitchyardError('FORBIDDEN', 'Not allowed');
+}
+
+/** Middleware enforcing the contract's access rule before input parsing and the handler. */
+export const authorize = t.middleware(({ ctx, meta, next }) => {
+  const denied = meta ? accessDenied(meta.access, ctx) : new SwitchyardError('FORBIDDEN', 'Not allowed');
+  if (denied) throw denied;
+  return next();
+});
