@@ -6,6 +6,12 @@ export const METRIC = {
   rpcInFlight: 'switchyard_rpc_in_flight',
   httpRejected: 'switchyard_http_rejected_total',
   serviceReady: 'switchyard_service_ready',
+  clientRequests: 'switchyard_client_requests_total',
+  clientDuration: 'switchyard_client_duration_seconds',
+  clientRetries: 'switchyard_client_retries_total',
+  clientRetryBudgetExhausted: 'switchyard_client_retry_budget_exhausted_total',
+  clientRejections: 'switchyard_client_rejections_total',
+  circuitBreakerState: 'switchyard_circuit_breaker_state',
 } as const;
 
 /** The procedure label for any path that is not one of the router's procedures. */

@@ -139,9 +139,12 @@ export class TargetPolicies {
       if (left < 1) throw this.finalError(call, last);
       const tryMs = Math.min(left, this.options.perTryTimeoutMs ?? left);
       try {
-        return await this.once(tryMs, (signal) => attempt(signal, Math.ceil(remainingMs(deadlineAt))));
+        return await this.once(tryMs, (signal) => attempt(signal, Math.max(1, Math.floor(tryMs))));
       } catch (error) {
-        if (error instanceof CallRejectedError) throw error;
+        if (error instanceof CallRejectedError) {
+          this.events.onRejected.emit({ procedure: call.procedure, reason: error.reason });
+          throw error;
+        }
         last = error;
         const outcome = error instanceof AttemptTimeoutError ? ({ kind: 'other' } as const) : this.classify(error);
         if (!this.mayRetry(error, outcome, call)) throw this.finalError(call, error);
