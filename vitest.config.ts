@@ -6,7 +6,9 @@ const SOURCE = '@switchyard/source';
 
 export default defineConfig({
   resolve: { conditions: [SOURCE, ...defaultClientConditions] },
-  ssr: { resolve: { conditions: [SOURCE, ...defaultServerConditions] } },
+  // Not 'module': externalised packages are loaded by Node, which cannot run every package's
+  // bundler-only ESM build (@opentelemetry/api 1.9's has extensionless imports).
+  ssr: { resolve: { conditions: [SOURCE, ...defaultServerConditions.filter((c) => c !== 'module')] } },
   test: {
     include: ['{apps,packages,tooling}/*/src/**/*.test.ts'],
     pool: 'forks',

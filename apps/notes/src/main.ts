@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { ConfigError, prettyLogs } from '@switchyard/infra/config';
 import { createPgPool, migrate, startEmbeddedPostgres } from '@switchyard/infra/db';
 import { createLogger } from '@switchyard/infra/logging';
+import { startTracing } from '@switchyard/infra/otel-sdk';
 import { exitOnSignals } from '@switchyard/infra/shutdown';
 import { readEnv, type NotesConfig } from './env.js';
 import { createNotesService } from './server.js';
@@ -21,6 +22,8 @@ function configOrExit(): NotesConfig {
 
 const config = configOrExit();
 const logger = createLogger({ service: 'notes', level: config.LOG_LEVEL, pretty: prettyLogs(config) });
+// The tracing SDK belongs to the entry point, and only when there is somewhere to send spans.
+const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT ? startTracing({ service: 'notes', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }) : undefined;
 
 let databaseUrl = config.DATABASE_URL;
 const embedded = databaseUrl === undefined ? await startEmbeddedPostgres({ dataDir: resolve(config.DATA_DIR) }) : undefined;
@@ -34,6 +37,7 @@ const pool = createPgPool(
   (err) => logger.warn({ err }, 'idle database connection failed'),
 );
 const service = createNotesService({ config, pool, logger });
+if (tracing) service.onClose('tracing', () => tracing.shutdown());
 if (embedded) service.onClose('embedded-postgres', () => embedded.close());
 service.onClose('postgres-pool', () => pool.end());
 exitOnSignals(service, logger);

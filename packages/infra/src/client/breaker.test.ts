@@ -94,10 +94,13 @@ describe('circuit breaker against a real downstream', () => {
           client
             .with()
             .refuse.query({ status: statuses[(batch * 20 + i) % statuses.length]! })
-            .catch((e: unknown) => (e as TRPCClientError<never>).data as { httpStatus: number }),
+            .catch((e: unknown) => (e as TRPCClientError<never>).data as unknown as { httpStatus: number }),
         ),
       );
-      for (const r of results) seen.set(String((r as { httpStatus: number }).httpStatus), (seen.get(String((r as { httpStatus: number }).httpStatus)) ?? 0) + 1);
+      for (const r of results) {
+        const status = String((r as { httpStatus: number }).httpStatus);
+        seen.set(status, (seen.get(status) ?? 0) + 1);
+      }
     }
     expect([...seen.keys()].sort()).toEqual(['400', '401', '403', '404', '409', '429']);
     expect(downstream.state.calls.refuse).toBe(1000);

@@ -108,6 +108,8 @@ export const serviceEnvShape = {
         return z.NEVER;
       }
     }),
+  /** Where spans go (OTLP/HTTP, e.g. `http://jaeger:4318`); unset, the tracing SDK is not started. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   /** This service's own key, sent on its calls to other services. */
   SERVICE_KEY: z
     .string()

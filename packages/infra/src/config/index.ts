@@ -9,3 +9,4 @@ export {
   serviceEnvShape,
   type ServiceEnv,
 } from './config.js';
+export type { TrustedServiceKeys } from '../identity/service-identity.js';

@@ -22,6 +22,7 @@ export function fullJitterDelay(attempt: number, options: BackoffOptions, random
 export function parseRetryAfter(value: string | null | undefined, at: number = Date.now()): number | undefined {
   if (!value) return undefined;
   if (/^\d{1,6}$/.test(value.trim())) return Number(value.trim()) * 1000;
+  if (!/[a-z]/i.test(value)) return undefined;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - at);
 }

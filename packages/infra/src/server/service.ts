@@ -30,7 +30,7 @@ export interface CreateServiceOptions {
   metrics?: ServiceMetrics;
   /** Dependencies reported in the `/ready` body (never failing it). */
   dependencies?: Readonly<Record<string, DependencyCheck>>;
-  /** Service keys accepted from callers (`TRUSTED_SERVICE_KEYS`); without it no caller is a service. */
+  /** Service keys accepted from callers. @default `config.TRUSTED_SERVICE_KEYS`; without any, no caller is a service. */
   trustedServiceKeys?: TrustedServiceKeys;
 }
 
@@ -79,7 +79,7 @@ export function createService(options: CreateServiceOptions): Service {
   const metrics = options.metrics ?? createMetrics({ service: name, procedures: Object.keys(options.router._def.procedures) });
   const exposeErrors = config.NODE_ENV === 'development';
   const dependencies = options.dependencies ?? {};
-  const trusted = options.trustedServiceKeys;
+  const trusted = options.trustedServiceKeys ?? config.TRUSTED_SERVICE_KEYS;
   const runtime = { service: name, metrics, exposeErrors };
   const closers: Array<{ name: string; close: () => Promise<unknown> | unknown }> = [];
   let readiness: Readiness = 'starting';

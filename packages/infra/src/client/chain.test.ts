@@ -1,0 +1,103 @@
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineContract } from '@switchyard/api-contracts';
+import { loadConfig, portVar, serviceEnvShape } from '../config/config.js';
+import { createLogger } from '../logging/logger.js';
+import { startTracing, type Tracing } from '../otel-sdk/start-tracing.js';
+import { now, remainingMs } from '../policies/deadline.js';
+import { createService, type Service } from '../server/service.js';
+import { captureLogs, type LogCapture } from '../testing/log-capture.js';
+import { implement } from '../trpc/implement.js';
+import { createServiceClient, type ServiceClient } from './service-client.js';
+
+const HopSchema = z.object({ service: z.string(), budgetMs: z.number(), requestId: z.string(), caller: z.string() });
+const chainContract = defineContract({
+  hop: { type: 'query', input: z.object({}), output: z.object({ hops: z.array(HopSchema) }), access: 'public' },
+});
+
+const KEYS = { a: 'key-of-service-a-0123456789', b: 'key-of-service-b-0123456789' };
+
+interface Node {
+  name: string;
+  service: Service;
+  url: string;
+  logs: LogCapture;
+}
+
+async function startNode(name: string, next: ServiceClient<typeof chainContract> | undefined): Promise<Node> {
+  const logs = captureLogs();
+  const router = implement(chainContract, {
+    hop: async ({ ctx }) => {
+      // Simulate work before calling on, so each hop's budget is visibly smaller.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const own = { service: name, budgetMs: remainingMs(ctx.deadlineAt, now()), requestId: ctx.requestId, caller: ctx.caller?.service ?? 'none' };
+      const rest = next ? (await next.with(ctx).hop.query({})).hops : [];
+      return { hops: [own, ...rest] };
+    },
+  });
+  const config = loadConfig(z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) }), {
+    HOST: '127.0.0.1',
+    DRAIN_DELAY_MS: '0',
+    TRUSTED_SERVICE_KEYS: `a=${KEYS.a};b=${KEYS.b}`,
+  });
+  const service = createService({
+    name,
+    router,
+    config,
+    logger: createLogger({ service: name, destination: logs.stream }),
+    trustedServiceKeys: config.TRUSTED_SERVICE_KEYS!,
+  });
+  const { url } = await service.start();
+  return { name, service, url, logs };
+}
+
+describe('a chain A -> B -> C', () => {
+  const exporter = new InMemorySpanExporter();
+  let tracing: Tracing;
+  const nodes: Node[] = [];
+
+  beforeAll(async () => {
+    tracing = startTracing({ service: 'chain-test', processors: [new SimpleSpanProcessor(exporter)] });
+    const c = await startNode('c', undefined);
+    const toC = createServiceClient({ target: 'c', contract: chainContract, url: c.url, caller: { service: 'b', key: KEYS.b } });
+    const b = await startNode('b', toC);
+    const toB = createServiceClient({ target: 'b', contract: chainContract, url: b.url, caller: { service: 'a', key: KEYS.a } });
+    const a = await startNode('a', toB);
+    nodes.push(a, b, c);
+  });
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.service.shutdown('done')));
+    await tracing.shutdown();
+  });
+
+  it('shrinks the deadline at each hop, carries identity and request id, and shares one trace', async () => {
+    const toA = createServiceClient({ target: 'a', contract: chainContract, url: nodes[0]!.url });
+    const ctx = { requestId: 'chain-request-0001', deadlineAt: now() + 2_000, otel: ROOT_CONTEXT };
+    const { hops } = await toA.with(ctx).hop.query({});
+
+    expect(hops.map((h) => h.service)).toEqual(['a', 'b', 'c']);
+    expect(hops.map((h) => h.caller)).toEqual(['none', 'a', 'b']);
+    expect(hops.every((h) => h.requestId === 'chain-request-0001')).toBe(true);
+    const [a, b, c] = hops.map((h) => h.budgetMs) as [number, number, number];
+    expect(a).toBeLessThanOrEqual(2_000);
+    expect(b).toBeLessThan(a - 15);
+    expect(c).toBeLessThan(b - 15);
+
+    const spans = exporter.getFinishedSpans();
+    const traceIds = new Set(spans.map((s) => s.spanContext().traceId));
+    expect(traceIds.size).toBe(1);
+    // Client span of the test, then a server and a client span in A and B, and a server span in C.
+    expect(spans.map((s) => s.name).sort()).toEqual(['a/hop', 'a/hop', 'b/hop', 'b/hop', 'c/hop', 'c/hop']);
+    const [traceId] = [...traceIds];
+
+    for (const node of nodes) {
+      const line = node.logs.lines().find((l) => l.msg === 'call' && l.procedure === 'hop');
+      expect(line, node.name).toMatchObject({ requestId: 'chain-request-0001', traceId, service: node.name, outcome: 'OK' });
+      expect(node.logs.text()).not.toContain(KEYS.a);
+      expect(node.logs.text()).not.toContain(KEYS.b);
+    }
+  });
+});
