@@ -23,7 +23,9 @@ function configOrExit(): NotesConfig {
 const config = configOrExit();
 const logger = createLogger({ service: 'notes', level: config.LOG_LEVEL, pretty: prettyLogs(config) });
 // The tracing SDK belongs to the entry point, and only when there is somewhere to send spans.
-const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT ? startTracing({ service: 'notes', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }) : undefined;
+const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
+  ? startTracing({ service: 'notes', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT })
+  : undefined;
 
 let databaseUrl = config.DATABASE_URL;
 const embedded = databaseUrl === undefined ? await startEmbeddedPostgres({ dataDir: resolve(config.DATA_DIR) }) : undefined;

@@ -25,14 +25,22 @@ async function setup() {
   return { downstream, client, registry };
 }
 
-const appCodeOf = (error: unknown) => (error instanceof TRPCClientError ? (error.data as { appCode?: string } | undefined)?.appCode : undefined);
+const appCodeOf = (error: unknown) =>
+  error instanceof TRPCClientError ? (error.data as { appCode?: string } | undefined)?.appCode : undefined;
 
 describe('circuit breaker against a real downstream', () => {
   it('opens after 5 failures, fails fast with no network attempt, probes after its delay, closes on success', async () => {
     const { downstream, client, registry } = await setup();
     downstream.state.mode = 'fail';
     for (let i = 0; i < 5; i++) {
-      expect(appCodeOf(await client.with().work.query({}).catch((e: unknown) => e))).toBe('UNAVAILABLE');
+      expect(
+        appCodeOf(
+          await client
+            .with()
+            .work.query({})
+            .catch((e: unknown) => e),
+        ),
+      ).toBe('UNAVAILABLE');
     }
     expect(client.policies.state).toBe(CircuitState.Open);
     expect(downstream.state.calls.work).toBe(5);
@@ -40,7 +48,10 @@ describe('circuit breaker against a real downstream', () => {
     const durations: number[] = [];
     for (let i = 0; i < 200; i++) {
       const t0 = now();
-      const error = await client.with().work.query({}).catch((e: unknown) => e);
+      const error = await client
+        .with()
+        .work.query({})
+        .catch((e: unknown) => e);
       durations.push(now() - t0);
       expect(appCodeOf(error)).toBe('CIRCUIT_OPEN');
       expect((error as TRPCClientError<never>).data).toMatchObject({ retryable: true, httpStatus: 503 });
@@ -64,11 +75,22 @@ describe('circuit breaker against a real downstream', () => {
   it('lets one probe through while half-open and fails the others fast', async () => {
     const { downstream, client } = await setup();
     downstream.state.mode = 'fail';
-    for (let i = 0; i < 5; i++) await client.with().work.query({}).catch(() => undefined);
+    for (let i = 0; i < 5; i++)
+      await client
+        .with()
+        .work.query({})
+        .catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 350));
     downstream.state.mode = 'ok';
     downstream.state.delayMs = 200;
-    const results = await Promise.all(Array.from({ length: 10 }, () => client.with().work.query({}).then(() => 'ok', appCodeOf)));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        client
+          .with()
+          .work.query({})
+          .then(() => 'ok', appCodeOf),
+      ),
+    );
     expect(results.filter((r) => r === 'ok')).toHaveLength(1);
     expect(results.filter((r) => r === 'CIRCUIT_OPEN')).toHaveLength(9);
     expect(downstream.state.calls.work).toBe(6);
@@ -77,11 +99,29 @@ describe('circuit breaker against a real downstream', () => {
   it('re-opens when the probe fails', async () => {
     const { downstream, client } = await setup();
     downstream.state.mode = 'fail';
-    for (let i = 0; i < 5; i++) await client.with().work.query({}).catch(() => undefined);
+    for (let i = 0; i < 5; i++)
+      await client
+        .with()
+        .work.query({})
+        .catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 350));
-    expect(appCodeOf(await client.with().work.query({}).catch((e: unknown) => e))).toBe('UNAVAILABLE');
+    expect(
+      appCodeOf(
+        await client
+          .with()
+          .work.query({})
+          .catch((e: unknown) => e),
+      ),
+    ).toBe('UNAVAILABLE');
     expect(client.policies.state).toBe(CircuitState.Open);
-    expect(appCodeOf(await client.with().work.query({}).catch((e: unknown) => e))).toBe('CIRCUIT_OPEN');
+    expect(
+      appCodeOf(
+        await client
+          .with()
+          .work.query({})
+          .catch((e: unknown) => e),
+      ),
+    ).toBe('CIRCUIT_OPEN');
   });
 
   it('stays closed through 1000 answers of 400/401/403/404/409/429', async () => {

@@ -48,7 +48,12 @@ const REASON_CODE: Record<RejectReason, ErrorCode> = {
  * A client error shaped like the server's (`data.appCode`, `httpStatus`, `retryable`), for calls the
  * policies ended, so callers handle every failure one way.
  */
-export function policyClientError(reason: RejectReason, message: string, target: string, cause?: unknown): TRPCClientError<never> {
+export function policyClientError(
+  reason: RejectReason,
+  message: string,
+  target: string,
+  cause?: unknown,
+): TRPCClientError<never> {
   const appCode = REASON_CODE[reason];
   const entry = ERROR_CATALOG[appCode];
   const httpStatus = getHTTPStatusCodeFromError(new TRPCError({ code: entry.trpc }));

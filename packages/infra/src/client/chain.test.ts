@@ -32,7 +32,12 @@ async function startNode(name: string, next: ServiceClient<typeof chainContract>
     hop: async ({ ctx }) => {
       // Simulate work before calling on, so each hop's budget is visibly smaller.
       await new Promise((resolve) => setTimeout(resolve, 20));
-      const own = { service: name, budgetMs: remainingMs(ctx.deadlineAt, now()), requestId: ctx.requestId, caller: ctx.caller?.service ?? 'none' };
+      const own = {
+        service: name,
+        budgetMs: remainingMs(ctx.deadlineAt, now()),
+        requestId: ctx.requestId,
+        caller: ctx.caller?.service ?? 'none',
+      };
       const rest = next ? (await next.with(ctx).hop.query({})).hops : [];
       return { hops: [own, ...rest] };
     },

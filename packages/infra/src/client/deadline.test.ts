@@ -7,13 +7,20 @@ import { spawnService, type SpawnedService } from '../testing/spawn-service.js';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
 import { createServiceClient } from './service-client.js';
 
-const appCodeOf = (error: unknown) => (error instanceof TRPCClientError ? (error.data as { appCode?: string } | undefined)?.appCode : undefined);
+const appCodeOf = (error: unknown) =>
+  error instanceof TRPCClientError ? (error.data as { appCode?: string } | undefined)?.appCode : undefined;
 
 describe('a hanging downstream (process paused with SIGSTOP)', () => {
   let paused: SpawnedService;
   beforeAll(async () => {
     paused = await spawnService({
-      command: [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', fileURLToPath(new URL('../server/fixtures/test-service.ts', import.meta.url))],
+      command: [
+        process.execPath,
+        '--conditions=@switchyard/source',
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('../server/fixtures/test-service.ts', import.meta.url)),
+      ],
       cwd: process.cwd(),
       env: { HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', DRAIN_DELAY_MS: '0' },
     });
@@ -37,7 +44,10 @@ describe('a hanging downstream (process paused with SIGSTOP)', () => {
     const elapsed: number[] = [];
     for (let i = 0; i < 3; i++) {
       const t0 = now();
-      const error = await client.with().slow.query({ ms: 0 }).catch((e: unknown) => e);
+      const error = await client
+        .with()
+        .slow.query({ ms: 0 })
+        .catch((e: unknown) => e);
       elapsed.push(now() - t0);
       expect(appCodeOf(error)).toBe('DEADLINE_EXCEEDED');
     }
@@ -58,7 +68,10 @@ describe('a hanging downstream (process paused with SIGSTOP)', () => {
     client.policies.events.onRetry.addListener(() => retries++);
     paused.signal('SIGSTOP');
     const t0 = now();
-    const error = await client.with().slow.query({ ms: 0 }).catch((e: unknown) => e);
+    const error = await client
+      .with()
+      .slow.query({ ms: 0 })
+      .catch((e: unknown) => e);
     const ms = now() - t0;
     expect(appCodeOf(error)).toBe('DEADLINE_EXCEEDED');
     expect(retries).toBeGreaterThanOrEqual(2);
@@ -68,15 +81,38 @@ describe('a hanging downstream (process paused with SIGSTOP)', () => {
   });
 
   it('an inbound deadline bounds outbound calls, and a spent one fails fast without the network', async () => {
-    const client = createServiceClient({ target: 'paused', contract: testContract, url: paused.url, policies: { timeoutMs: 5_000, maxAttempts: 1, breaker: false } });
+    const client = createServiceClient({
+      target: 'paused',
+      contract: testContract,
+      url: paused.url,
+      policies: { timeoutMs: 5_000, maxAttempts: 1, breaker: false },
+    });
     paused.signal('SIGSTOP');
-    const ctx = { requestId: 'deadline-test-0001', deadlineAt: now() + 200, otel: (await import('@opentelemetry/api')).ROOT_CONTEXT };
+    const ctx = {
+      requestId: 'deadline-test-0001',
+      deadlineAt: now() + 200,
+      otel: (await import('@opentelemetry/api')).ROOT_CONTEXT,
+    };
     const t0 = now();
-    expect(appCodeOf(await client.with(ctx).slow.query({ ms: 0 }).catch((e: unknown) => e))).toBe('DEADLINE_EXCEEDED');
+    expect(
+      appCodeOf(
+        await client
+          .with(ctx)
+          .slow.query({ ms: 0 })
+          .catch((e: unknown) => e),
+      ),
+    ).toBe('DEADLINE_EXCEEDED');
     expect(now() - t0).toBeLessThan(230);
     const spent = { ...ctx, deadlineAt: now() - 1 };
     const t1 = now();
-    expect(appCodeOf(await client.with(spent).slow.query({ ms: 0 }).catch((e: unknown) => e))).toBe('DEADLINE_EXCEEDED');
+    expect(
+      appCodeOf(
+        await client
+          .with(spent)
+          .slow.query({ ms: 0 })
+          .catch((e: unknown) => e),
+      ),
+    ).toBe('DEADLINE_EXCEEDED');
     expect(now() - t1).toBeLessThan(5);
   });
 });
@@ -91,8 +127,16 @@ describe('the callee sees the deadline', () => {
   });
 
   it('receives the remaining budget and its AbortSignal fires when it runs out', async () => {
-    const client = createServiceClient({ target: 'downstream', contract: downstreamContract, url: downstream.address.url, policies: { timeoutMs: 250, maxAttempts: 1 } });
-    const error = await client.with().waitForAbort.query({}).catch((e: unknown) => e);
+    const client = createServiceClient({
+      target: 'downstream',
+      contract: downstreamContract,
+      url: downstream.address.url,
+      policies: { timeoutMs: 250, maxAttempts: 1 },
+    });
+    const error = await client
+      .with()
+      .waitForAbort.query({})
+      .catch((e: unknown) => e);
     expect(appCodeOf(error)).toBe('DEADLINE_EXCEEDED');
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(downstream.state.aborts).toHaveLength(1);
@@ -105,9 +149,13 @@ describe('the callee sees the deadline', () => {
 
   it('a request whose x-deadline-ms is already spent runs no handler', async () => {
     const before = downstream.state.calls.work ?? 0;
-    const res = await fetch(`${downstream.address.url}/trpc/work?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, { headers: { 'x-deadline-ms': '0' } });
+    const res = await fetch(`${downstream.address.url}/trpc/work?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, {
+      headers: { 'x-deadline-ms': '0' },
+    });
     expect(res.status).toBe(504);
-    expect(((await res.json()) as { error: { json: { data: { appCode: string } } } }).error.json.data.appCode).toBe('DEADLINE_EXCEEDED');
+    expect(((await res.json()) as { error: { json: { data: { appCode: string } } } }).error.json.data.appCode).toBe(
+      'DEADLINE_EXCEEDED',
+    );
     expect(downstream.state.calls.work ?? 0).toBe(before);
   });
 });

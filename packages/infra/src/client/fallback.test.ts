@@ -28,7 +28,9 @@ describe('typed fallback', () => {
     expect(await withFallback(downstreamContract, 'work', client.with().work.query({}), fallback)).toEqual(fallback);
     expect(downstream.state.calls.work).toBe(callsBefore);
     const fresh = createServiceClient({ target: 'downstream', contract: downstreamContract, url: downstream.address.url });
-    await expect(withFallback(downstreamContract, 'refuse', fresh.with().refuse.query({ status: '404' }), {})).rejects.toThrow('refused with 404');
+    await expect(withFallback(downstreamContract, 'refuse', fresh.with().refuse.query({ status: '404' }), {})).rejects.toThrow(
+      'refused with 404',
+    );
   });
 
   it('checks the fallback against the output schema at run time', async () => {

@@ -3,11 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { TRPCClientError } from '@trpc/client';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startFaultProxy, type FaultProxy } from './fixtures/fault-proxy.js';
+import { startFaultProxy } from './fixtures/fault-proxy.js';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
 import { createServiceClient } from './service-client.js';
 
-const appCodeOf = (error: unknown) => (error instanceof TRPCClientError ? (error.data as { appCode?: string } | undefined)?.appCode : undefined);
+const appCodeOf = (error: unknown) =>
+  error instanceof TRPCClientError ? (error.data as { appCode?: string } | undefined)?.appCode : undefined;
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -17,7 +18,10 @@ afterEach(async () => {
 async function behindProxy() {
   const downstream = await startDownstream();
   const proxy = await startFaultProxy(downstream.address.port);
-  cleanup.push(() => downstream.service.shutdown('done'), () => proxy.close());
+  cleanup.push(
+    () => downstream.service.shutdown('done'),
+    () => proxy.close(),
+  );
   const registry = new Registry();
   const client = createServiceClient({
     target: 'downstream',
@@ -33,7 +37,10 @@ describe('retries through a connection-resetting proxy', () => {
   it('a non-idempotent mutation whose connection resets runs at most once and reports an unknown outcome', async () => {
     const { downstream, proxy, client } = await behindProxy();
     proxy.mode = 'reset-after-request';
-    const error = await client.with().record.mutate({ id: 'a' }).catch((e: unknown) => e);
+    const error = await client
+      .with()
+      .record.mutate({ id: 'a' })
+      .catch((e: unknown) => e);
     expect(appCodeOf(error)).toBe('OUTCOME_UNKNOWN');
     expect((error as TRPCClientError<never>).data).toMatchObject({ retryable: false, httpStatus: 502 });
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -48,7 +55,9 @@ describe('retries through a connection-resetting proxy', () => {
     expect(await client.with().work.query({ n: 7 })).toEqual({ ok: true, n: 7 });
     expect(downstream.state.calls.work).toBe(2);
     expect(proxy.resets).toBe(1);
-    expect(await registry.metrics()).toMatch(/switchyard_client_retries_total\{target="downstream",procedure="work",reason="maybe-sent"\} 1/);
+    expect(await registry.metrics()).toMatch(
+      /switchyard_client_retries_total\{target="downstream",procedure="work",reason="maybe-sent"\} 1/,
+    );
   });
 
   it('an idempotent mutation is retried too, and the server sees each attempt', async () => {
@@ -75,25 +84,44 @@ describe('retries through a connection-resetting proxy', () => {
       retries++;
       expect(reason).toBe('not-sent');
     });
-    expect(appCodeOf(await client.with().record.mutate({ id: 'a' }).catch((e: unknown) => e))).toBe('UPSTREAM_UNAVAILABLE');
+    expect(
+      appCodeOf(
+        await client
+          .with()
+          .record.mutate({ id: 'a' })
+          .catch((e: unknown) => e),
+      ),
+    ).toBe('UPSTREAM_UNAVAILABLE');
     expect(retries).toBe(2);
   });
 
   it('never retries a 4xx answer', async () => {
     const { downstream, client } = await behindProxy();
-    for (const status of ['400', '404', '409'] as const) await client.with().refuse.query({ status }).catch(() => undefined);
+    for (const status of ['400', '404', '409'] as const)
+      await client
+        .with()
+        .refuse.query({ status })
+        .catch(() => undefined);
     expect(downstream.state.calls.refuse).toBe(3);
   });
 });
 
-async function offerLoad(client: { with(): { work: { query(input: object): Promise<unknown> } } }, seconds: number): Promise<number> {
+async function offerLoad(
+  client: { with(): { work: { query(input: object): Promise<unknown> } } },
+  seconds: number,
+): Promise<number> {
   let offered = 0;
   const stopAt = Date.now() + seconds * 1000;
   const inFlight: Array<Promise<unknown>> = [];
   while (Date.now() < stopAt) {
     for (let i = 0; i < 20; i++) {
       offered++;
-      inFlight.push(client.with().work.query({}).catch(() => undefined));
+      inFlight.push(
+        client
+          .with()
+          .work.query({})
+          .catch(() => undefined),
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -124,7 +152,12 @@ describe('the retry budget', () => {
       target: 'downstream',
       contract: downstreamContract,
       url: downstream.address.url,
-      policies: { maxAttempts: 3, backoff: { baseMs: 1, capMs: 5 }, breaker: false, budget: { ratio: 0.2, minPerSecond: 1, windowMs: 10_000 } },
+      policies: {
+        maxAttempts: 3,
+        backoff: { baseMs: 1, capMs: 5 },
+        breaker: false,
+        budget: { ratio: 0.2, minPerSecond: 1, windowMs: 10_000 },
+      },
     });
     let exhausted = 0;
     client.policies.events.onBudgetExhausted.addListener(() => exhausted++);

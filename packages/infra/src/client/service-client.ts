@@ -1,5 +1,12 @@
 import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
-import { TRPCClientError, createTRPCClient, httpBatchLink, type OperationResultEnvelope, type TRPCClient, type TRPCLink } from '@trpc/client';
+import {
+  TRPCClientError,
+  createTRPCClient,
+  httpBatchLink,
+  type OperationResultEnvelope,
+  type TRPCClient,
+  type TRPCLink,
+} from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { Logger } from 'pino';
@@ -80,6 +87,20 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     log?.warn('retry budget exhausted: not retrying');
   });
 
+  // Label lookups hash their values on every call: keep the children of each procedure.
+  const series = new Map<
+    string,
+    { ok: ReturnType<typeof metrics.requests.labels>; duration: ReturnType<typeof metrics.duration.labels> }
+  >();
+  const seriesOf = (procedure: string) => {
+    let entry = series.get(procedure);
+    if (!entry) {
+      entry = { ok: metrics.requests.labels(target, procedure, 'OK'), duration: metrics.duration.labels(target, procedure) };
+      series.set(procedure, entry);
+    }
+    return entry;
+  };
+
   const policyLink =
     (ctx: CallContext | undefined): TRPCLink<AnyTRPCRouter> =>
     () =>
@@ -105,36 +126,27 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
         let finished = false;
         const finish = (code: string) => {
           finished = true;
-          metrics.requests.inc({ target, procedure, code });
-          metrics.duration.observe({ target, procedure }, (now() - started) / 1000);
+          const series = seriesOf(procedure);
+          (code === 'OK' ? series.ok : metrics.requests.labels(target, procedure, code)).inc();
+          series.duration.observe((now() - started) / 1000);
           if (code !== 'OK') span.setStatus({ code: SpanStatusCode.ERROR, message: code });
           span.end();
         };
         policies
           .execute(
             call,
-            (signal, budgetMs) =>
+            (cancellation, budgetMs) =>
               new Promise<OperationResultEnvelope<unknown, TRPCClientError<AnyTRPCRouter>>>((resolve, reject) => {
-                if (signal.aborted) {
-                  reject(signal.reason);
-                  return;
-                }
                 const attemptContext: AttemptContext = { budgetMs, trace: carrier };
-                const subscription = next({ ...op, signal, context: { ...op.context, [MESH]: attemptContext } }).subscribe({
-                  next: (value) => {
-                    signal.removeEventListener('abort', onAbort);
-                    resolve(value);
-                  },
-                  error: (error) => {
-                    signal.removeEventListener('abort', onAbort);
-                    reject(error);
-                  },
+                const subscription = next({ ...op, context: { ...op.context, [MESH]: attemptContext } }).subscribe({
+                  next: resolve,
+                  error: reject,
                 });
-                function onAbort() {
+                // Unsubscribing makes httpBatchLink abort the request once no call in it waits.
+                cancellation.onCancel((reason) => {
                   subscription.unsubscribe();
-                  reject(signal.reason);
-                }
-                signal.addEventListener('abort', onAbort, { once: true });
+                  reject(reason);
+                });
               }),
           )
           .then(
@@ -145,7 +157,9 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
             },
             (error: unknown) => {
               const clientError =
-                error instanceof CallRejectedError ? policyClientError(error.reason, error.message, target, error.cause) : TRPCClientError.from(error as Error);
+                error instanceof CallRejectedError
+                  ? policyClientError(error.reason, error.message, target, error.cause)
+                  : TRPCClientError.from(error as Error);
               finish((clientError.data as { code?: string } | undefined)?.code ?? 'UNKNOWN');
               observer.error(clientError as TRPCClientError<AnyTRPCRouter>);
             },

@@ -22,9 +22,18 @@ describe('loadConfig', () => {
     [{ PORT: '70000', DATABASE_URL: 'postgres://x' }, /PORT: expected a port/],
     [{}, /DATABASE_URL: .*\(not set\)/],
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL: expected a postgres:\/\/ URL \(value hidden\)/],
-    [{ DATABASE_URL: 'postgres://x', SERVICE_KEY: 'short' }, /^invalid environment: SERVICE_KEY: expected 16-256 characters .* \(value hidden\)$/],
-    [{ DATABASE_URL: 'postgres://x', TRUSTED_SERVICE_KEYS: 'notes=tooshort' }, /TRUSTED_SERVICE_KEYS: keys of "notes" must be 16-256 characters/],
-    [{ DATABASE_URL: 'postgres://x', TRUSTED_SERVICE_KEYS: 'Bad Name=aaaaaaaaaaaaaaaaaaaa' }, /TRUSTED_SERVICE_KEYS: a service name must match/],
+    [
+      { DATABASE_URL: 'postgres://x', SERVICE_KEY: 'short' },
+      /^invalid environment: SERVICE_KEY: expected 16-256 characters .* \(value hidden\)$/,
+    ],
+    [
+      { DATABASE_URL: 'postgres://x', TRUSTED_SERVICE_KEYS: 'notes=tooshort' },
+      /TRUSTED_SERVICE_KEYS: keys of "notes" must be 16-256 characters/,
+    ],
+    [
+      { DATABASE_URL: 'postgres://x', TRUSTED_SERVICE_KEYS: 'Bad Name=aaaaaaaaaaaaaaaaaaaa' },
+      /TRUSTED_SERVICE_KEYS: a service name must match/,
+    ],
     [{ DATABASE_URL: 'postgres://x', NODE_ENV: 'staging' }, /NODE_ENV: /],
     [{ DATABASE_URL: 'postgres://x', MAX_BODY_BYTES: '-1' }, /MAX_BODY_BYTES: expected a positive whole number/],
     [{ DATABASE_URL: 'postgres://x', LOG_PRETTY: 'maybe' }, /LOG_PRETTY: expected true or false/],

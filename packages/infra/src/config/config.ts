@@ -25,7 +25,11 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: Record<string, s
     const raw = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
     // Never echo a secret (keys, passwords, URLs that may hold credentials) into an error line.
     const got =
-      raw === undefined ? 'not set' : SECRET_NAME.test(name) ? 'value hidden' : `got ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)}`;
+      raw === undefined
+        ? 'not set'
+        : SECRET_NAME.test(name)
+          ? 'value hidden'
+          : `got ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)}`;
     return `${name}: ${issue.message} (${got})`;
   });
   return raiseConfigError(problems);

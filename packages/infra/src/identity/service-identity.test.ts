@@ -19,12 +19,19 @@ async function downstreamTrusting(spec: string) {
 }
 
 const callInternal = (url: string, key?: string, service = 'gateway-test') =>
-  createServiceClient({ target: 'downstream', contract: downstreamContract, url, ...(key ? { caller: { service, key } } : {}), policies: { maxAttempts: 1 } })
+  createServiceClient({
+    target: 'downstream',
+    contract: downstreamContract,
+    url,
+    ...(key ? { caller: { service, key } } : {}),
+    policies: { maxAttempts: 1 },
+  })
     .with()
     .internal.query({})
     .then(
       (r) => r.caller,
-      (e: unknown) => (e instanceof TRPCClientError ? ((e.data as { httpStatus?: number } | undefined)?.httpStatus ?? 'network') : 'other'),
+      (e: unknown) =>
+        e instanceof TRPCClientError ? ((e.data as { httpStatus?: number } | undefined)?.httpStatus ?? 'network') : 'other',
     );
 
 describe('service identity', () => {
@@ -71,19 +78,28 @@ describe('service identity', () => {
 });
 
 describe('credential parsing and checking', () => {
-  it.each(['', 'notes', 'notes=', 'Notes=0123456789abcdef', 'notes=short', 'notes=0123456789abcdef,bad key with spaces'])('rejects the spec %j', (spec) => {
-    if (spec === '') {
-      expect(parseTrustedServiceKeys(spec).size).toBe(0);
-      return;
-    }
-    expect(() => parseTrustedServiceKeys(spec)).toThrow();
-  });
-
-  it.each(['', '.', 'notes', 'notes.', '.0123456789abcdef', 'unknown.0123456789abcdef', 'notes.0123456789abcdeX', `notes.${'a'.repeat(400)}`])(
-    'does not verify %j, without throwing',
-    (value) => {
-      const trusted = parseTrustedServiceKeys('notes=0123456789abcdef');
-      expect(verifyServiceCredential(value, trusted)).toBeUndefined();
+  it.each(['', 'notes', 'notes=', 'Notes=0123456789abcdef', 'notes=short', 'notes=0123456789abcdef,bad key with spaces'])(
+    'rejects the spec %j',
+    (spec) => {
+      if (spec === '') {
+        expect(parseTrustedServiceKeys(spec).size).toBe(0);
+        return;
+      }
+      expect(() => parseTrustedServiceKeys(spec)).toThrow();
     },
   );
+
+  it.each([
+    '',
+    '.',
+    'notes',
+    'notes.',
+    '.0123456789abcdef',
+    'unknown.0123456789abcdef',
+    'notes.0123456789abcdeX',
+    `notes.${'a'.repeat(400)}`,
+  ])('does not verify %j, without throwing', (value) => {
+    const trusted = parseTrustedServiceKeys('notes=0123456789abcdef');
+    expect(verifyServiceCredential(value, trusted)).toBeUndefined();
+  });
 });

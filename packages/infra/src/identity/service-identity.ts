@@ -23,12 +23,20 @@ const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest(
  */
 export function parseTrustedServiceKeys(spec: string): TrustedServiceKeys {
   const trusted = new Map<string, Buffer[]>();
-  for (const entry of spec.split(';').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of spec
+    .split(';')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const eq = entry.indexOf('=');
     const service = entry.slice(0, eq).trim();
-    if (eq < 1 || !SERVICE_NAME.test(service)) throw new Error(`a service name must match ${SERVICE_NAME} (entry ${JSON.stringify(service || entry.slice(0, 20))})`);
-    const keys = entry.slice(eq + 1).split(',').map((k) => k.trim());
-    if (keys.length === 0 || keys.some((k) => !KEY.test(k))) throw new Error(`keys of "${service}" must be 16-256 characters of A-Z a-z 0-9 _ -`);
+    if (eq < 1 || !SERVICE_NAME.test(service))
+      throw new Error(`a service name must match ${SERVICE_NAME} (entry ${JSON.stringify(service || entry.slice(0, 20))})`);
+    const keys = entry
+      .slice(eq + 1)
+      .split(',')
+      .map((k) => k.trim());
+    if (keys.length === 0 || keys.some((k) => !KEY.test(k)))
+      throw new Error(`keys of "${service}" must be 16-256 characters of A-Z a-z 0-9 _ -`);
     trusted.set(service, [...(trusted.get(service) ?? []), ...keys.map(digest)]);
   }
   return trusted;

@@ -15,8 +15,9 @@ export interface Tracing {
  * `@opentelemetry/api` alone. `processors` replaces the exporter (tests use an in-memory one).
  */
 export function startTracing(options: { service: string; endpoint?: string; processors?: SpanProcessor[] }): Tracing {
-  const processors =
-    options.processors ?? [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.endpoint!.replace(/\/$/, '')}/v1/traces` }))];
+  const processors = options.processors ?? [
+    new BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.endpoint!.replace(/\/$/, '')}/v1/traces` })),
+  ];
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.service }),
     spanProcessors: processors,

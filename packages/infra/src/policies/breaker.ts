@@ -1,5 +1,5 @@
 import {
-  CircuitBreakerPolicy,
+  type CircuitBreakerPolicy,
   CircuitState,
   ConsecutiveBreaker,
   ExponentialBackoff,
@@ -69,7 +69,10 @@ export function createBreaker(options: BreakerOptions, isFailure: (error: unknow
         minimumRps: (options.minimumCalls ?? 20) / (windowMs / 1000),
       }),
     ),
-    halfOpenAfter: new ExponentialBackoff({ initialDelay: options.halfOpenAfterMs ?? 1_000, maxDelay: options.halfOpenMaxMs ?? 30_000 }),
+    halfOpenAfter: new ExponentialBackoff({
+      initialDelay: options.halfOpenAfterMs ?? 1_000,
+      maxDelay: options.halfOpenMaxMs ?? 30_000,
+    }),
   });
 }
 

@@ -2,4 +2,11 @@ export { fullJitterDelay, parseRetryAfter, type BackoffOptions } from './backoff
 export { CircuitState, createBreaker, type BreakerOptions } from './breaker.js';
 export { DEADLINE_HEADER, MAX_DEADLINE_MS, now, parseDeadlineHeader, remainingMs } from './deadline.js';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
-export { CallRejectedError, TargetPolicies, type CallInfo, type CallPolicyOptions, type PolicyEvents } from './target-policies.js';
+export {
+  AttemptCancellation,
+  CallRejectedError,
+  TargetPolicies,
+  type CallInfo,
+  type CallPolicyOptions,
+  type PolicyEvents,
+} from './target-policies.js';

@@ -22,7 +22,10 @@ export class RetryBudget {
   private bucketStart = 0;
   private index = 0;
 
-  constructor(options: RetryBudgetOptions = {}, private readonly clock: () => number = Date.now) {
+  constructor(
+    options: RetryBudgetOptions = {},
+    private readonly clock: () => number = Date.now,
+  ) {
     this.ratio = options.ratio ?? 0.2;
     const windowMs = options.windowMs ?? 10_000;
     if (!(this.ratio >= 0) || !(windowMs >= 1000)) throw new RangeError('RetryBudget: ratio must be >= 0 and windowMs >= 1000');

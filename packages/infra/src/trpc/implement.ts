@@ -71,7 +71,8 @@ export function implement<const C extends Contract>(contract: C, handlers: NoInf
     const handler = (handlers as Record<string, Handler<ProcedureDef> | undefined>)[name];
     if (typeof handler !== 'function') throw new TypeError(`implement: no handler for procedure "${name}"`);
     const builder = t.procedure.meta(metaOf(def)).use(observeCall).use(authorize).input(def.input).output(def.output);
-    const resolve = ({ input, ctx }: { input: unknown; ctx: RequestContext }) => untilAborted(handler({ input, ctx, signal: ctx.signal }), ctx.signal);
+    const resolve = ({ input, ctx }: { input: unknown; ctx: RequestContext }) =>
+      untilAborted(handler({ input, ctx, signal: ctx.signal }), ctx.signal);
     procedures[name] = def.type === 'query' ? builder.query(resolve) : builder.mutation(resolve);
   }
   for (const name of Object.keys(handlers as object)) {

@@ -20,21 +20,31 @@ export const observeCall = t.middleware(async ({ path, type, ctx, meta, next }) 
   const done = ctx.mesh.metrics.trackInFlight(path);
   const span = tracer.startSpan(
     `${ctx.mesh.service}/${path}`,
-    { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'trpc', 'rpc.service': ctx.mesh.service, 'rpc.method': path, 'switchyard.request_id': ctx.requestId } },
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'rpc.system': 'trpc',
+        'rpc.service': ctx.mesh.service,
+        'rpc.method': path,
+        'switchyard.request_id': ctx.requestId,
+      },
+    },
     ctx.otel,
   );
   const otel = trace.setSpan(ctx.otel, span);
   const ids = traceFields(span);
   const log = ids ? ctx.log.child(ids) : ctx.log;
   const left = remainingMs(deadlineAt, started);
-  const result = await otelContext.with(otel, () => {
-    if (left < 1) {
-      // The budget was spent upstream: answer at once, run nothing.
-      throw new SwitchyardError('DEADLINE_EXCEEDED', 'The deadline passed before the call started');
-    }
-    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.ceil(left))]);
-    return next({ ctx: { log, otel, deadlineAt, signal } });
-  }).catch((error: unknown) => ({ ok: false as const, error: error as TRPCError, marker: true as const }));
+  const result = await otelContext
+    .with(otel, () => {
+      if (left < 1) {
+        // The budget was spent upstream: answer at once, run nothing.
+        throw new SwitchyardError('DEADLINE_EXCEEDED', 'The deadline passed before the call started');
+      }
+      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.ceil(left))]);
+      return next({ ctx: { log, otel, deadlineAt, signal } });
+    })
+    .catch((error: unknown) => ({ ok: false as const, error: error as TRPCError, marker: true as const }));
   done();
   const durationMs = now() - started;
   const code = result.ok ? 'OK' : result.error.code;
