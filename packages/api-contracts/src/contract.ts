@@ -43,6 +43,8 @@ export interface ProcedureDef<
   readonly idempotent?: boolean;
   /** The default deadline of one call, in milliseconds. @default the service's default */
   readonly timeoutMs?: number;
+  /** Points one call takes from the caller's rate limit; 0 exempts it. @default 1 */
+  readonly rateLimitCost?: number;
   /** One line for humans: shown in docs and logs. */
   readonly description?: string;
 }
@@ -62,6 +64,9 @@ export function defineContract<const C extends Contract>(contract: C): C {
     if (def.timeoutMs !== undefined && !(Number.isInteger(def.timeoutMs) && def.timeoutMs > 0)) {
       throw new TypeError(`Contract procedure "${name}": timeoutMs must be a positive integer`);
     }
+    if (def.rateLimitCost !== undefined && !(Number.isInteger(def.rateLimitCost) && def.rateLimitCost >= 0)) {
+      throw new TypeError(`Contract procedure "${name}": rateLimitCost must be a whole number >= 0`);
+    }
   }
   return contract;
 }
@@ -71,6 +76,7 @@ export interface ProcedureMeta {
   readonly access: AccessRule;
   readonly idempotent: boolean;
   readonly timeoutMs?: number;
+  readonly rateLimitCost: number;
 }
 
 /** One field-level problem with a request's input. `path` is dotted: `items.0.title`. */

@@ -114,6 +114,11 @@ export const serviceEnvShape = {
     }),
   /** Where spans go (OTLP/HTTP, e.g. `http://jaeger:4318`); unset, the tracing SDK is not started. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  /** Peers whose `X-Forwarded-For` is believed (the gateway), comma-separated addresses. */
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((a) => a.trim()).filter(Boolean)),
   /** This service's own key, sent on its calls to other services. */
   SERVICE_KEY: z
     .string()

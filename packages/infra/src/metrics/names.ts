@@ -12,6 +12,13 @@ export const METRIC = {
   clientRetryBudgetExhausted: 'switchyard_client_retry_budget_exhausted_total',
   clientRejections: 'switchyard_client_rejections_total',
   circuitBreakerState: 'switchyard_circuit_breaker_state',
+  redisCommandDuration: 'switchyard_redis_command_duration_seconds',
+  redisCommandErrors: 'switchyard_redis_command_errors_total',
+  redisConnectionUp: 'switchyard_redis_connection_up',
+  rateLimited: 'switchyard_ratelimit_rejected_total',
+  rateLimitDegraded: 'switchyard_ratelimit_degraded_total',
+  cacheRequests: 'switchyard_cache_requests_total',
+  idempotencyReplays: 'switchyard_idempotency_replays_total',
 } as const;
 
 /** The procedure label for any path that is not one of the router's procedures. */

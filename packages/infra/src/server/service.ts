@@ -11,6 +11,8 @@ import { DEADLINE_HEADER, now, parseDeadlineHeader } from '../policies/deadline.
 import { extractTraceContext } from '../tracing/tracing.js';
 import type { RequestContext } from '../trpc/context.js';
 import { observedErrors } from '../trpc/observe.js';
+import type { RateLimiter } from '../rate-limit/rate-limiter.js';
+import { clientIpOf } from './client-ip.js';
 import { checkDependencies, type DependencyCheck, type Readiness } from './readiness.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { createTrpcHandler } from './trpc-handler.js';
@@ -30,6 +32,8 @@ export interface CreateServiceOptions {
   metrics?: ServiceMetrics;
   /** Dependencies reported in the `/ready` body (never failing it). */
   dependencies?: Readonly<Record<string, DependencyCheck>>;
+  /** The shared rate limit applied to every procedure (by its contract cost). */
+  rateLimiter?: RateLimiter;
   /** Service keys accepted from callers. @default `config.TRUSTED_SERVICE_KEYS`; without any, no caller is a service. */
   trustedServiceKeys?: TrustedServiceKeys;
 }
@@ -80,7 +84,8 @@ export function createService(options: CreateServiceOptions): Service {
   const exposeErrors = config.NODE_ENV === 'development';
   const dependencies = options.dependencies ?? {};
   const trusted = options.trustedServiceKeys ?? config.TRUSTED_SERVICE_KEYS;
-  const runtime = { service: name, metrics, exposeErrors };
+  const runtime = { service: name, metrics, exposeErrors, rateLimiter: options.rateLimiter };
+  const trustedProxies = new Set(config.TRUSTED_PROXIES);
   const closers: Array<{ name: string; close: () => Promise<unknown> | unknown }> = [];
   let readiness: Readiness = 'starting';
   let metricsServer: MetricsServer | undefined;
@@ -118,6 +123,10 @@ export function createService(options: CreateServiceOptions): Service {
         deadlineAt: ((req as TimedRequest)[START] ?? now()) + budgetMs,
         otel: extractTraceContext(req.headers),
         caller,
+        clientIp: clientIpOf(req, trustedProxies),
+        setHeader: (header, value) => {
+          if (!res.headersSent) res.setHeader(header, value);
+        },
         mesh: runtime,
       };
     },

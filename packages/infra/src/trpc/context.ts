@@ -2,6 +2,7 @@ import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { ServiceCaller } from '../identity/service-identity.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
+import type { RateLimiter } from '../rate-limit/rate-limiter.js';
 
 /** What the runtime hands every procedure call, besides the fields handlers use. */
 export interface MeshRuntime {
@@ -10,6 +11,8 @@ export interface MeshRuntime {
   readonly metrics: ServiceMetrics;
   /** Send internal messages and stacks to callers: development mode only, set explicitly. */
   readonly exposeErrors: boolean;
+  /** The shared rate limit, when the service has one. */
+  readonly rateLimiter?: RateLimiter | undefined;
 }
 
 /** A signed-in end user (set by the auth middleware of [3/7]). */
@@ -36,5 +39,9 @@ export interface RequestContext {
   /** The calling service, when the request carried a valid service credential. */
   readonly caller?: ServiceCaller | undefined;
   readonly user?: EndUser | undefined;
+  /** The caller's address (from `X-Forwarded-For` only when the peer is a trusted proxy). */
+  readonly clientIp: string;
+  /** Sets a header on the HTTP response (shared by the calls of a batch). */
+  readonly setHeader: (name: string, value: string) => void;
   readonly mesh: MeshRuntime;
 }

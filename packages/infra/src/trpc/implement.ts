@@ -2,6 +2,7 @@ import type { Contract, ProcedureDef, ProcedureMeta, RouterOf } from '@switchyar
 import type { z } from 'zod';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { authorize } from './authorize.js';
+import { limitRate } from './limit-rate.js';
 import type { RequestContext } from './context.js';
 import { t } from './mesh.js';
 import { observeCall } from './observe.js';
@@ -29,6 +30,7 @@ function metaOf(def: ProcedureDef): ProcedureMeta {
   return {
     access: def.access,
     idempotent: def.type === 'query' || def.idempotent === true,
+    rateLimitCost: def.rateLimitCost ?? 1,
     ...(def.timeoutMs !== undefined ? { timeoutMs: def.timeoutMs } : {}),
   };
 }
@@ -70,7 +72,7 @@ export function implement<const C extends Contract>(contract: C, handlers: NoInf
   for (const [name, def] of Object.entries(contract)) {
     const handler = (handlers as Record<string, Handler<ProcedureDef> | undefined>)[name];
     if (typeof handler !== 'function') throw new TypeError(`implement: no handler for procedure "${name}"`);
-    const builder = t.procedure.meta(metaOf(def)).use(observeCall).use(authorize).input(def.input).output(def.output);
+    const builder = t.procedure.meta(metaOf(def)).use(observeCall).use(authorize).use(limitRate).input(def.input).output(def.output);
     const resolve = ({ input, ctx }: { input: unknown; ctx: RequestContext }) =>
       untilAborted(handler({ input, ctx, signal: ctx.signal }), ctx.signal);
     procedures[name] = def.type === 'query' ? builder.query(resolve) : builder.mutation(resolve);

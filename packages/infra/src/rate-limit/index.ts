@@ -1,0 +1,1 @@
+export { RateLimiter, type DegradedMode, type RateLimitDecision, type RateLimiterOptions } from './rate-limiter.js';

@@ -1,0 +1,2 @@
+export { RedisTimeoutError, lagAwareTimeout } from './lag-aware-timeout.js';
+export { createRedisClient, type CreateRedisClientOptions, type Redis, type RedisRole } from './redis-client.js';

@@ -1,0 +1,25 @@
+import { SwitchyardError } from '../errors/switchyard-error.js';
+import { t } from './mesh.js';
+
+/**
+ * Middleware taking each call's cost (the contract's `rateLimitCost`) from the caller's shared
+ * limit: per user when signed in, else per IP. Every call of a batch counts. Sets `RateLimit-*`
+ * headers; over the limit it answers 429 with `Retry-After`. While Redis is out, the degraded
+ * mode decides and `X-RateLimit-Degraded` says which.
+ */
+export const limitRate = t.middleware(async ({ ctx, meta, next }) => {
+  const limiter = ctx.mesh.rateLimiter;
+  const cost = meta?.rateLimitCost ?? 1;
+  if (!limiter || cost === 0) return next();
+  const key = ctx.user ? `u:${ctx.user.id}` : `ip:${ctx.clientIp}`;
+  const decision = await limiter.consume(key, cost);
+  const resetSeconds = Math.ceil(decision.resetMs / 1000);
+  ctx.setHeader('ratelimit-limit', String(decision.limit));
+  ctx.setHeader('ratelimit-remaining', String(decision.remaining));
+  ctx.setHeader('ratelimit-reset', String(resetSeconds));
+  if (decision.degraded) ctx.setHeader('x-ratelimit-degraded', decision.degraded);
+  if (decision.allowed) return next();
+  ctx.setHeader('retry-after', String(Math.max(1, resetSeconds)));
+  if (decision.degraded === 'closed') throw new SwitchyardError('UNAVAILABLE', 'Rate limiting is unavailable; try again shortly');
+  throw new SwitchyardError('RATE_LIMITED', `Rate limit of ${decision.limit} exceeded; retry in ${Math.max(1, resetSeconds)} s`);
+});
