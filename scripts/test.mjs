@@ -32,11 +32,37 @@ function portAnswers(port, host = '127.0.0.1', timeoutMs = 1_000) {
   });
 }
 
+function has(binary) {
+  return spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Makes sure a binary the tests start is installed: on Debian as root it is installed with
+ * apt-get; anywhere else the run stops at once with the line that installs it.
+ */
+function ensureBinary(binary, debianPackage) {
+  if (has(binary)) return;
+  const isRoot = process.getuid?.() === 0;
+  if (isRoot && has('apt-get')) {
+    console.log(`${binary} is missing: installing Debian's ${debianPackage}`);
+    const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    const install = update.status === 0 ? spawnSync('apt-get', ['install', '-y', '-qq', debianPackage], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }) : update;
+    if (install.status === 0 && has(binary)) return;
+  }
+  console.error(`${binary} is required by the tests. Install it with: apt-get install -y ${debianPackage}`);
+  console.log('\ntests: 0 passed, 1 failed (missing prerequisite)');
+  process.exit(1);
+}
+
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 20) {
   console.error(`Node ${process.versions.node} is too old: Switchyard needs Node 20 or newer.`);
   process.exit(1);
 }
+
+step('Binaries the tests start');
+ensureBinary('redis-server', 'redis-server');
+console.log('redis-server: each test that needs Redis starts its own on a free port (the shared one is never touched).');
 
 step('PostgreSQL');
 if (process.env.TEST_DATABASE === 'pglite') {
