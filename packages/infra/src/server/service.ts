@@ -11,6 +11,8 @@ import { DEADLINE_HEADER, now, parseDeadlineHeader } from '../policies/deadline.
 import { extractTraceContext } from '../tracing/tracing.js';
 import type { RequestContext } from '../trpc/context.js';
 import { observedErrors } from '../trpc/observe.js';
+import { SwitchyardError } from '../errors/switchyard-error.js';
+import { IDEMPOTENCY_KEY_HEADER, isWellFormedIdempotencyKey, type IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { clientIpOf } from './client-ip.js';
 import { checkDependencies, type DependencyCheck, type Readiness } from './readiness.js';
@@ -32,6 +34,8 @@ export interface CreateServiceOptions {
   metrics?: ServiceMetrics;
   /** Dependencies reported in the `/ready` body (never failing it). */
   dependencies?: Readonly<Record<string, DependencyCheck>>;
+  /** Makes mutations sent with an `Idempotency-Key` run once. */
+  idempotency?: IdempotencyStore;
   /** The shared rate limit applied to every procedure (by its contract cost). */
   rateLimiter?: RateLimiter;
   /** Service keys accepted from callers. @default `config.TRUSTED_SERVICE_KEYS`; without any, no caller is a service. */
@@ -84,7 +88,7 @@ export function createService(options: CreateServiceOptions): Service {
   const exposeErrors = config.NODE_ENV === 'development';
   const dependencies = options.dependencies ?? {};
   const trusted = options.trustedServiceKeys ?? config.TRUSTED_SERVICE_KEYS;
-  const runtime = { service: name, metrics, exposeErrors, rateLimiter: options.rateLimiter };
+  const runtime = { service: name, metrics, exposeErrors, rateLimiter: options.rateLimiter, idempotency: options.idempotency };
   const trustedProxies = new Set(config.TRUSTED_PROXIES);
   const closers: Array<{ name: string; close: () => Promise<unknown> | unknown }> = [];
   let readiness: Readiness = 'starting';
@@ -112,6 +116,12 @@ export function createService(options: CreateServiceOptions): Service {
           throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Invalid service credential' });
         }
       }
+      const idempotencyKey = req.headers[IDEMPOTENCY_KEY_HEADER];
+      if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || !isWellFormedIdempotencyKey(idempotencyKey))) {
+        throw new SwitchyardError('VALIDATION_FAILED', 'Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 . _ : -', {
+          issues: [{ path: 'Idempotency-Key', message: 'must be 8-128 characters of A-Z a-z 0-9 . _ : -', code: 'invalid_format' }],
+        });
+      }
       const controller = new AbortController();
       res.once('close', () => {
         if (!res.writableFinished) controller.abort();
@@ -124,6 +134,7 @@ export function createService(options: CreateServiceOptions): Service {
         otel: extractTraceContext(req.headers),
         caller,
         clientIp: clientIpOf(req, trustedProxies),
+        idempotencyKey,
         setHeader: (header, value) => {
           if (!res.headersSent) res.setHeader(header, value);
         },

@@ -2,6 +2,7 @@ import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { ServiceCaller } from '../identity/service-identity.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
+import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { RateLimiter } from '../rate-limit/rate-limiter.js';
 
 /** What the runtime hands every procedure call, besides the fields handlers use. */
@@ -13,6 +14,8 @@ export interface MeshRuntime {
   readonly exposeErrors: boolean;
   /** The shared rate limit, when the service has one. */
   readonly rateLimiter?: RateLimiter | undefined;
+  /** Where mutations sent with an `Idempotency-Key` keep their results, when the service has one. */
+  readonly idempotency?: IdempotencyStore | undefined;
 }
 
 /** A signed-in end user (set by the auth middleware of [3/7]). */
@@ -41,6 +44,8 @@ export interface RequestContext {
   readonly user?: EndUser | undefined;
   /** The caller's address (from `X-Forwarded-For` only when the peer is a trusted proxy). */
   readonly clientIp: string;
+  /** The request's `Idempotency-Key`, when well formed. */
+  readonly idempotencyKey?: string | undefined;
   /** Sets a header on the HTTP response (shared by the calls of a batch). */
   readonly setHeader: (name: string, value: string) => void;
   readonly mesh: MeshRuntime;
