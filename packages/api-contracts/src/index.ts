@@ -32,3 +32,19 @@ import type { RouterOf } from './contract.js';
 import type { NotesContract } from './notes.js';
 /** The notes service's router type, for `createTRPCClient<NotesRouter>`. */
 export type NotesRouter = RouterOf<NotesContract>;
+export {
+  NOTES_EVENTS_STREAM,
+  NoteCreated,
+  NoteDeleted,
+  NoteUpdated,
+  defineEvent,
+  noteEvents,
+  type EventDef,
+  type EventEnvelope,
+  type NoteEvent,
+} from './events.js';
+export { ActivityItemSchema, activityContract, type ActivityContract, type ActivityItem } from './activity.js';
+
+import type { ActivityContract } from './activity.js';
+/** The activity service's router type. */
+export type ActivityRouter = RouterOf<ActivityContract>;

@@ -19,6 +19,11 @@ export const METRIC = {
   rateLimitDegraded: 'switchyard_ratelimit_degraded_total',
   cacheRequests: 'switchyard_cache_requests_total',
   idempotencyReplays: 'switchyard_idempotency_replays_total',
+  eventsHandled: 'switchyard_events_handled_total',
+  eventsFailed: 'switchyard_events_failed_total',
+  eventsDeadLettered: 'switchyard_events_dead_lettered_total',
+  eventsLag: 'switchyard_events_lag',
+  eventsPending: 'switchyard_events_pending',
 } as const;
 
 /** The procedure label for any path that is not one of the router's procedures. */

@@ -1,0 +1,10 @@
+import { activityContract } from '@switchyard/api-contracts';
+import { implement } from '@switchyard/infra/trpc';
+import type { ActivityStore } from './store.js';
+
+/** The activity router: handlers only, typed from the contract. */
+export function createActivityRouter(store: ActivityStore) {
+  return implement(activityContract, {
+    feed: ({ input }) => store.feed(input),
+  });
+}

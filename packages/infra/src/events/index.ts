@@ -1,0 +1,2 @@
+export { startConsumer, type Consumer, type ConsumerOptions } from './consumer.js';
+export { publishEvent, type PublishOptions } from './publisher.js';
