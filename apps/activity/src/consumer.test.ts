@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NOTES_EVENTS_STREAM, NoteCreated, NoteDeleted } from '@switchyard/api-contracts';
 import { publishEvent } from '@switchyard/infra/events';
 import { createRedisClient, type Redis } from '@switchyard/infra/redis';
-import { createTestDatabase, spawnService, startTestRedis, type SpawnedService, type TestDatabase, type TestRedis } from '@switchyard/infra/testing';
+import {
+  createTestDatabase,
+  spawnService,
+  startTestRedis,
+  type SpawnedService,
+  type TestDatabase,
+  type TestRedis,
+} from '@switchyard/infra/testing';
 
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
 
@@ -32,7 +39,15 @@ const startActivity = async () => {
   const s = await spawnService({
     command: [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'],
     cwd: APP_DIR,
-    env: { DATABASE_URL: db.url, REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', CLAIM_IDLE_MS: '1000', DRAIN_DELAY_MS: '0' },
+    env: {
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      METRICS_PORT: '0',
+      CLAIM_IDLE_MS: '1000',
+      DRAIN_DELAY_MS: '0',
+    },
   });
   spawned.push(s);
   return s;
@@ -62,10 +77,24 @@ describe('activity consumes notes events', () => {
     for (let i = 0; i < 1000; i++) {
       if (i === 500) {
         // Poison: a known type whose payload breaks its contract.
-        await client.xadd(NOTES_EVENTS_STREAM, '*', 'id', randomUUID(), 'type', 'notes.note.created', 'version', '1', 'occurredAt', new Date().toISOString(), 'payload', '{"json":{"noteId":"not-a-uuid"}}');
+        await client.xadd(
+          NOTES_EVENTS_STREAM,
+          '*',
+          'id',
+          randomUUID(),
+          'type',
+          'notes.note.created',
+          'version',
+          '1',
+          'occurredAt',
+          new Date().toISOString(),
+          'payload',
+          '{"json":{"noteId":"not-a-uuid"}}',
+        );
       }
       const def = i % 10 === 9 ? NoteDeleted : NoteCreated;
-      const payload = def === NoteDeleted ? { noteId: randomUUID(), ownerId } : { noteId: randomUUID(), ownerId, title: `note ${i}` };
+      const payload =
+        def === NoteDeleted ? { noteId: randomUUID(), ownerId } : { noteId: randomUUID(), ownerId, title: `note ${i}` };
       published.push(await publishEvent(client, def, payload as never));
     }
 
@@ -90,8 +119,12 @@ describe('activity consumes notes events', () => {
     expect(dead[0]![1].join(' ')).toContain('invalid event');
 
     // The feed serves it, newest first.
-    const res = await fetch(`${second.url}/trpc/feed?input=${encodeURIComponent(JSON.stringify({ json: { ownerId, limit: 3 } }))}`);
-    const body = (await res.json()) as { result: { data: { json: { items: Array<{ title: string | null; type: string }>; nextCursor: string } } } };
+    const res = await fetch(
+      `${second.url}/trpc/feed?input=${encodeURIComponent(JSON.stringify({ json: { ownerId, limit: 3 } }))}`,
+    );
+    const body = (await res.json()) as {
+      result: { data: { json: { items: Array<{ title: string | null; type: string }>; nextCursor: string } } };
+    };
     expect(body.result.data.json.items.map((i) => i.type)).toEqual(['note.deleted', 'note.created', 'note.created']);
     expect(body.result.data.json.items[1]?.title).toBe('note 998');
     expect(body.result.data.json.nextCursor).toEqual(expect.any(String));

@@ -7,18 +7,28 @@ const ActivityEnv = z
     ...serviceEnvShape,
     PORT: portVar(4003),
     METRICS_PORT: portVar(9403),
-    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').optional(),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+      .optional(),
     DATA_DIR: z.string().min(1).default('.data/activity'),
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL'),
     /** This consumer's name in the group. */
-    CONSUMER_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default(`${hostname()}-${process.pid}`),
+    CONSUMER_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .default(`${hostname()}-${process.pid}`),
     /** An event pending this long (its consumer died) is taken over. */
     CLAIM_IDLE_MS: positiveIntVar(5_000),
     EVENT_MAX_ATTEMPTS: positiveIntVar(5),
   })
   .superRefine((env, ctx) => {
     if (env.DATABASE_URL === undefined && env.NODE_ENV === 'production') {
-      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'required in production (or set NODE_ENV=development to use the embedded database)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_URL'],
+        message: 'required in production (or set NODE_ENV=development to use the embedded database)',
+      });
     }
   });
 

@@ -23,7 +23,9 @@ function configOrExit(): ActivityConfig {
 
 const config = configOrExit();
 const logger = createLogger({ service: 'activity', level: config.LOG_LEVEL, pretty: prettyLogs(config) });
-const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT ? startTracing({ service: 'activity', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }) : undefined;
+const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
+  ? startTracing({ service: 'activity', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT })
+  : undefined;
 
 let databaseUrl = config.DATABASE_URL;
 const embedded = databaseUrl === undefined ? await startEmbeddedPostgres({ dataDir: resolve(config.DATA_DIR) }) : undefined;
@@ -40,7 +42,7 @@ const { service, startConsumer } = createActivityService({ config, pool, redis, 
 if (tracing) service.onClose('tracing', () => tracing.shutdown());
 if (embedded) service.onClose('embedded-postgres', () => embedded.close());
 service.onClose('postgres-pool', () => pool.end());
-service.onClose('redis', () => redis.quit());
+service.onClose('redis', () => redis.quit().catch(() => redis.disconnect()));
 exitOnSignals(service, logger);
 const consumer = await startConsumer();
 // Stop taking events before the pool and Redis close (resources close in reverse order).

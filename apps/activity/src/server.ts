@@ -18,7 +18,10 @@ export interface ActivityDeps {
 }
 
 /** The activity service (not listening) and its consumer of notes' events (not started). */
-export function createActivityService({ config, pool, redis, logger }: ActivityDeps): { service: Service; startConsumer: () => Promise<Consumer> } {
+export function createActivityService({ config, pool, redis, logger }: ActivityDeps): {
+  service: Service;
+  startConsumer: () => Promise<Consumer>;
+} {
   const store = createActivityStore(pool);
   const service = createService({
     name: 'activity',

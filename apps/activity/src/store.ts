@@ -2,7 +2,11 @@ import type pg from 'pg';
 import type { ActivityItem, EventEnvelope, NoteEvent } from '@switchyard/api-contracts';
 import { invalidField } from '@switchyard/infra/errors';
 
-const TYPES = { 'notes.note.created': 'note.created', 'notes.note.updated': 'note.updated', 'notes.note.deleted': 'note.deleted' } as const;
+const TYPES = {
+  'notes.note.created': 'note.created',
+  'notes.note.updated': 'note.updated',
+  'notes.note.deleted': 'note.deleted',
+} as const;
 
 interface Row {
   event_id: string;
@@ -43,7 +47,13 @@ export function createActivityStore(pool: pg.Pool) {
       const page = rows.slice(0, input.limit);
       const last = page[page.length - 1];
       return {
-        items: page.map((r) => ({ eventId: r.event_id, type: r.type, noteId: r.note_id, title: r.title, occurredAt: r.occurred_at })),
+        items: page.map((r) => ({
+          eventId: r.event_id,
+          type: r.type,
+          noteId: r.note_id,
+          title: r.title,
+          occurredAt: r.occurred_at,
+        })),
         nextCursor: rows.length > input.limit && last ? Buffer.from(`a1.${last.seq}`).toString('base64url') : null,
       };
     },

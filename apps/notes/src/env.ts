@@ -14,6 +14,11 @@ const NotesEnv = z
     /** Where the embedded database keeps its data. */
     DATA_DIR: z.string().min(1).default('.data/notes'),
     DB_POOL_MAX: positiveIntVar(10),
+    /** Where notes publishes its events; unset, no events are published (and it says so). */
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'expected a redis:// URL')
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.DATABASE_URL === undefined && env.NODE_ENV === 'production') {

@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, spawnService, type SpawnedService, type TestDatabase } from '@switchyard/infra/testing';
+import { Redis } from 'ioredis';
+import {
+  createTestDatabase,
+  spawnService,
+  startTestRedis,
+  type SpawnedService,
+  type TestDatabase,
+} from '@switchyard/infra/testing';
 
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
 const REPO_DIR = fileURLToPath(new URL('../../..', import.meta.url));
@@ -63,16 +70,32 @@ describe('notes as a process (src/main.ts)', () => {
     expect(result.stderr).toMatch(/^notes: invalid environment: DATABASE_URL: required in production/);
   });
 
-  it('serves notes from the database, and exits 0 on SIGTERM after draining', async () => {
+  it('serves notes from the database, publishes its changes, and exits 0 on SIGTERM after draining', async () => {
+    const redis = await startTestRedis();
     const notes = track(
       await spawnService({
         command: NODE_MAIN,
         cwd: APP_DIR,
-        env: { DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', DRAIN_DELAY_MS: '200' },
+        env: {
+          DATABASE_URL: db.url,
+          REDIS_URL: redis.url,
+          HOST: '127.0.0.1',
+          PORT: '0',
+          METRICS_PORT: '0',
+          DRAIN_DELAY_MS: '200',
+        },
       }),
     );
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the Redis connection becomes ready
     const created = await call(notes.url, 'create', { ownerId: randomUUID(), title: 'from a process' });
     expect(created.status).toBe(200);
+    const reader = new Redis(redis.url);
+    const entries = (await reader.xrange('notes.events', '-', '+')) as Array<[string, string[]]>;
+    reader.disconnect();
+    await redis.stop();
+    expect(entries).toHaveLength(1);
+    expect(entries[0]![1]).toEqual(expect.arrayContaining(['type', 'notes.note.created']));
+    expect(entries[0]![1].join(' ')).toContain(created.body.result!.data.json.id);
     notes.signal('SIGTERM');
     expect(await notes.exited).toBe(0);
     expect(notes.logLines().map((l) => l.msg)).toEqual(

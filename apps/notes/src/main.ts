@@ -3,7 +3,9 @@ import { resolve } from 'node:path';
 import { ConfigError, prettyLogs } from '@switchyard/infra/config';
 import { createPgPool, migrate, startEmbeddedPostgres } from '@switchyard/infra/db';
 import { createLogger } from '@switchyard/infra/logging';
+import { publishEvent } from '@switchyard/infra/events';
 import { startTracing } from '@switchyard/infra/otel-sdk';
+import { createRedisClient } from '@switchyard/infra/redis';
 import { exitOnSignals } from '@switchyard/infra/shutdown';
 import { readEnv, type NotesConfig } from './env.js';
 import { createNotesService } from './server.js';
@@ -38,9 +40,29 @@ const pool = createPgPool(
   { connectionString: databaseUrl!, max: embedded ? 4 : config.DB_POOL_MAX, applicationName: 'notes' },
   (err) => logger.warn({ err }, 'idle database connection failed'),
 );
-const service = createNotesService({ config, pool, logger });
+const redis = config.REDIS_URL
+  ? createRedisClient({ url: config.REDIS_URL, role: 'request', name: 'notes-request', logger })
+  : undefined;
+if (!redis) logger.warn('REDIS_URL is not set: notes events are not published');
+const service = createNotesService({
+  config,
+  pool,
+  logger,
+  ...(redis
+    ? {
+        // Published after the write commits. If Redis refuses, the write still stands and the caller
+        // gets its answer (failing now would invite a duplicate retry); the lost event is logged.
+        // A transactional outbox would close that gap.
+        publish: (def, payload) =>
+          publishEvent(redis, def, payload).catch((err: unknown) =>
+            logger.error({ err: { message: (err as Error).message }, event: def.name, payload }, 'event not published'),
+          ),
+      }
+    : {}),
+});
 if (tracing) service.onClose('tracing', () => tracing.shutdown());
 if (embedded) service.onClose('embedded-postgres', () => embedded.close());
 service.onClose('postgres-pool', () => pool.end());
+if (redis) service.onClose('redis', () => redis.quit().catch(() => redis.disconnect()));
 exitOnSignals(service, logger);
 await service.start();

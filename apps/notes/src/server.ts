@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Logger } from '@switchyard/infra/logging';
 import { createService, type Service } from '@switchyard/infra/server';
 import type { NotesConfig } from './env.js';
-import { createNotesRouter } from './router.js';
+import { createNotesRouter, type PublishNoteEvent } from './router.js';
 import { createNotesStore } from './store.js';
 
 /** What the notes service needs from outside. */
@@ -10,13 +10,15 @@ export interface NotesDeps {
   config: NotesConfig;
   pool: pg.Pool;
   logger: Logger;
+  /** Publishes notes' events (Redis Streams); without it none are published. */
+  publish?: PublishNoteEvent;
 }
 
 /** The notes service, wired but not listening: tests start it on port 0. */
-export function createNotesService({ config, pool, logger }: NotesDeps): Service {
+export function createNotesService({ config, pool, logger, publish }: NotesDeps): Service {
   return createService({
     name: 'notes',
-    router: createNotesRouter(createNotesStore(pool)),
+    router: createNotesRouter(createNotesStore(pool), publish),
     config,
     logger,
     dependencies: { postgres: () => pool.query('SELECT 1') },

@@ -14,8 +14,10 @@ export interface EventDef<TName extends string = string, S extends z.ZodType = z
 
 /** Declares an event contract. */
 export function defineEvent<const TName extends string, S extends z.ZodType>(def: EventDef<TName, S>): EventDef<TName, S> {
-  if (!/^[a-z][a-z0-9]*(\.[a-z][a-zA-Z0-9]*)+$/.test(def.name)) throw new TypeError(`event name "${def.name}" must be dotted lowercase words`);
-  if (!(Number.isInteger(def.version) && def.version > 0)) throw new TypeError(`event "${def.name}": version must be a positive integer`);
+  if (!/^[a-z][a-z0-9]*(\.[a-z][a-zA-Z0-9]*)+$/.test(def.name))
+    throw new TypeError(`event name "${def.name}" must be dotted lowercase words`);
+  if (!(Number.isInteger(def.version) && def.version > 0))
+    throw new TypeError(`event "${def.name}": version must be a positive integer`);
   return def;
 }
 
@@ -33,8 +35,18 @@ export const NOTES_EVENTS_STREAM = 'notes.events';
 
 const NoteEventPayload = z.object({ noteId: z.uuid(), ownerId: z.uuid(), title: z.string() });
 
-export const NoteCreated = defineEvent({ name: 'notes.note.created', version: 1, stream: NOTES_EVENTS_STREAM, payload: NoteEventPayload });
-export const NoteUpdated = defineEvent({ name: 'notes.note.updated', version: 1, stream: NOTES_EVENTS_STREAM, payload: NoteEventPayload });
+export const NoteCreated = defineEvent({
+  name: 'notes.note.created',
+  version: 1,
+  stream: NOTES_EVENTS_STREAM,
+  payload: NoteEventPayload,
+});
+export const NoteUpdated = defineEvent({
+  name: 'notes.note.updated',
+  version: 1,
+  stream: NOTES_EVENTS_STREAM,
+  payload: NoteEventPayload,
+});
 export const NoteDeleted = defineEvent({
   name: 'notes.note.deleted',
   version: 1,

@@ -57,7 +57,8 @@ export class Cache<S extends z.ZodType> {
     });
     this.ready = options.subscriber.subscribe(this.channel).then(
       () => undefined,
-      (err: unknown) => options.logger?.warn({ err: { message: (err as Error).message } }, 'cache: could not subscribe to invalidations'),
+      (err: unknown) =>
+        options.logger?.warn({ err: { message: (err as Error).message } }, 'cache: could not subscribe to invalidations'),
     );
   }
 
@@ -92,9 +93,15 @@ export class Cache<S extends z.ZodType> {
     this.forget(key);
     const redisKey = this.keyOf(key);
     try {
-      await lagAwareTimeout(this.options.redis.multi().del(redisKey).publish(this.channel, key).exec(), this.options.timeoutMs ?? 100);
+      await lagAwareTimeout(
+        this.options.redis.multi().del(redisKey).publish(this.channel, key).exec(),
+        this.options.timeoutMs ?? 100,
+      );
     } catch (err) {
-      this.options.logger?.warn({ err: { message: (err as Error).message }, cache: this.options.name }, 'cache: invalidation failed; the entry expires with its TTL');
+      this.options.logger?.warn(
+        { err: { message: (err as Error).message }, cache: this.options.name },
+        'cache: invalidation failed; the entry expires with its TTL',
+      );
     }
   }
 
@@ -132,7 +139,9 @@ export class Cache<S extends z.ZodType> {
   }
 
   private store(key: string, value: z.output<S>): void {
-    this.options.redis.set(this.keyOf(key), superjson.stringify(value), 'EX', this.options.ttlSeconds).catch(() => this.count('error'));
+    this.options.redis
+      .set(this.keyOf(key), superjson.stringify(value), 'EX', this.options.ttlSeconds)
+      .catch(() => this.count('error'));
   }
 
   private keyOf(key: string): string {

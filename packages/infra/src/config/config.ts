@@ -118,7 +118,12 @@ export const serviceEnvShape = {
   TRUSTED_PROXIES: z
     .string()
     .optional()
-    .transform((v) => (v ?? '').split(',').map((a) => a.trim()).filter(Boolean)),
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    ),
   /** This service's own key, sent on its calls to other services. */
   SERVICE_KEY: z
     .string()

@@ -83,7 +83,13 @@ export async function startConsumer<E extends EventDef>(options: ConsumerOptions
     try {
       const payload = def.payload.parse(superjson.parse(fields.payload ?? ''));
       if (!fields.id || !fields.occurredAt) throw new Error('missing id or occurredAt');
-      event = { id: fields.id, type: def.name, version: def.version, occurredAt: new Date(fields.occurredAt), payload } as EventEnvelope<E>;
+      event = {
+        id: fields.id,
+        type: def.name,
+        version: def.version,
+        occurredAt: new Date(fields.occurredAt),
+        payload,
+      } as EventEnvelope<E>;
     } catch (err) {
       return deadLetterEntry(entryId, fields, `invalid event: ${(err as Error).message.slice(0, 200)}`);
     }
@@ -93,25 +99,50 @@ export async function startConsumer<E extends EventDef>(options: ConsumerOptions
       metrics?.handled.inc(labels);
     } catch (err) {
       metrics?.failed.inc(labels);
-      if (deliveries >= maxAttempts) return deadLetterEntry(entryId, fields, `failed ${deliveries} times: ${(err as Error).message.slice(0, 200)}`);
-      log?.warn({ entryId, eventId: event.id, deliveries, err: { message: (err as Error).message } }, 'event handling failed; it will be retried');
+      if (deliveries >= maxAttempts)
+        return deadLetterEntry(entryId, fields, `failed ${deliveries} times: ${(err as Error).message.slice(0, 200)}`);
+      log?.warn(
+        { entryId, eventId: event.id, deliveries, err: { message: (err as Error).message } },
+        'event handling failed; it will be retried',
+      );
     }
   };
 
   /** Takes over entries pending longer than claimIdleMs (ours or a dead consumer's) and retries them. */
   const reclaim = async () => {
-    const [, entries] = (await redis.xautoclaim(stream, group, consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [string, Array<[string, string[]] | null>];
+    const [, entries] = (await redis.xautoclaim(stream, group, consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [
+      string,
+      Array<[string, string[]] | null>,
+    ];
     const live = entries.filter((e): e is [string, string[]] => e !== null);
     if (live.length === 0) return;
-    const pending = (await redis.xpending(stream, group, 'IDLE', 0, live[0]![0], live[live.length - 1]![0], live.length * 2, consumer)) as Array<[string, string, number, number]>;
+    const pending = (await redis.xpending(
+      stream,
+      group,
+      'IDLE',
+      0,
+      live[0]![0],
+      live[live.length - 1]![0],
+      live.length * 2,
+      consumer,
+    )) as Array<[string, string, number, number]>;
     const deliveries = new Map(pending.map(([id, , , count]) => [id, count]));
     for (const [id, raw] of live) await process(id, fieldsOf(raw), deliveries.get(id) ?? maxAttempts);
   };
 
   const readNew = async () => {
-    const result = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', options.blockMs ?? 1_000, 'STREAMS', stream, '>')) as Array<
-      [string, Array<[string, string[]]>]
-    > | null;
+    const result = (await redis.xreadgroup(
+      'GROUP',
+      group,
+      consumer,
+      'COUNT',
+      batch,
+      'BLOCK',
+      options.blockMs ?? 1_000,
+      'STREAMS',
+      stream,
+      '>',
+    )) as Array<[string, Array<[string, string[]]>]> | null;
     for (const [, entries] of result ?? []) for (const [id, raw] of entries) await process(id, fieldsOf(raw), 1);
   };
 
@@ -170,10 +201,30 @@ function consumerMetrics(registry: Registry): ConsumerMetrics {
     const registers = [registry];
     m = {
       handled: new Counter({ name: METRIC.eventsHandled, help: 'Events handled and acknowledged.', labelNames, registers }),
-      failed: new Counter({ name: METRIC.eventsFailed, help: 'Event handling failures (each is retried).', labelNames, registers }),
-      dead: new Counter({ name: METRIC.eventsDeadLettered, help: 'Events moved to the dead-letter stream.', labelNames, registers }),
-      lag: new Gauge({ name: METRIC.eventsLag, help: 'Entries in the stream not yet delivered to the group.', labelNames, registers }),
-      pending: new Gauge({ name: METRIC.eventsPending, help: 'Entries delivered to the group but not acknowledged.', labelNames, registers }),
+      failed: new Counter({
+        name: METRIC.eventsFailed,
+        help: 'Event handling failures (each is retried).',
+        labelNames,
+        registers,
+      }),
+      dead: new Counter({
+        name: METRIC.eventsDeadLettered,
+        help: 'Events moved to the dead-letter stream.',
+        labelNames,
+        registers,
+      }),
+      lag: new Gauge({
+        name: METRIC.eventsLag,
+        help: 'Entries in the stream not yet delivered to the group.',
+        labelNames,
+        registers,
+      }),
+      pending: new Gauge({
+        name: METRIC.eventsPending,
+        help: 'Entries delivered to the group but not acknowledged.',
+        labelNames,
+        registers,
+      }),
     };
     byRegistry.set(registry, m);
   }

@@ -14,7 +14,12 @@ export interface PublishOptions {
  * Appends an event to its stream (XADD, approximately trimmed) after checking the payload against
  * its contract. Returns the event's id (a UUID, the consumers' deduplication key).
  */
-export async function publishEvent<E extends EventDef>(redis: Redis, def: E, payload: z.input<E['payload']>, options: PublishOptions = {}): Promise<string> {
+export async function publishEvent<E extends EventDef>(
+  redis: Redis,
+  def: E,
+  payload: z.input<E['payload']>,
+  options: PublishOptions = {},
+): Promise<string> {
   const parsed = def.payload.parse(payload);
   const id = randomUUID();
   await redis.xadd(

@@ -65,20 +65,30 @@ export class IdempotencyStore {
     if (options.registry) {
       this.replays =
         (options.registry.getSingleMetric(METRIC.idempotencyReplays) as Counter<'procedure'> | undefined) ??
-        new Counter({ name: METRIC.idempotencyReplays, help: 'Mutations answered from a stored result.', labelNames: ['procedure'], registers: [options.registry] });
+        new Counter({
+          name: METRIC.idempotencyReplays,
+          help: 'Mutations answered from a stored result.',
+          labelNames: ['procedure'],
+          registers: [options.registry],
+        });
     }
   }
 
   /** Runs `work` once for `call`, or returns the result it already gave. */
   async run<T>(call: IdempotentCall, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const fingerprint = createHash('sha256').update(superjson.stringify(call.input ?? null)).digest('base64url');
+    const fingerprint = createHash('sha256')
+      .update(superjson.stringify(call.input ?? null))
+      .digest('base64url');
     const recordKey = `${this.options.prefix}:${call.scope}:${call.key}:${call.procedure}:${fingerprint}`;
     for (;;) {
-      const acquired = await this.redis(() => this.options.redis.set(recordKey, JSON.stringify({ state: 'pending' }), 'PX', this.lockMs, 'NX'));
+      const acquired = await this.redis(() =>
+        this.options.redis.set(recordKey, JSON.stringify({ state: 'pending' }), 'PX', this.lockMs, 'NX'),
+      );
       if (acquired === 'OK') return this.runFirst(recordKey, work);
       // Someone holds or held this call: wait for its result.
       for (;;) {
-        if (signal?.aborted) throw new SwitchyardError('DEADLINE_EXCEEDED', 'Gave up waiting for the first call with this Idempotency-Key');
+        if (signal?.aborted)
+          throw new SwitchyardError('DEADLINE_EXCEEDED', 'Gave up waiting for the first call with this Idempotency-Key');
         const raw = await this.redis(() => this.options.redis.get(recordKey));
         if (raw === null) break; // It failed and freed the key: try to run it ourselves.
         const entry = JSON.parse(raw) as Entry;

@@ -39,7 +39,10 @@ beforeAll(async () => {
       return { chargeId: randomUUID(), amount: input.amount, at: new Date() };
     },
   });
-  const config = loadConfig(z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) }), { HOST: '127.0.0.1', DRAIN_DELAY_MS: '0' });
+  const config = loadConfig(z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) }), {
+    HOST: '127.0.0.1',
+    DRAIN_DELAY_MS: '0',
+  });
   service = createService({
     name: 'payments',
     router,

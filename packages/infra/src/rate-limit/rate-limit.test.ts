@@ -41,7 +41,16 @@ async function startInstances(count: number, points: number, mode: DegradedMode 
       TRUSTED_PROXIES: '127.0.0.1',
     });
     const logger = createLogger({ service: 'limited', destination: captureLogs().stream });
-    const rateLimiter = new RateLimiter({ redis: client, keyPrefix: 'limited:rl', points, windowSeconds: 60, instances: count, mode, registry, logger });
+    const rateLimiter = new RateLimiter({
+      redis: client,
+      keyPrefix: 'limited:rl',
+      points,
+      windowSeconds: 60,
+      instances: count,
+      mode,
+      registry,
+      logger,
+    });
     const service = createService({ name: 'limited', router, config, logger, rateLimiter, metrics: undefined });
     registry.setDefaultLabels({});
     const { url } = await service.start();
@@ -49,7 +58,11 @@ async function startInstances(count: number, points: number, mode: DegradedMode 
     started.push(instance);
     instances.push(instance);
   }
-  await Promise.all(started.map((i) => new Promise<void>((resolve) => (i.redis.status === 'ready' ? resolve() : i.redis.once('ready', () => resolve())))));
+  await Promise.all(
+    started.map(
+      (i) => new Promise<void>((resolve) => (i.redis.status === 'ready' ? resolve() : i.redis.once('ready', () => resolve()))),
+    ),
+  );
   return started;
 }
 
@@ -76,7 +89,13 @@ async function spawnInstances(count: number, points: number) {
   const spawned = await Promise.all(
     Array.from({ length: count }, () =>
       spawnService({
-        command: [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/limited-service.ts', import.meta.url))],
+        command: [
+          process.execPath,
+          '--conditions=@switchyard/source',
+          '--import',
+          'tsx',
+          fileURLToPath(new URL('./fixtures/limited-service.ts', import.meta.url)),
+        ],
         cwd: process.cwd(),
         env: {
           HOST: '127.0.0.1',
@@ -108,7 +127,10 @@ describe('shared rate limit over Redis', () => {
         counts.set(k, (counts.get(k) ?? 0) + 1);
       }
       const summary = JSON.stringify([...counts]);
-      expect(statuses.filter((s) => s === 200), summary).toHaveLength(100);
+      expect(
+        statuses.filter((s) => s === 200),
+        summary,
+      ).toHaveLength(100);
       expect(statuses.filter((s) => s === 429)).toHaveLength(900);
       const refused = responses.find((r) => r.status === 429)!;
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -122,20 +144,28 @@ describe('shared rate limit over Redis', () => {
     const [one] = await startInstances(1, 12);
     const ip = '203.0.113.7';
     const batch = (n: number) =>
-      fetch(`${one!.url}/trpc/${Array(n).fill('ping').join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [i, { json: {} }]))))}`, {
-        headers: { 'x-forwarded-for': ip },
-      });
+      fetch(
+        `${one!.url}/trpc/${Array(n).fill('ping').join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [i, { json: {} }]))))}`,
+        {
+          headers: { 'x-forwarded-for': ip },
+        },
+      );
     const first = await batch(5);
     expect(first.status).toBe(200);
     expect(first.headers.get('ratelimit-remaining')).toBe('7');
-    const free = await fetch(`${one!.url}/trpc/free?input=${encodeURIComponent('{"json":{}}')}`, { headers: { 'x-forwarded-for': ip } });
+    const free = await fetch(`${one!.url}/trpc/free?input=${encodeURIComponent('{"json":{}}')}`, {
+      headers: { 'x-forwarded-for': ip },
+    });
     expect(free.status).toBe(200);
     const second = await batch(5);
     expect(second.headers.get('ratelimit-remaining')).toBe('2');
     // 3 calls for 2 points left: two pass, one is refused inside the same batch.
     const third = await batch(3);
     expect(third.status).toBe(207);
-    const body = (await third.json()) as Array<{ result?: unknown; error?: { json: { data: { appCode: string; httpStatus: number } } } }>;
+    const body = (await third.json()) as Array<{
+      result?: unknown;
+      error?: { json: { data: { appCode: string; httpStatus: number } } };
+    }>;
     expect(body.filter((b) => b.result)).toHaveLength(2);
     expect(body.find((b) => b.error)?.error?.json.data).toMatchObject({ appCode: 'RATE_LIMITED', httpStatus: 429 });
   });
@@ -148,7 +178,11 @@ interface Sample {
   degraded: string | null;
 }
 
-async function underLoad(instance: Instance, seconds: number, fault: { startAt: number; apply: () => void | Promise<void>; endAt: number; undo: () => void | Promise<void> }) {
+async function underLoad(
+  instance: Instance,
+  seconds: number,
+  fault: { startAt: number; apply: () => void | Promise<void>; endAt: number; undo: () => void | Promise<void> },
+) {
   const samples: Sample[] = [];
   const t0 = Date.now();
   let faulted = false;
@@ -170,7 +204,12 @@ async function underLoad(instance: Instance, seconds: number, fault: { startAt: 
         }
         const started = performance.now();
         const res = await ping(instance.url, `192.0.2.${worker}`);
-        samples.push({ at: Date.now() - t0, ms: performance.now() - started, status: res.status, degraded: res.headers.get('x-ratelimit-degraded') });
+        samples.push({
+          at: Date.now() - t0,
+          ms: performance.now() - started,
+          status: res.status,
+          degraded: res.headers.get('x-ratelimit-degraded'),
+        });
         await res.arrayBuffer();
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
@@ -183,21 +222,25 @@ describe('Redis outages under load', () => {
   it.each([
     ['killed for 5 s, then restarted', () => redis.kill(), () => redis.restart()],
     ['frozen (SIGSTOP) for 5 s', () => redis.pause(), () => redis.resume()],
-  ])('%s: no request over 300 ms, degraded mode seen, shared limits back within 1 s', async (_name, apply, undo) => {
-    const [one] = await startInstances(1, 1_000_000);
-    const { samples, restoredAt } = await underLoad(one!, 8, { startAt: 1_000, apply, endAt: 6_000, undo });
-    const slowest = Math.max(...samples.map((s) => s.ms));
-    expect(slowest).toBeLessThan(300);
-    expect(samples.every((s) => s.status === 200)).toBe(true);
-    const during = samples.filter((s) => s.at > 1_500 && s.at < 5_900);
-    expect(during.length).toBeGreaterThan(50);
-    expect(during.filter((s) => s.degraded === 'open').length).toBeGreaterThan(during.length * 0.9);
-    const firstShared = samples.find((s) => s.at > restoredAt && s.degraded === null);
-    expect(firstShared, 'shared limiting came back').toBeDefined();
-    expect(firstShared!.at - restoredAt).toBeLessThan(1_000);
-    expect(samples.filter((s) => s.at > firstShared!.at + 200).every((s) => s.degraded === null)).toBe(true);
-    expect(await one!.registry.metrics()).toMatch(/switchyard_ratelimit_degraded_total\{mode="open"\} [1-9]\d*/);
-  }, 30_000);
+  ])(
+    '%s: no request over 300 ms, degraded mode seen, shared limits back within 1 s',
+    async (_name, apply, undo) => {
+      const [one] = await startInstances(1, 1_000_000);
+      const { samples, restoredAt } = await underLoad(one!, 8, { startAt: 1_000, apply, endAt: 6_000, undo });
+      const slowest = Math.max(...samples.map((s) => s.ms));
+      expect(slowest).toBeLessThan(300);
+      expect(samples.every((s) => s.status === 200)).toBe(true);
+      const during = samples.filter((s) => s.at > 1_500 && s.at < 5_900);
+      expect(during.length).toBeGreaterThan(50);
+      expect(during.filter((s) => s.degraded === 'open').length).toBeGreaterThan(during.length * 0.9);
+      const firstShared = samples.find((s) => s.at > restoredAt && s.degraded === null);
+      expect(firstShared, 'shared limiting came back').toBeDefined();
+      expect(firstShared!.at - restoredAt).toBeLessThan(1_000);
+      expect(samples.filter((s) => s.at > firstShared!.at + 200).every((s) => s.degraded === null)).toBe(true);
+      expect(await one!.registry.metrics()).toMatch(/switchyard_ratelimit_degraded_total\{mode="open"\} [1-9]\d*/);
+    },
+    30_000,
+  );
 
   it('fail-closed mode answers 503 at once while Redis is down', async () => {
     const [one] = await startInstances(1, 1_000, 'closed');

@@ -70,7 +70,8 @@ export class RateLimiter {
   private nextProbeAt = 0;
 
   constructor(private readonly options: RateLimiterOptions) {
-    if (!(options.points > 0 && options.windowSeconds > 0)) throw new RangeError('RateLimiter: points and windowSeconds must be positive');
+    if (!(options.points > 0 && options.windowSeconds > 0))
+      throw new RangeError('RateLimiter: points and windowSeconds must be positive');
     this.points = options.points;
     this.mode = options.mode ?? 'open';
     this.probeIntervalMs = options.probeIntervalMs ?? 250;
@@ -88,8 +89,15 @@ export class RateLimiter {
       duration: options.windowSeconds,
     });
     if (options.registry) {
-      this.degradedCount = counter(options.registry, METRIC.rateLimitDegraded, 'Rate-limit decisions made without Redis, by degraded mode.', ['mode']);
-      this.rejectedCount = counter(options.registry, METRIC.rateLimited, 'Requests refused by the rate limiter (429).', ['degraded']);
+      this.degradedCount = counter(
+        options.registry,
+        METRIC.rateLimitDegraded,
+        'Rate-limit decisions made without Redis, by degraded mode.',
+        ['mode'],
+      );
+      this.rejectedCount = counter(options.registry, METRIC.rateLimited, 'Requests refused by the rate limiter (429).', [
+        'degraded',
+      ]);
     }
   }
 
@@ -110,7 +118,8 @@ export class RateLimiter {
       }
     }
     this.degradedCount?.inc({ mode: this.mode });
-    if (this.mode === 'closed') return { allowed: false, limit: this.points, remaining: 0, resetMs: this.probeIntervalMs, degraded: 'closed' };
+    if (this.mode === 'closed')
+      return { allowed: false, limit: this.points, remaining: 0, resetMs: this.probeIntervalMs, degraded: 'closed' };
     try {
       return { ...this.decision(true, await this.local.consume(key, cost)), degraded: 'open' };
     } catch (outcome) {
@@ -140,7 +149,10 @@ export class RateLimiter {
 
   private failed(error: unknown): void {
     if (this.healthy) {
-      this.options.logger?.warn({ err: { message: (error as Error)?.message }, mode: this.mode }, 'rate limiter: Redis failed, degraded');
+      this.options.logger?.warn(
+        { err: { message: (error as Error)?.message }, mode: this.mode },
+        'rate limiter: Redis failed, degraded',
+      );
     }
     this.healthy = false;
     this.probing = false;
@@ -149,5 +161,7 @@ export class RateLimiter {
 }
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
-  return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] });
+  return (
+    (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] })
+  );
 }

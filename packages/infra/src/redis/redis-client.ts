@@ -79,7 +79,13 @@ export function createRedisClient(options: CreateRedisClientOptions): Redis {
   };
   const profile: RedisOptions =
     options.role === 'request'
-      ? { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: options.commandTimeoutMs ?? 250, autoResubscribe: false }
+      ? {
+          ...common,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+          commandTimeout: options.commandTimeoutMs ?? 250,
+          autoResubscribe: false,
+        }
       : { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null };
   const client = new Redis(options.url, profile);
   const log = options.logger?.child({ redis: options.name });

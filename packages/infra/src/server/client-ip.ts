@@ -11,7 +11,10 @@ export function clientIpOf(req: IncomingMessage, trustedProxies: ReadonlySet<str
   const peer = normalise(req.socket.remoteAddress ?? 'unknown');
   const forwarded = req.headers['x-forwarded-for'];
   if (!trustedProxies.has(peer) || typeof forwarded !== 'string') return peer;
-  const hops = forwarded.split(',').map((h) => normalise(h.trim())).filter(Boolean);
+  const hops = forwarded
+    .split(',')
+    .map((h) => normalise(h.trim()))
+    .filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) if (!trustedProxies.has(hops[i]!)) return hops[i]!.slice(0, 64);
   return peer;
 }

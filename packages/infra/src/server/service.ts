@@ -119,7 +119,9 @@ export function createService(options: CreateServiceOptions): Service {
       const idempotencyKey = req.headers[IDEMPOTENCY_KEY_HEADER];
       if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || !isWellFormedIdempotencyKey(idempotencyKey))) {
         throw new SwitchyardError('VALIDATION_FAILED', 'Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 . _ : -', {
-          issues: [{ path: 'Idempotency-Key', message: 'must be 8-128 characters of A-Z a-z 0-9 . _ : -', code: 'invalid_format' }],
+          issues: [
+            { path: 'Idempotency-Key', message: 'must be 8-128 characters of A-Z a-z 0-9 . _ : -', code: 'invalid_format' },
+          ],
         });
       }
       const controller = new AbortController();

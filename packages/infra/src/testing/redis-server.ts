@@ -45,10 +45,16 @@ export async function startTestRedis(): Promise<TestRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const launch = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
-      stdio: 'ignore',
-    });
-    const failed = new Promise<never>((_, reject) => child!.once('error', (err) => reject(new Error(`redis-server did not start: ${err.message}`))));
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const failed = new Promise<never>((_, reject) =>
+      child!.once('error', (err) => reject(new Error(`redis-server did not start: ${err.message}`))),
+    );
     for (let i = 0; i < 100; i++) {
       if (await Promise.race([answersPing(port), failed])) return;
       await new Promise((resolve) => setTimeout(resolve, 50));

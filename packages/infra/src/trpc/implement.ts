@@ -72,8 +72,15 @@ export function implement<const C extends Contract>(contract: C, handlers: NoInf
   for (const [name, def] of Object.entries(contract)) {
     const handler = (handlers as Record<string, Handler<ProcedureDef> | undefined>)[name];
     if (typeof handler !== 'function') throw new TypeError(`implement: no handler for procedure "${name}"`);
-    const builder = t.procedure.meta(metaOf(def)).use(observeCall).use(authorize).use(limitRate).input(def.input).output(def.output);
-    const run = ({ input, ctx }: { input: unknown; ctx: RequestContext }) => untilAborted(handler({ input, ctx, signal: ctx.signal }), ctx.signal);
+    const builder = t.procedure
+      .meta(metaOf(def))
+      .use(observeCall)
+      .use(authorize)
+      .use(limitRate)
+      .input(def.input)
+      .output(def.output);
+    const run = ({ input, ctx }: { input: unknown; ctx: RequestContext }) =>
+      untilAborted(handler({ input, ctx, signal: ctx.signal }), ctx.signal);
     // A mutation sent with an Idempotency-Key runs once per caller, key and input.
     const resolve =
       def.type === 'mutation'
@@ -82,7 +89,11 @@ export function implement<const C extends Contract>(contract: C, handlers: NoInf
             if (!opts.ctx.idempotencyKey || !idempotency) return run(opts);
             const { user, caller, clientIp } = opts.ctx;
             const scope = user ? `u:${user.id}` : caller ? `s:${caller.service}` : `ip:${clientIp}`;
-            return idempotency.run({ scope, key: opts.ctx.idempotencyKey, procedure: name, input: opts.input }, async () => run(opts), opts.ctx.signal);
+            return idempotency.run(
+              { scope, key: opts.ctx.idempotencyKey, procedure: name, input: opts.input },
+              async () => run(opts),
+              opts.ctx.signal,
+            );
           }
         : run;
     procedures[name] = def.type === 'query' ? builder.query(resolve) : builder.mutation(resolve);
