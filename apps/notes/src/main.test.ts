@@ -89,11 +89,21 @@ describe('notes as a process (src/main.ts)', () => {
     await new Promise((resolve) => setTimeout(resolve, 300)); // the Redis connection becomes ready
     const created = await call(notes.url, 'create', { ownerId: randomUUID(), title: 'from a process' });
     expect(created.status).toBe(200);
+    // With Redis: the shared rate limit answers in headers, and Idempotency-Key makes a create run once.
+    const idem = () =>
+      fetch(`${notes.url}/trpc/create`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'create-once-0001' },
+        body: JSON.stringify({ json: { ownerId: created.body.result!.data.json.id, title: 'once' } }),
+      });
+    const [once, again] = [await idem(), await idem()];
+    expect(once.headers.get('ratelimit-limit')).toBe('600');
+    expect(await once.text()).toBe(await again.text());
     const reader = new Redis(redis.url);
     const entries = (await reader.xrange('notes.events', '-', '+')) as Array<[string, string[]]>;
     reader.disconnect();
     await redis.stop();
-    expect(entries).toHaveLength(1);
+    expect(entries).toHaveLength(2);
     expect(entries[0]![1]).toEqual(expect.arrayContaining(['type', 'notes.note.created']));
     expect(entries[0]![1].join(' ')).toContain(created.body.result!.data.json.id);
     notes.signal('SIGTERM');

@@ -5,7 +5,9 @@ import { createPgPool, migrate, startEmbeddedPostgres } from '@switchyard/infra/
 import { createLogger } from '@switchyard/infra/logging';
 import { publishEvent } from '@switchyard/infra/events';
 import { startTracing } from '@switchyard/infra/otel-sdk';
-import { createRedisClient } from '@switchyard/infra/redis';
+import { createMetrics } from '@switchyard/infra/metrics';
+import { createRedisPlatform } from '@switchyard/infra/redis';
+import { notesContract } from '@switchyard/api-contracts';
 import { exitOnSignals } from '@switchyard/infra/shutdown';
 import { readEnv, type NotesConfig } from './env.js';
 import { createNotesService } from './server.js';
@@ -40,14 +42,18 @@ const pool = createPgPool(
   { connectionString: databaseUrl!, max: embedded ? 4 : config.DB_POOL_MAX, applicationName: 'notes' },
   (err) => logger.warn({ err }, 'idle database connection failed'),
 );
-const redis = config.REDIS_URL
-  ? createRedisClient({ url: config.REDIS_URL, role: 'request', name: 'notes-request', logger })
+const metrics = createMetrics({ service: 'notes', procedures: Object.keys(notesContract) });
+const platform = config.REDIS_URL
+  ? createRedisPlatform({ service: 'notes', url: config.REDIS_URL, config, logger, registry: metrics.registry })
   : undefined;
-if (!redis) logger.warn('REDIS_URL is not set: notes events are not published');
+if (!platform) logger.warn('REDIS_URL is not set: no shared rate limit, no Idempotency-Key, no events published');
+const redis = platform?.redis;
 const service = createNotesService({
   config,
   pool,
   logger,
+  metrics,
+  ...(platform ? { platform } : {}),
   ...(redis
     ? {
         // Published after the write commits. If Redis refuses, the write still stands and the caller
@@ -63,6 +69,6 @@ const service = createNotesService({
 if (tracing) service.onClose('tracing', () => tracing.shutdown());
 if (embedded) service.onClose('embedded-postgres', () => embedded.close());
 service.onClose('postgres-pool', () => pool.end());
-if (redis) service.onClose('redis', () => redis.quit().catch(() => redis.disconnect()));
+if (platform) service.onClose('redis', () => platform.close());
 exitOnSignals(service, logger);
 await service.start();

@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from '@switchyard/infra/logging';
+import type { ServiceMetrics } from '@switchyard/infra/metrics';
+import type { RedisPlatform } from '@switchyard/infra/redis';
 import { createService, type Service } from '@switchyard/infra/server';
 import type { NotesConfig } from './env.js';
 import { createNotesRouter, type PublishNoteEvent } from './router.js';
@@ -12,15 +14,20 @@ export interface NotesDeps {
   logger: Logger;
   /** Publishes notes' events (Redis Streams); without it none are published. */
   publish?: PublishNoteEvent;
+  /** Shared rate limit and idempotency keys; without Redis neither applies. */
+  platform?: RedisPlatform;
+  metrics?: ServiceMetrics;
 }
 
 /** The notes service, wired but not listening: tests start it on port 0. */
-export function createNotesService({ config, pool, logger, publish }: NotesDeps): Service {
+export function createNotesService({ config, pool, logger, publish, platform, metrics }: NotesDeps): Service {
   return createService({
     name: 'notes',
     router: createNotesRouter(createNotesStore(pool), publish),
     config,
     logger,
-    dependencies: { postgres: () => pool.query('SELECT 1') },
+    ...(metrics ? { metrics } : {}),
+    ...(platform ? { rateLimiter: platform.rateLimiter, idempotency: platform.idempotency } : {}),
+    dependencies: { postgres: () => pool.query('SELECT 1'), ...(platform ? { redis: () => platform.redis.ping() } : {}) },
   });
 }

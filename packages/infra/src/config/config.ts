@@ -114,6 +114,13 @@ export const serviceEnvShape = {
     }),
   /** Where spans go (OTLP/HTTP, e.g. `http://jaeger:4318`); unset, the tracing SDK is not started. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  /** Points each caller (user, else IP) may spend per window, shared by all instances (needs REDIS_URL). */
+  RATE_LIMIT_POINTS: positiveIntVar(600),
+  RATE_LIMIT_WINDOW_SECONDS: positiveIntVar(60),
+  /** While Redis is out: `open` (per-instance memory limit) or `closed` (503). */
+  RATE_LIMIT_MODE: z.enum(['open', 'closed']).default('open'),
+  /** Instances of this service: the in-memory fallback allows RATE_LIMIT_POINTS / INSTANCE_COUNT. */
+  INSTANCE_COUNT: positiveIntVar(1),
   /** Peers whose `X-Forwarded-For` is believed (the gateway), comma-separated addresses. */
   TRUSTED_PROXIES: z
     .string()
