@@ -3,6 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { TRPCClientError } from '@trpc/client';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { now } from '../policies/deadline.js';
+import { createRedisClient } from '../redis/redis-client.js';
+import { startTestRedis } from '../testing/redis-server.js';
 import { startFaultProxy } from './fixtures/fault-proxy.js';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
 import { createServiceClient } from './service-client.js';
@@ -15,8 +20,8 @@ afterEach(async () => {
   await Promise.all(cleanup.splice(0).map((fn) => fn()));
 });
 
-async function behindProxy() {
-  const downstream = await startDownstream();
+async function behindProxy(idempotency?: IdempotencyStore) {
+  const downstream = await startDownstream({}, idempotency);
   const proxy = await startFaultProxy(downstream.address.port);
   cleanup.push(
     () => downstream.service.shutdown('done'),
@@ -66,6 +71,23 @@ describe('retries through a connection-resetting proxy', () => {
     proxy.resetLimit = 2;
     expect(await client.with().put.mutate({ id: 'x' })).toEqual({ count: 3 });
     expect(downstream.state.calls.put).toBe(3);
+  });
+
+  it('a contract-idempotent mutation retried after a reset runs once on a server honouring Idempotency-Key', async () => {
+    const redis = await startTestRedis();
+    const client = createRedisClient({ url: redis.url, role: 'request', name: 'idem' });
+    cleanup.push(async () => {
+      client.disconnect();
+      await redis.stop();
+    });
+    await new Promise((resolve) => client.once('ready', resolve));
+    const { downstream, proxy, client: api } = await behindProxy(new IdempotencyStore({ redis: client, prefix: 'downstream:idem' }));
+    proxy.mode = 'reset-after-request';
+    proxy.resetLimit = 2;
+    const ctx = { requestId: 'idem-retry-000001', deadlineAt: now() + 5_000, otel: ROOT_CONTEXT };
+    expect(await api.with(ctx).put.mutate({ id: 'x' })).toEqual({ count: 1 });
+    expect(downstream.state.calls.put).toBe(1);
+    expect(proxy.resets).toBe(2);
   });
 
   it('a refused connection (nothing sent) is retried even for a non-idempotent mutation, then reported unreachable', async () => {

@@ -13,6 +13,8 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import superjson from 'superjson';
 import type { Contract, RouterOf } from '@switchyard/api-contracts';
+import { randomUUID } from 'node:crypto';
+import { IDEMPOTENCY_KEY_HEADER } from '../idempotency/idempotency-store.js';
 import { SERVICE_CREDENTIAL_HEADER, serviceCredential } from '../identity/service-identity.js';
 import { DEADLINE_HEADER, now } from '../policies/deadline.js';
 import { CallRejectedError, TargetPolicies, type CallPolicyOptions } from '../policies/target-policies.js';
@@ -169,8 +171,11 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
         };
       });
 
-  const create = (ctx: CallContext | undefined) =>
-    createTRPCClient<RouterOf<C>>({
+  const create = (ctx: CallContext | undefined) => {
+    // One key per request context: a retried idempotent mutation carries the same key, so a server
+    // with idempotency keys runs it once. Calls without a context get none.
+    const idempotencyKey = ctx ? `${ctx.requestId.slice(0, 60)}.${randomUUID()}` : undefined;
+    return createTRPCClient<RouterOf<C>>({
       links: [
         policyLink(ctx),
         httpBatchLink({
@@ -186,11 +191,15 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
               ...(budgetMs > 0 ? { [DEADLINE_HEADER]: String(budgetMs) } : {}),
               ...(ctx ? { [REQUEST_ID_HEADER]: ctx.requestId } : {}),
               ...(credential ? { [SERVICE_CREDENTIAL_HEADER]: credential } : {}),
+              ...(idempotencyKey && opList.some((op) => op.type === 'mutation' && contract[op.path]?.idempotent === true)
+                ? { [IDEMPOTENCY_KEY_HEADER]: idempotencyKey }
+                : {}),
             };
           },
         }),
       ],
     });
+  };
 
   const perContext = new WeakMap<CallContext, TRPCClient<RouterOf<C>>>();
   const detached = create(undefined);
