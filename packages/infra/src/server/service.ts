@@ -14,6 +14,7 @@ import { observedErrors } from '../trpc/observe.js';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { IDEMPOTENCY_KEY_HEADER, isWellFormedIdempotencyKey, type IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { RateLimiter } from '../rate-limit/rate-limiter.js';
+import { TokenRejectedError, type VerifiedAccess } from '../auth/access-token.js';
 import { clientIpOf } from './client-ip.js';
 import { checkDependencies, type DependencyCheck, type Readiness } from './readiness.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
@@ -34,6 +35,8 @@ export interface CreateServiceOptions {
   metrics?: ServiceMetrics;
   /** Dependencies reported in the `/ready` body (never failing it). */
   dependencies?: Readonly<Record<string, DependencyCheck>>;
+  /** Verifies `Authorization: Bearer` access tokens (see `createAccessTokenVerifier`); without it no caller is a user. */
+  verifyAccessToken?: (token: string) => Promise<VerifiedAccess>;
   /** Makes mutations sent with an `Idempotency-Key` run once. */
   idempotency?: IdempotencyStore;
   /** The shared rate limit applied to every procedure (by its contract cost). */
@@ -68,6 +71,12 @@ export interface Service {
 }
 
 const START = Symbol('switchyard.requestStart');
+
+async function userOf(authorization: string, verify: (token: string) => Promise<VerifiedAccess>) {
+  const match = /^Bearer ([^\s]+)$/.exec(authorization);
+  if (!match) throw new TokenRejectedError('not a Bearer token');
+  return (await verify(match[1]!)).user;
+}
 type TimedRequest = IncomingMessage & { [START]?: number };
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -102,7 +111,7 @@ export function createService(options: CreateServiceOptions): Service {
     router: options.router,
     maxBodyBytes: config.MAX_BODY_BYTES,
     maxBatchSize: config.MAX_BATCH_SIZE,
-    createContext(req, res): RequestContext {
+    createContext(req, res): RequestContext | Promise<RequestContext> {
       const requestId = res.getHeader(REQUEST_ID_HEADER) as string;
       const budgetMs = parseDeadlineHeader(req.headers[DEADLINE_HEADER]) ?? config.DEFAULT_DEADLINE_MS;
       const credential = req.headers[SERVICE_CREDENTIAL_HEADER];
@@ -128,7 +137,7 @@ export function createService(options: CreateServiceOptions): Service {
       res.once('close', () => {
         if (!res.writableFinished) controller.abort();
       });
-      return {
+      const base: RequestContext = {
         requestId,
         log: logger.child({ requestId }),
         signal: controller.signal,
@@ -142,6 +151,17 @@ export function createService(options: CreateServiceOptions): Service {
         },
         mesh: runtime,
       };
+      const authorization = req.headers.authorization;
+      if (authorization === undefined || !options.verifyAccessToken) return base;
+      return userOf(authorization, options.verifyAccessToken).then(
+        (user) => ({ ...base, user }),
+        (err: unknown) => {
+          // One answer for every bad token; the reason goes to the log only (never the token).
+          base.log.info({ reason: err instanceof TokenRejectedError ? err.reason : 'error' }, 'access token refused');
+          res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
+          throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Invalid or expired access token' });
+        },
+      );
     },
     onError({ error, path, type, ctx, req }) {
       if (observedErrors.has(error)) return;

@@ -10,7 +10,7 @@ export interface TrpcHandlerOptions {
   maxBodyBytes: number;
   /** Most calls in one batch: more gets 400 and runs no handler. */
   maxBatchSize: number;
-  createContext(req: IncomingMessage, res: ServerResponse): RequestContext;
+  createContext(req: IncomingMessage, res: ServerResponse): RequestContext | Promise<RequestContext>;
   /** Called for every error of a call (inside or outside a procedure). */
   onError(opts: {
     error: TRPCError;

@@ -1,0 +1,91 @@
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { z } from 'zod';
+import type { EndUser } from '../trpc/context.js';
+
+/** The settings every access token is checked against: one verification path for this token kind. */
+export const ACCESS_TOKEN = {
+  /** The `typ` header (RFC 9068). */
+  typ: 'at+jwt',
+  audience: 'switchyard',
+  issuer: 'switchyard-auth',
+  /** Signing algorithm, chosen by measurement (see README): EdDSA (Ed25519). */
+  algorithms: ['EdDSA'],
+  /** Clock skew tolerated on exp/nbf/iat, in seconds. */
+  clockToleranceSeconds: 5,
+  /** Longest token accepted, in characters, checked before any parsing. */
+  maxLength: 2_048,
+  /** Lifetime of an access token, in seconds. */
+  lifetimeSeconds: 300,
+} as const;
+
+const Claims = z.object({
+  sub: z.uuid(),
+  jti: z.string().min(8).max(64),
+  iat: z.number().int(),
+  exp: z.number().int(),
+  roles: z.array(z.string().max(32)).max(16).default([]),
+});
+
+/** Why a token was refused: for the log only; the caller always gets the same 401. */
+export class TokenRejectedError extends Error {
+  constructor(readonly reason: string) {
+    super(`access token rejected: ${reason}`);
+    this.name = 'TokenRejectedError';
+  }
+}
+
+/** A verified access token's user, with its id and issue time for revocation checks. */
+export interface VerifiedAccess {
+  readonly user: EndUser;
+  readonly tokenId: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+/** Options of {@link createAccessTokenVerifier}. */
+export interface AccessTokenVerifierOptions {
+  /** The auth service's JWKS, e.g. `http://auth:4002/.well-known/jwks.json`. */
+  jwksUrl?: string;
+  /** Or the keys directly (tests, the auth service itself). */
+  keys?: JWTVerifyGetKey;
+  /** An unknown `kid` refetches the JWKS at most once per this many ms. @default 30000 */
+  jwksCooldownMs?: number;
+  /** Tokens issued before this time (ms) for a user are revoked; see `Revocations`. */
+  revokedBefore?: (userId: string) => number | undefined;
+}
+
+/**
+ * Verifies access tokens locally against the auth service's JWKS (cached; an unknown `kid`
+ * refreshes it at most once per cooldown), with strict settings: the algorithm allow-list, issuer,
+ * audience, `typ`, required `exp`/`iat`/`sub`/`jti`, a small clock tolerance, a maximum age, and a
+ * length limit before any parsing. `jku`, `x5u` and `jwk` headers are never followed.
+ */
+export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): (token: string) => Promise<VerifiedAccess> {
+  const keys =
+    options.keys ??
+    createRemoteJWKSet(new URL(options.jwksUrl!), { cooldownDuration: options.jwksCooldownMs ?? 30_000, timeoutDuration: 2_000 });
+  return async (token) => {
+    if (token.length > ACCESS_TOKEN.maxLength) throw new TokenRejectedError('too long');
+    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) throw new TokenRejectedError('not a compact JWS');
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        algorithms: [...ACCESS_TOKEN.algorithms],
+        issuer: ACCESS_TOKEN.issuer,
+        audience: ACCESS_TOKEN.audience,
+        typ: ACCESS_TOKEN.typ,
+        clockTolerance: ACCESS_TOKEN.clockToleranceSeconds,
+        maxTokenAge: ACCESS_TOKEN.lifetimeSeconds + ACCESS_TOKEN.clockToleranceSeconds,
+        requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+      }));
+    } catch (err) {
+      throw new TokenRejectedError((err as { code?: string }).code ?? (err as Error).name);
+    }
+    const claims = Claims.safeParse(payload);
+    if (!claims.success) throw new TokenRejectedError('claims do not match the access token schema');
+    const { sub, jti, iat, exp, roles } = claims.data;
+    const revokedBefore = options.revokedBefore?.(sub);
+    if (revokedBefore !== undefined && iat * 1000 < revokedBefore) throw new TokenRejectedError('revoked');
+    return { user: { id: sub, roles }, tokenId: jti, issuedAt: iat, expiresAt: exp };
+  };
+}

@@ -1,0 +1,8 @@
+export {
+  ACCESS_TOKEN,
+  TokenRejectedError,
+  createAccessTokenVerifier,
+  type AccessTokenVerifierOptions,
+  type VerifiedAccess,
+} from './access-token.js';
+export { REVOCATIONS_CHANNEL, REVOCATIONS_HASH, Revocations } from './revocations.js';
