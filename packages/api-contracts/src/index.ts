@@ -48,3 +48,18 @@ export { ActivityItemSchema, activityContract, type ActivityContract, type Activ
 import type { ActivityContract } from './activity.js';
 /** The activity service's router type. */
 export type ActivityRouter = RouterOf<ActivityContract>;
+export {
+  EmailSchema,
+  PASSWORD_MAX,
+  PASSWORD_MIN,
+  TokenPairSchema,
+  UserSchema,
+  authContract,
+  type AuthContract,
+  type TokenPair,
+  type User,
+} from './auth.js';
+
+import type { AuthContract } from './auth.js';
+/** The auth service's router type. */
+export type AuthRouter = RouterOf<AuthContract>;

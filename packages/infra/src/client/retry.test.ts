@@ -81,7 +81,11 @@ describe('retries through a connection-resetting proxy', () => {
       await redis.stop();
     });
     await new Promise((resolve) => client.once('ready', resolve));
-    const { downstream, proxy, client: api } = await behindProxy(new IdempotencyStore({ redis: client, prefix: 'downstream:idem' }));
+    const {
+      downstream,
+      proxy,
+      client: api,
+    } = await behindProxy(new IdempotencyStore({ redis: client, prefix: 'downstream:idem' }));
     proxy.mode = 'reset-after-request';
     proxy.resetLimit = 2;
     const ctx = { requestId: 'idem-retry-000001', deadlineAt: now() + 5_000, otel: ROOT_CONTEXT };

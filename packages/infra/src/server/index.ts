@@ -3,6 +3,7 @@ export { checkDependencies, type DependencyCheck, type Readiness, type Readiness
 export {
   TRPC_PREFIX,
   createService,
+  sendJson,
   type CreateServiceOptions,
   type Service,
   type ServiceAddress,

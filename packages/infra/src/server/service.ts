@@ -35,6 +35,8 @@ export interface CreateServiceOptions {
   metrics?: ServiceMetrics;
   /** Dependencies reported in the `/ready` body (never failing it). */
   dependencies?: Readonly<Record<string, DependencyCheck>>;
+  /** Extra GET routes outside tRPC, by exact path (e.g. `/.well-known/jwks.json`). */
+  routes?: Readonly<Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>>;
   /** Verifies `Authorization: Bearer` access tokens (see `createAccessTokenVerifier`); without it no caller is a user. */
   verifyAccessToken?: (token: string) => Promise<VerifiedAccess>;
   /** Makes mutations sent with an `Idempotency-Key` run once. */
@@ -79,7 +81,8 @@ async function userOf(authorization: string, verify: (token: string) => Promise<
 }
 type TimedRequest = IncomingMessage & { [START]?: number };
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+/** Sends a JSON body with `cache-control: no-store`. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(text);
 }
@@ -146,8 +149,14 @@ export function createService(options: CreateServiceOptions): Service {
         caller,
         clientIp: clientIpOf(req, trustedProxies),
         idempotencyKey,
+        header: (header) => {
+          const value = req.headers[header.toLowerCase()];
+          return Array.isArray(value) ? value.join(', ') : value;
+        },
         setHeader: (header, value) => {
-          if (!res.headersSent) res.setHeader(header, value);
+          if (res.headersSent) return;
+          if (header.toLowerCase() !== 'set-cookie') res.setHeader(header, value);
+          else res.appendHeader('set-cookie', value);
         },
         mesh: runtime,
       };
@@ -190,6 +199,14 @@ export function createService(options: CreateServiceOptions): Service {
     const path = query === -1 ? url : url.slice(0, query);
     if (path.startsWith(TRPC_PREFIX)) {
       void trpc(req, res, path.slice(TRPC_PREFIX.length));
+      return;
+    }
+    const route = options.routes?.[path];
+    if (route && (req.method === 'GET' || req.method === 'HEAD')) {
+      void Promise.resolve(route(req, res)).catch((err: unknown) => {
+        logger.error({ err, path }, 'route failed');
+        if (!res.headersSent) sendJson(res, 500, { error: { message: 'Internal server error', appCode: 'INTERNAL' } });
+      });
       return;
     }
     if (path === '/health' && req.method === 'GET') {

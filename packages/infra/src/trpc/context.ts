@@ -46,6 +46,8 @@ export interface RequestContext {
   readonly clientIp: string;
   /** The request's `Idempotency-Key`, when well formed. */
   readonly idempotencyKey?: string | undefined;
+  /** A request header (lower-case name), e.g. `cookie` or `x-csrf-token`. */
+  readonly header: (name: string) => string | undefined;
   /** Sets a header on the HTTP response (shared by the calls of a batch). */
   readonly setHeader: (name: string, value: string) => void;
   readonly mesh: MeshRuntime;

@@ -1,0 +1,215 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccessTokenVerifier } from '@switchyard/infra/auth';
+import { createPgPool, migrate } from '@switchyard/infra/db';
+import { createLogger } from '@switchyard/infra/logging';
+import { createRedisClient, type Redis } from '@switchyard/infra/redis';
+import type { Service } from '@switchyard/infra/server';
+import {
+  captureLogs,
+  createTestDatabase,
+  startTestRedis,
+  type LogCapture,
+  type TestDatabase,
+  type TestRedis,
+} from '@switchyard/infra/testing';
+import { readEnv } from './env.js';
+import { createAuthService } from './server.js';
+
+const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
+
+let db: TestDatabase;
+let redis: TestRedis;
+let pool: ReturnType<typeof createPgPool>;
+const services: Service[] = [];
+const subscribers: Redis[] = [];
+const urls: string[] = [];
+const logs: LogCapture[] = [];
+let admin: Redis;
+
+beforeAll(async () => {
+  [db, redis] = await Promise.all([createTestDatabase(), startTestRedis()]);
+  const log0 = captureLogs();
+  await migrate({ databaseUrl: db.url, dir: MIGRATIONS, logger: createLogger({ service: 'auth', destination: log0.stream }) });
+  pool = createPgPool({ connectionString: db.url, max: 6 });
+  const config = readEnv({
+    DATABASE_URL: db.url,
+    REDIS_URL: redis.url,
+    AUTH_KEY_SECRET: 'test-secret-that-is-long-enough-0123456789',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    METRICS_PORT: '0',
+    DRAIN_DELAY_MS: '0',
+  });
+  for (let i = 0; i < 2; i++) {
+    const capture = captureLogs();
+    logs.push(capture);
+    const subscriber = createRedisClient({ url: redis.url, role: 'blocking', name: `auth-sub-${i}` });
+    subscribers.push(subscriber);
+    const { service } = await createAuthService({
+      config,
+      pool,
+      subscriber,
+      logger: createLogger({ service: 'auth', destination: capture.stream }),
+    });
+    services.push(service);
+    urls.push((await service.start()).url);
+  }
+  admin = createRedisClient({ url: redis.url, role: 'blocking', name: 'admin' });
+});
+
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.shutdown('done')));
+  for (const s of subscribers) s.disconnect();
+  admin?.disconnect();
+  await pool?.end();
+  await redis?.stop();
+  await db?.drop();
+});
+
+type Body = {
+  result?: { data: { json: Record<string, unknown> } };
+  error?: { json: { message: string; data: { appCode: string; httpStatus: number } } };
+};
+
+async function rpc(
+  url: string,
+  path: string,
+  input: unknown,
+  headers: Record<string, string> = {},
+  method: 'POST' | 'GET' = 'POST',
+) {
+  const res =
+    method === 'POST'
+      ? await fetch(`${url}/trpc/${path}`, {
+          method,
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ json: input }),
+        })
+      : await fetch(`${url}/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, { headers });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Body };
+}
+
+const tokensOf = (r: { body: Body }) => r.body.result!.data.json as { accessToken: string; refreshToken: string };
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const email = (name: string) => `  ${name}@Example.COM `;
+const PASSWORD = 'correct horse 42 battery';
+
+describe('auth over real HTTP (2 instances, shared Postgres and Redis)', () => {
+  it('registers without revealing whether an address exists, and normalises the email', async () => {
+    const first = await rpc(urls[0]!, 'register', { email: email('ada'), password: PASSWORD });
+    const again = await rpc(urls[1]!, 'register', { email: 'ADA@example.com', password: 'another pass 99' });
+    expect(first.status).toBe(200);
+    expect(again.status).toBe(200);
+    expect(JSON.stringify(again.body)).toBe(JSON.stringify(first.body));
+    const rows = await pool.query<{ email: string }>("SELECT email FROM users WHERE email LIKE 'ada%'");
+    expect(rows.rows).toEqual([{ email: 'ada@example.com' }]);
+    const weak = await rpc(urls[0]!, 'register', { email: 'bob@example.com', password: 'short' });
+    expect(weak.status).toBe(400);
+    expect(weak.body.error?.json.message).toMatch(/password/);
+  });
+
+  it('logs in; a wrong password and an unknown account get the same answer', async () => {
+    const wrong = await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: 'wrong password 1' });
+    const unknown = await rpc(urls[0]!, 'login', { email: 'nobody@example.com', password: 'wrong password 1' });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(wrong.body.error?.json.message).toBe(unknown.body.error?.json.message);
+    const ok = await rpc(urls[1]!, 'login', { email: email('ada'), password: PASSWORD });
+    expect(ok.status).toBe(200);
+    const me = await rpc(urls[0]!, 'me', {}, bearer(tokensOf(ok).accessToken), 'GET');
+    expect(me.body.result?.data.json).toMatchObject({ email: 'ada@example.com', roles: ['member'] });
+  });
+
+  it('serves a JWKS that another service verifies tokens with', async () => {
+    const ok = await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD });
+    const verify = createAccessTokenVerifier({ jwksUrl: `${urls[1]}/.well-known/jwks.json` });
+    const verified = await verify(tokensOf(ok).accessToken);
+    expect(verified.user.roles).toEqual(['member']);
+  });
+
+  it('rotates refresh tokens; reusing an old one revokes the family, the newest included', async () => {
+    const login = tokensOf(await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD }));
+    const second = await rpc(urls[1]!, 'refresh', { refreshToken: login.refreshToken });
+    expect(second.status).toBe(200);
+    const newest = tokensOf(second).refreshToken;
+    expect(newest).not.toBe(login.refreshToken);
+    const reuse = await rpc(urls[0]!, 'refresh', { refreshToken: login.refreshToken });
+    expect(reuse.status).toBe(401);
+    expect((await rpc(urls[1]!, 'refresh', { refreshToken: newest })).status).toBe(401);
+    // An access token is no refresh token.
+    expect((await rpc(urls[0]!, 'refresh', { refreshToken: login.accessToken.slice(0, 290) })).status).toBe(401);
+  });
+
+  it('10 concurrent refreshes of one token across instances: exactly one new token', async () => {
+    const { refreshToken } = tokensOf(await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD }));
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => rpc(urls[i % 2]!, 'refresh', { refreshToken })));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 401)).toHaveLength(9);
+  });
+
+  it('flushing Redis revives no revoked refresh token (it logs people out)', async () => {
+    const { refreshToken } = tokensOf(await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD }));
+    const rotated = tokensOf(await rpc(urls[0]!, 'refresh', { refreshToken })).refreshToken;
+    await rpc(urls[0]!, 'refresh', { refreshToken }); // reuse: family revoked
+    const live = tokensOf(await rpc(urls[1]!, 'login', { email: 'ada@example.com', password: PASSWORD })).refreshToken;
+    await admin.flushall();
+    for (const token of [refreshToken, rotated, live])
+      expect((await rpc(urls[0]!, 'refresh', { refreshToken: token })).status).toBe(401);
+  });
+
+  it('logout everywhere: a still-valid access token is refused by every instance within 1 s', async () => {
+    await rpc(urls[0]!, 'register', { email: 'eve@example.com', password: PASSWORD });
+    const { accessToken, refreshToken } = tokensOf(
+      await rpc(urls[0]!, 'login', { email: 'eve@example.com', password: PASSWORD }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // iat is in whole seconds
+    expect((await rpc(urls[1]!, 'me', {}, bearer(accessToken), 'GET')).status).toBe(200);
+    const t0 = Date.now();
+    expect((await rpc(urls[0]!, 'logoutEverywhere', {}, bearer(accessToken))).status).toBe(200);
+    let statuses: number[] = [];
+    while (Date.now() - t0 < 1_000) {
+      statuses = await Promise.all(urls.map(async (u) => (await rpc(u, 'me', {}, bearer(accessToken), 'GET')).status));
+      if (statuses.every((s) => s === 401)) break;
+    }
+    expect(statuses).toEqual([401, 401]);
+    expect((await rpc(urls[1]!, 'refresh', { refreshToken })).status).toBe(401);
+  });
+
+  it('delivers the refresh token to browsers as an HttpOnly cookie and demands the CSRF header', async () => {
+    const login = await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD, useCookie: true });
+    expect(tokensOf(login).refreshToken).toBe('');
+    const setCookies = login.headers.getSetCookie();
+    const rt = setCookies.find((c) => c.startsWith('sy_rt='))!;
+    const csrf = setCookies.find((c) => c.startsWith('sy_csrf='))!;
+    expect(rt).toMatch(/HttpOnly/);
+    expect(rt).toMatch(/Secure/);
+    expect(rt).toMatch(/SameSite=Strict/);
+    expect(rt).toMatch(/Path=\/api\/auth\//);
+    const cookie = [rt, csrf].map((c) => c.split(';')[0]).join('; ');
+    const csrfValue = csrf.split(';')[0]!.split('=')[1]!;
+    expect((await rpc(urls[1]!, 'refresh', {}, { cookie })).status).toBe(403);
+    expect((await rpc(urls[1]!, 'refresh', {}, { cookie, 'x-csrf-token': 'wrong' })).status).toBe(403);
+    const ok = await rpc(urls[1]!, 'refresh', {}, { cookie, 'x-csrf-token': csrfValue });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.getSetCookie().some((c) => c.startsWith('sy_rt=rt1.'))).toBe(true);
+  });
+
+  it('limits sign-in attempts per account, shared by the instances', async () => {
+    await rpc(urls[0]!, 'register', { email: 'mallory@example.com', password: PASSWORD });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++)
+      statuses.push((await rpc(urls[i % 2]!, 'login', { email: 'mallory@example.com', password: `guess number ${i}` })).status);
+    expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
+    expect(statuses.slice(10)).toEqual([429, 429]);
+  });
+
+  it('writes no password hash, password or token into any log line', async () => {
+    const all = logs.map((l) => l.text()).join('\n');
+    expect(all.length).toBeGreaterThan(0);
+    expect(all).not.toContain('scrypt$');
+    expect(all).not.toContain(PASSWORD);
+    expect(all).not.toMatch(/rt1\.[0-9a-f-]{36}/);
+    expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./);
+  });
+});

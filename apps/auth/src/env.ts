@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { loadConfig, portVar, positiveIntVar, serviceEnvShape } from '@switchyard/infra/config';
+
+const AuthEnv = z
+  .object({
+    ...serviceEnvShape,
+    PORT: portVar(4002),
+    METRICS_PORT: portVar(9402),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+      .optional(),
+    DATA_DIR: z.string().min(1).default('.data/auth'),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL'),
+    /** Seals the private signing keys stored in the database. 32+ characters. */
+    AUTH_KEY_SECRET: z.string().min(32, 'expected at least 32 characters'),
+    /** Refresh tokens live this long, in days. */
+    REFRESH_TOKEN_DAYS: positiveIntVar(30),
+    /** scrypt cost (N, a power of two). */
+    SCRYPT_COST: positiveIntVar(16_384),
+    /** Marks the refresh cookie `Secure` (turn off only for plain-HTTP development). */
+    COOKIE_SECURE: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.DATABASE_URL === undefined && env.NODE_ENV === 'production') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_URL'],
+        message: 'required in production (or set NODE_ENV=development to use the embedded database)',
+      });
+    }
+    if ((env.SCRYPT_COST & (env.SCRYPT_COST - 1)) !== 0 || env.SCRYPT_COST < 1024) {
+      ctx.addIssue({ code: 'custom', path: ['SCRYPT_COST'], message: 'expected a power of two >= 1024' });
+    }
+  });
+
+export type AuthConfig = z.output<typeof AuthEnv>;
+
+/** Reads and validates the environment: the only reader of `process.env` in this service. */
+export function readEnv(env: Record<string, string | undefined> = process.env): AuthConfig {
+  return loadConfig(AuthEnv, env);
+}

@@ -1,0 +1,100 @@
+import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
+import type pg from 'pg';
+import { authContract } from '@switchyard/api-contracts';
+import { ACCESS_TOKEN, Revocations, createAccessTokenVerifier } from '@switchyard/infra/auth';
+import type { Logger } from '@switchyard/infra/logging';
+import { createMetrics } from '@switchyard/infra/metrics';
+import { RateLimiter } from '@switchyard/infra/rate-limit';
+import { createRedisPlatform, type Redis } from '@switchyard/infra/redis';
+import { createService, sendJson, type Service } from '@switchyard/infra/server';
+import type { AuthConfig } from './env.js';
+import { createKeyStore, type KeyStore } from './keys.js';
+import { dummyHash } from './passwords.js';
+import { createRefreshTokens } from './refresh-tokens.js';
+import { createAuthRouter } from './router.js';
+import { createUserStore } from './users.js';
+
+/** What the auth service needs from outside. */
+export interface AuthDeps {
+  config: AuthConfig;
+  pool: pg.Pool;
+  /** A blocking-role connection, for revocation announcements. */
+  subscriber: Redis;
+  logger: Logger;
+}
+
+/** The auth service verifies its own access tokens against the keys in its database (cached briefly). */
+function ownKeys(keys: KeyStore): JWTVerifyGetKey {
+  let cached: { getKey: JWTVerifyGetKey; at: number } | undefined;
+  return async (header, token) => {
+    if (!cached || Date.now() - cached.at > 10_000) cached = { getKey: createLocalJWKSet(await keys.jwks()), at: Date.now() };
+    return cached.getKey(header, token);
+  };
+}
+
+/** The auth service, wired but not listening; the key store makes sure a signing key exists. */
+export async function createAuthService({
+  config,
+  pool,
+  subscriber,
+  logger,
+}: AuthDeps): Promise<{ service: Service; keys: KeyStore; redis: Redis }> {
+  const metrics = createMetrics({ service: 'auth', procedures: Object.keys(authContract) });
+  const platform = createRedisPlatform({ service: 'auth', url: config.REDIS_URL, config, logger, registry: metrics.registry });
+  const { redis } = platform;
+  const keys = createKeyStore(pool, config.AUTH_KEY_SECRET);
+  await keys.ensure();
+  const revocations = new Revocations(ACCESS_TOKEN.lifetimeSeconds * 1000);
+  await new Promise<void>((resolve) => (redis.status === 'ready' ? resolve() : redis.once('ready', () => resolve())));
+  await revocations.follow(redis, subscriber, logger);
+  const windowSeconds = 15 * 60;
+  const router = createAuthRouter({
+    users: createUserStore(pool),
+    keys,
+    refreshTokens: createRefreshTokens(redis, config.REFRESH_TOKEN_DAYS * 86_400),
+    redis,
+    loginLimits: {
+      perAccount: new RateLimiter({
+        redis,
+        keyPrefix: 'auth:login',
+        points: 10,
+        windowSeconds,
+        mode: 'closed',
+        registry: metrics.registry,
+        logger,
+      }),
+      perAddress: new RateLimiter({
+        redis,
+        keyPrefix: 'auth:login',
+        points: 50,
+        windowSeconds,
+        mode: 'closed',
+        registry: metrics.registry,
+        logger,
+      }),
+    },
+    scryptCost: config.SCRYPT_COST,
+    dummyHash: await dummyHash(config.SCRYPT_COST),
+    refreshTtlSeconds: config.REFRESH_TOKEN_DAYS * 86_400,
+    cookieSecure: config.COOKIE_SECURE,
+  });
+  const service = createService({
+    name: 'auth',
+    router,
+    config,
+    logger,
+    metrics,
+    rateLimiter: platform.rateLimiter,
+    idempotency: platform.idempotency,
+    verifyAccessToken: createAccessTokenVerifier({ keys: ownKeys(keys), revokedBefore: revocations.revokedBefore }),
+    routes: {
+      '/.well-known/jwks.json': async (_req, res) => {
+        res.setHeader('cache-control', 'public, max-age=60');
+        sendJson(res, 200, await keys.jwks());
+      },
+    },
+    dependencies: { postgres: () => pool.query('SELECT 1'), redis: () => redis.ping() },
+  });
+  service.onClose('redis', () => platform.close());
+  return { service, keys, redis };
+}
