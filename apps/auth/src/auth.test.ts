@@ -14,6 +14,7 @@ import {
   type TestRedis,
 } from '@switchyard/infra/testing';
 import { readEnv } from './env.js';
+import type { KeyStore } from './keys.js';
 import { createAuthService } from './server.js';
 
 const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
@@ -22,6 +23,7 @@ let db: TestDatabase;
 let redis: TestRedis;
 let pool: ReturnType<typeof createPgPool>;
 const services: Service[] = [];
+const keyStores: KeyStore[] = [];
 const subscribers: Redis[] = [];
 const urls: string[] = [];
 const logs: LogCapture[] = [];
@@ -46,13 +48,14 @@ beforeAll(async () => {
     logs.push(capture);
     const subscriber = createRedisClient({ url: redis.url, role: 'blocking', name: `auth-sub-${i}` });
     subscribers.push(subscriber);
-    const { service } = await createAuthService({
+    const { service, keys } = await createAuthService({
       config,
       pool,
       subscriber,
       logger: createLogger({ service: 'auth', destination: capture.stream }),
     });
     services.push(service);
+    keyStores.push(keys);
     urls.push((await service.start()).url);
   }
   admin = createRedisClient({ url: redis.url, role: 'blocking', name: 'admin' });
@@ -202,6 +205,27 @@ describe('auth over real HTTP (2 instances, shared Postgres and Redis)', () => {
       statuses.push((await rpc(urls[i % 2]!, 'login', { email: 'mallory@example.com', password: `guess number ${i}` })).status);
     expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
     expect(statuses.slice(10)).toEqual([429, 429]);
+  });
+
+  it('rotates signing keys: the new key signs, the old one verifies until its tokens expire, then leaves the JWKS', async () => {
+    const before = tokensOf(await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD })).accessToken;
+    const oldKid = JSON.parse(Buffer.from(before.split('.')[0]!, 'base64url').toString()).kid as string;
+    await keyStores[0]!.rotate();
+    // Instance 1 picks up the new key within its 30 s signer cache; instance 0 at once.
+    const after = tokensOf(await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD })).accessToken;
+    const newKid = JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()).kid as string;
+    expect(newKid).not.toBe(oldKid);
+    const jwks = (await (await fetch(`${urls[1]}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string; d?: string }> };
+    expect(jwks.keys.map((k) => k.kid).sort()).toEqual([oldKid, newKid].sort());
+    expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
+    const verify = createAccessTokenVerifier({ jwksUrl: `${urls[1]}/.well-known/jwks.json` });
+    await expect(verify(before)).resolves.toBeDefined();
+    await expect(verify(after)).resolves.toBeDefined();
+    // Once the old key's last token has expired, it leaves the JWKS and its tokens fail.
+    await pool.query("UPDATE signing_keys SET retired_at = now() - interval '1 hour' WHERE kid = $1", [oldKid]);
+    const later = createAccessTokenVerifier({ jwksUrl: `${urls[1]}/.well-known/jwks.json` });
+    await expect(later(before)).rejects.toThrow();
+    await expect(later(after)).resolves.toBeDefined();
   });
 
   it('writes no password hash, password or token into any log line', async () => {

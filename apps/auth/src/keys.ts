@@ -39,16 +39,16 @@ export function createKeyStore(pool: pg.Pool, secret: string) {
   const graceMs = (ACCESS_TOKEN.lifetimeSeconds + ACCESS_TOKEN.clockToleranceSeconds) * 1000;
 
   async function rotate(): Promise<string> {
-    const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-    const kid = `ed-${randomUUID()}`;
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const kid = `es-${randomUUID()}`;
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
       await client.query('UPDATE signing_keys SET retired_at = now() WHERE retired_at IS NULL');
       await client.query('INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_sealed) VALUES ($1, $2, $3, $4)', [
         kid,
-        'EdDSA',
-        { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' },
+        'ES256',
+        { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' },
         seal(JSON.stringify(await exportJWK(privateKey))),
       ]);
       await client.query('COMMIT');
@@ -73,7 +73,7 @@ export function createKeyStore(pool: pg.Pool, secret: string) {
     if (!row) throw new Error('no signing key');
     signer = {
       kid: row.kid,
-      key: await importJWK(JSON.parse(open(row.private_jwk_sealed)) as JWK, 'EdDSA'),
+      key: await importJWK(JSON.parse(open(row.private_jwk_sealed)) as JWK, 'ES256'),
       loadedAt: Date.now(),
     };
     return signer;
@@ -112,7 +112,7 @@ export function createKeyStore(pool: pg.Pool, secret: string) {
     async signAccessToken(user: { id: string; roles: readonly string[] }): Promise<string> {
       const { kid, key } = await signingKey();
       return new SignJWT({ roles: [...user.roles] })
-        .setProtectedHeader({ alg: 'EdDSA', typ: ACCESS_TOKEN.typ, kid })
+        .setProtectedHeader({ alg: 'ES256', typ: ACCESS_TOKEN.typ, kid })
         .setSubject(user.id)
         .setIssuer(ACCESS_TOKEN.issuer)
         .setAudience(ACCESS_TOKEN.audience)
