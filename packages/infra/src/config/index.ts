@@ -10,3 +10,4 @@ export {
   type ServiceEnv,
 } from './config.js';
 export type { TrustedServiceKeys } from '../identity/service-identity.js';
+export { configOrExit, databaseEnvShape, requireDatabaseInProduction } from './service-config.js';
