@@ -1,17 +1,20 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { loadConfig, portVar, positiveIntVar, serviceEnvShape } from '@switchyard/infra/config';
+import {
+  databaseEnvShape,
+  loadConfig,
+  portVar,
+  positiveIntVar,
+  requireDatabaseInProduction,
+  serviceEnvShape,
+} from '@switchyard/infra/config';
 
 const ActivityEnv = z
   .object({
     ...serviceEnvShape,
     PORT: portVar(4003),
     METRICS_PORT: portVar(9403),
-    DATABASE_URL: z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
-      .optional(),
-    DATA_DIR: z.string().min(1).default('.data/activity'),
+    ...databaseEnvShape('.data/activity'),
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL'),
     /** This consumer's name in the group. */
     CONSUMER_NAME: z
@@ -23,13 +26,7 @@ const ActivityEnv = z
     EVENT_MAX_ATTEMPTS: positiveIntVar(5),
   })
   .superRefine((env, ctx) => {
-    if (env.DATABASE_URL === undefined && env.NODE_ENV === 'production') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['DATABASE_URL'],
-        message: 'required in production (or set NODE_ENV=development to use the embedded database)',
-      });
-    }
+    requireDatabaseInProduction(env, ctx);
   });
 
 export type ActivityConfig = z.output<typeof ActivityEnv>;

@@ -1,16 +1,19 @@
 import { z } from 'zod';
-import { loadConfig, portVar, positiveIntVar, serviceEnvShape } from '@switchyard/infra/config';
+import {
+  databaseEnvShape,
+  loadConfig,
+  portVar,
+  positiveIntVar,
+  requireDatabaseInProduction,
+  serviceEnvShape,
+} from '@switchyard/infra/config';
 
 const AuthEnv = z
   .object({
     ...serviceEnvShape,
     PORT: portVar(4002),
     METRICS_PORT: portVar(9402),
-    DATABASE_URL: z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
-      .optional(),
-    DATA_DIR: z.string().min(1).default('.data/auth'),
+    ...databaseEnvShape('.data/auth'),
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL'),
     /** Seals the private signing keys stored in the database. 32+ characters. */
     AUTH_KEY_SECRET: z.string().min(32, 'expected at least 32 characters'),
@@ -25,13 +28,7 @@ const AuthEnv = z
       .transform((v) => v === 'true'),
   })
   .superRefine((env, ctx) => {
-    if (env.DATABASE_URL === undefined && env.NODE_ENV === 'production') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['DATABASE_URL'],
-        message: 'required in production (or set NODE_ENV=development to use the embedded database)',
-      });
-    }
+    requireDatabaseInProduction(env, ctx);
     if ((env.SCRYPT_COST & (env.SCRYPT_COST - 1)) !== 0 || env.SCRYPT_COST < 1024) {
       ctx.addIssue({ code: 'custom', path: ['SCRYPT_COST'], message: 'expected a power of two >= 1024' });
     }

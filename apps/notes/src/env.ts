@@ -1,18 +1,19 @@
 import { z } from 'zod';
-import { loadConfig, portVar, positiveIntVar, serviceEnvShape } from '@switchyard/infra/config';
+import {
+  databaseEnvShape,
+  loadConfig,
+  portVar,
+  positiveIntVar,
+  requireDatabaseInProduction,
+  serviceEnvShape,
+} from '@switchyard/infra/config';
 
 const NotesEnv = z
   .object({
     ...serviceEnvShape,
     PORT: portVar(4001),
     METRICS_PORT: portVar(9401),
-    /** The notes database. Unset: an embedded PostgreSQL (PGlite), in development only. */
-    DATABASE_URL: z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
-      .optional(),
-    /** Where the embedded database keeps its data. */
-    DATA_DIR: z.string().min(1).default('.data/notes'),
+    ...databaseEnvShape('.data/notes'),
     DB_POOL_MAX: positiveIntVar(10),
     /** Where notes publishes its events; unset, no events are published (and it says so). */
     REDIS_URL: z
@@ -21,13 +22,7 @@ const NotesEnv = z
       .optional(),
   })
   .superRefine((env, ctx) => {
-    if (env.DATABASE_URL === undefined && env.NODE_ENV === 'production') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['DATABASE_URL'],
-        message: 'required in production (or set NODE_ENV=development to use the embedded database)',
-      });
-    }
+    requireDatabaseInProduction(env, ctx);
   });
 
 /** The notes service's settings. */

@@ -15,7 +15,10 @@ export const databaseEnvShape = (defaultDataDir: string) =>
   }) as const;
 
 /** A refinement: production (an unset NODE_ENV) needs a real database. */
-export function requireDatabaseInProduction(env: { DATABASE_URL?: string | undefined; NODE_ENV: string }, ctx: z.RefinementCtx): void {
+export function requireDatabaseInProduction(
+  env: { DATABASE_URL?: string | undefined; NODE_ENV: string },
+  ctx: z.RefinementCtx,
+): void {
   if (env.DATABASE_URL === undefined && env.NODE_ENV === 'production') {
     ctx.addIssue({
       code: 'custom',

@@ -36,8 +36,9 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
   if (embedded) logger.warn({ dataDir }, 'DATABASE_URL is not set: using the embedded PostgreSQL (PGlite)');
   const url = options.databaseUrl ?? embedded!.url;
   await migrate({ databaseUrl: url, dir: options.migrationsDir, logger });
-  const pool = createPgPool({ connectionString: url, max: embedded ? 4 : options.poolMax, applicationName: options.service }, (err) =>
-    logger.warn({ err }, 'idle database connection failed'),
+  const pool = createPgPool(
+    { connectionString: url, max: embedded ? 4 : options.poolMax, applicationName: options.service },
+    (err) => logger.warn({ err }, 'idle database connection failed'),
   );
   return {
     pool,
