@@ -15,6 +15,8 @@ const NotesEnv = z
     METRICS_PORT: portVar(9401),
     ...databaseEnvShape('.data/notes'),
     DB_POOL_MAX: positiveIntVar(10),
+    /** The auth service: its JWKS verifies access tokens; its `getUser` names authors. */
+    AUTH_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('http://127.0.0.1:4002'),
     /** Where notes publishes its events; unset, no events are published (and it says so). */
     REDIS_URL: z
       .string()

@@ -10,6 +10,8 @@ import {
   createTestDatabase,
   spawnService,
   startTestRedis,
+  startTestTokenIssuer,
+  type TestTokenIssuer,
   type SpawnedService,
   type TestDatabase,
 } from '@switchyard/infra/testing';
@@ -24,16 +26,29 @@ afterEach(() => {
   for (const s of spawned.splice(0)) if (s.child.exitCode === null && s.child.signalCode === null) s.signal('SIGKILL');
 });
 
+let issuer: TestTokenIssuer;
+let token = '';
+const USER = randomUUID();
+beforeAll(async () => {
+  issuer = await startTestTokenIssuer();
+  token = await issuer.sign(USER);
+});
+afterAll(() => issuer?.close());
+/** Where the stand-in auth serves its JWKS: notes reads `${AUTH_URL}/.well-known/jwks.json`. */
+const authUrl = () => issuer.jwksUrl.replace('/.well-known/jwks.json', '');
+
 const call = async (base: string, path: string, json: unknown) => {
   const res = await fetch(`${base}/trpc/${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ json }),
   });
   return { status: res.status, body: (await res.json()) as { result?: { data: { json: { id: string; title: string } } } } };
 };
 const get = async (base: string, input: unknown) => {
-  const res = await fetch(`${base}/trpc/get?input=${encodeURIComponent(JSON.stringify({ json: input }))}`);
+  const res = await fetch(`${base}/trpc/get?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   return { status: res.status, body: (await res.json()) as { result?: { data: { json: { id: string; title: string } } } } };
 };
 
@@ -79,6 +94,7 @@ describe('notes as a process (src/main.ts)', () => {
         env: {
           DATABASE_URL: db.url,
           REDIS_URL: redis.url,
+          AUTH_URL: authUrl(),
           HOST: '127.0.0.1',
           PORT: '0',
           METRICS_PORT: '0',
@@ -87,14 +103,14 @@ describe('notes as a process (src/main.ts)', () => {
       }),
     );
     await new Promise((resolve) => setTimeout(resolve, 300)); // the Redis connection becomes ready
-    const created = await call(notes.url, 'create', { ownerId: randomUUID(), title: 'from a process' });
+    const created = await call(notes.url, 'create', { title: 'from a process' });
     expect(created.status).toBe(200);
     // With Redis: the shared rate limit answers in headers, and Idempotency-Key makes a create run once.
     const idem = () =>
       fetch(`${notes.url}/trpc/create`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': 'create-once-0001' },
-        body: JSON.stringify({ json: { ownerId: created.body.result!.data.json.id, title: 'once' } }),
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'create-once-0001', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ json: { title: 'once' } }),
       });
     const [once, again] = [await idem(), await idem()];
     expect(once.headers.get('ratelimit-limit')).toBe('600');
@@ -130,7 +146,15 @@ describe('npm run dev', () => {
         cwd: REPO_DIR,
         group: true,
         // No DATABASE_URL: the embedded database, whatever servers this machine has.
-        env: { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', DRAIN_DELAY_MS: '100', LOG_PRETTY: 'false' },
+        env: {
+          DATA_DIR: dataDir,
+          AUTH_URL: authUrl(),
+          HOST: '127.0.0.1',
+          PORT: '0',
+          METRICS_PORT: '0',
+          DRAIN_DELAY_MS: '100',
+          LOG_PRETTY: 'false',
+        },
         startTimeoutMs: 90_000,
       }),
     );
@@ -138,8 +162,7 @@ describe('npm run dev', () => {
   it('starts notes on the embedded database, says so, and keeps a note across a restart (Ctrl-C between)', async () => {
     const first = await runDev();
     expect(first.output()).toContain('DATABASE_URL is not set: using the embedded PostgreSQL (PGlite)');
-    const ownerId = randomUUID();
-    const created = await call(first.url, 'create', { ownerId, title: 'survives restarts' });
+    const created = await call(first.url, 'create', { title: 'survives restarts' });
     expect(created.status).toBe(200);
     const id = created.body.result!.data.json.id;
     first.signal('SIGINT');
@@ -147,7 +170,7 @@ describe('npm run dev', () => {
     expect(first.logLines().find((l) => l.msg === 'notes stopped')).toMatchObject({ clean: true });
 
     const second = await runDev();
-    const fetched = await get(second.url, { ownerId, id });
+    const fetched = await get(second.url, { id });
     expect(fetched.status).toBe(200);
     expect(fetched.body.result?.data.json).toMatchObject({ id, title: 'survives restarts' });
     second.signal('SIGINT');

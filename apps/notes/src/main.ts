@@ -5,8 +5,10 @@ import { createLogger } from '@switchyard/infra/logging';
 import { publishEvent } from '@switchyard/infra/events';
 import { startTracing } from '@switchyard/infra/otel-sdk';
 import { createMetrics } from '@switchyard/infra/metrics';
-import { createRedisPlatform } from '@switchyard/infra/redis';
-import { notesContract } from '@switchyard/api-contracts';
+import { createRedisClient, createRedisPlatform } from '@switchyard/infra/redis';
+import { authContract, notesContract } from '@switchyard/api-contracts';
+import { ACCESS_TOKEN, Revocations, createAccessTokenVerifier } from '@switchyard/infra/auth';
+import { createServiceClient } from '@switchyard/infra/client';
 import { exitOnSignals } from '@switchyard/infra/shutdown';
 import { readEnv } from './env.js';
 import { createNotesService } from './server.js';
@@ -35,12 +37,40 @@ const platform = config.REDIS_URL
   : undefined;
 if (!platform) logger.warn('REDIS_URL is not set: no shared rate limit, no Idempotency-Key, no events published');
 const redis = platform?.redis;
+const subscriber = platform
+  ? createRedisClient({ url: config.REDIS_URL!, role: 'blocking', name: 'notes-subscriber', logger })
+  : undefined;
+// Revoked sessions (logout everywhere) reach every instance over Redis; requests never wait on it.
+const revocations = new Revocations(ACCESS_TOKEN.lifetimeSeconds * 1000);
+if (platform && subscriber) {
+  await new Promise<void>((resolve) =>
+    platform.redis.status === 'ready' ? resolve() : platform.redis.once('ready', () => resolve()),
+  );
+  await revocations.follow(platform.redis, subscriber, logger);
+}
+if (!config.SERVICE_KEY) logger.warn('SERVICE_KEY is not set: notes cannot ask auth for authors');
+const auth = config.SERVICE_KEY
+  ? createServiceClient({
+      target: 'auth',
+      contract: authContract,
+      url: config.AUTH_URL,
+      caller: { service: 'notes', key: config.SERVICE_KEY },
+      registry: metrics.registry,
+      logger,
+    })
+  : undefined;
 const service = createNotesService({
   config,
   pool,
   logger,
   metrics,
+  verifyAccessToken: createAccessTokenVerifier({
+    jwksUrl: `${config.AUTH_URL}/.well-known/jwks.json`,
+    revokedBefore: revocations.revokedBefore,
+  }),
+  ...(auth ? { auth } : {}),
   ...(platform ? { platform } : {}),
+  ...(subscriber ? { subscriber } : {}),
   ...(redis
     ? {
         // Published after the write commits. If Redis refuses, the write still stands and the caller
@@ -56,5 +86,6 @@ const service = createNotesService({
 if (tracing) service.onClose('tracing', () => tracing.shutdown());
 service.onClose('database', () => db.close());
 if (platform) service.onClose('redis', () => platform.close());
+if (subscriber) service.onClose('redis-subscriber', () => subscriber.quit().catch(() => subscriber.disconnect()));
 exitOnSignals(service, logger);
 await service.start();

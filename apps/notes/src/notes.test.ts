@@ -7,7 +7,14 @@ import { NOTE_TITLE_MAX, type NotesRouter } from '@switchyard/api-contracts';
 import { createPgPool, migrate } from '@switchyard/infra/db';
 import { createLogger } from '@switchyard/infra/logging';
 import type { Service, ServiceAddress } from '@switchyard/infra/server';
-import { captureLogs, createTestDatabase, type TestDatabase } from '@switchyard/infra/testing';
+import { createAccessTokenVerifier } from '@switchyard/infra/auth';
+import {
+  captureLogs,
+  createTestDatabase,
+  startTestTokenIssuer,
+  type TestDatabase,
+  type TestTokenIssuer,
+} from '@switchyard/infra/testing';
 import { readEnv } from './env.js';
 import { createNotesService } from './server.js';
 
@@ -17,10 +24,11 @@ let db: TestDatabase;
 let pool: ReturnType<typeof createPgPool>;
 let service: Service;
 let address: ServiceAddress;
+let issuer: TestTokenIssuer;
 const logs = captureLogs();
 
 beforeAll(async () => {
-  db = await createTestDatabase();
+  [db, issuer] = await Promise.all([createTestDatabase(), startTestTokenIssuer()]);
   const logger = createLogger({ service: 'notes', destination: logs.stream });
   await migrate({ databaseUrl: db.url, dir: MIGRATIONS, logger });
   pool = createPgPool({ connectionString: db.url, max: 4 });
@@ -33,7 +41,12 @@ beforeAll(async () => {
     MAX_BATCH_SIZE: '5',
     MAX_BODY_BYTES: '65536',
   });
-  service = createNotesService({ config, pool, logger });
+  service = createNotesService({
+    config,
+    pool,
+    logger,
+    verifyAccessToken: createAccessTokenVerifier({ jwksUrl: issuer.jwksUrl }),
+  });
   address = await service.start();
 });
 
@@ -41,10 +54,19 @@ afterAll(async () => {
   await service?.shutdown('tests done');
   await pool?.end();
   await db?.drop();
+  await issuer?.close();
 });
 
-const client = () =>
-  createTRPCClient<NotesRouter>({ links: [httpBatchLink({ url: `${address.url}/trpc`, transformer: superjson, maxItems: 5 })] });
+/** A signed-in user: their id and a client sending their access token. */
+async function signIn() {
+  const userId = randomUUID();
+  const token = await issuer.sign(userId);
+  const auth = { authorization: `Bearer ${token}` };
+  const api = createTRPCClient<NotesRouter>({
+    links: [httpBatchLink({ url: `${address.url}/trpc`, transformer: superjson, maxItems: 5, headers: auth })],
+  });
+  return { userId, token, api, auth };
+}
 
 const post = (path: string, json: unknown, headers: Record<string, string> = {}) =>
   fetch(`${address.url}/trpc/${path}`, {
@@ -64,23 +86,22 @@ describe('notes over real HTTP', () => {
     expect(['postgres', 'pglite']).toContain(db.kind);
   });
 
-  it('create, get, list, update, delete round trip', async () => {
-    const api = client();
-    const ownerId = randomUUID();
-    const created = await api.create.mutate({ ownerId, title: '  First note  ', body: 'hello' });
+  it('create, get, list, update, delete round trip, owned by the signed-in user', async () => {
+    const { api, userId: ownerId } = await signIn();
+    const created = await api.create.mutate({ title: '  First note  ', body: 'hello' });
     expect(created).toMatchObject({ ownerId, title: 'First note', body: 'hello', version: 1 });
     expect(created.createdAt).toBeInstanceOf(Date);
 
-    expect(await api.get.query({ ownerId, id: created.id })).toEqual(created);
-    const page = await api.list.query({ ownerId });
+    expect(await api.get.query({ id: created.id })).toEqual({ ...created, author: null });
+    const page = await api.list.query({});
     expect(page).toEqual({ items: [created], nextCursor: null });
 
-    const updated = await api.update.mutate({ ownerId, id: created.id, body: 'changed', expectedVersion: 1 });
+    const updated = await api.update.mutate({ id: created.id, body: 'changed', expectedVersion: 1 });
     expect(updated).toMatchObject({ title: 'First note', body: 'changed', version: 2 });
     expect(updated.updatedAt.getTime()).toBeGreaterThanOrEqual(created.updatedAt.getTime());
 
-    expect(await api.delete.mutate({ ownerId, id: created.id })).toEqual({ id: created.id });
-    const gone = await api.get.query({ ownerId, id: created.id }).catch((e: unknown) => e);
+    expect(await api.delete.mutate({ id: created.id })).toEqual({ id: created.id });
+    const gone = await api.get.query({ id: created.id }).catch((e: unknown) => e);
     expect(gone).toBeInstanceOf(TRPCClientError);
     expect((gone as TRPCClientError<NotesRouter>).data).toMatchObject({
       code: 'NOT_FOUND',
@@ -90,14 +111,13 @@ describe('notes over real HTTP', () => {
   });
 
   it('pages through a list with cursors, newest first, without gaps or repeats', async () => {
-    const api = client();
-    const ownerId = randomUUID();
+    const { api } = await signIn();
     const ids: string[] = [];
-    for (let i = 0; i < 7; i++) ids.push((await api.create.mutate({ ownerId, title: `n${i}` })).id);
+    for (let i = 0; i < 7; i++) ids.push((await api.create.mutate({ title: `n${i}` })).id);
     const seen: string[] = [];
     let cursor: string | undefined;
     for (let pages = 0; pages < 10; pages++) {
-      const page = await api.list.query({ ownerId, limit: 3, ...(cursor ? { cursor } : {}) });
+      const page = await api.list.query({ limit: 3, ...(cursor ? { cursor } : {}) });
       seen.push(...page.items.map((n) => n.id));
       if (!page.nextCursor) break;
       cursor = page.nextCursor;
@@ -106,34 +126,32 @@ describe('notes over real HTTP', () => {
   });
 
   it("never shows or changes another owner's note: NOT_FOUND, no existence leak", async () => {
-    const api = client();
-    const owner = randomUUID();
-    const other = randomUUID();
-    const note = await api.create.mutate({ ownerId: owner, title: 'mine' });
+    const owner = await signIn();
+    const other = await signIn();
+    const note = await owner.api.create.mutate({ title: 'mine' });
     const missing = randomUUID();
     for (const call of [
-      () => api.get.query({ ownerId: other, id: note.id }),
-      () => api.update.mutate({ ownerId: other, id: note.id, title: 'stolen' }),
-      () => api.delete.mutate({ ownerId: other, id: note.id }),
-      () => api.get.query({ ownerId: owner, id: missing }),
+      () => other.api.get.query({ id: note.id }),
+      () => other.api.update.mutate({ id: note.id, title: 'stolen' }),
+      () => other.api.delete.mutate({ id: note.id }),
+      () => owner.api.get.query({ id: missing }),
     ]) {
       const error = (await call().catch((e: unknown) => e)) as TRPCClientError<NotesRouter>;
       expect(error.data?.appCode).toBe('NOT_FOUND');
       expect(error.message).toBe('Note not found');
     }
-    expect(await api.get.query({ ownerId: owner, id: note.id })).toEqual(note);
-    expect((await api.list.query({ ownerId: other })).items).toEqual([]);
+    expect(await owner.api.get.query({ id: note.id })).toEqual({ ...note, author: null });
+    expect((await other.api.list.query({})).items).toEqual([]);
   });
 
   it('refuses a stale expectedVersion with CONFLICT and leaves the note unchanged', async () => {
-    const api = client();
-    const ownerId = randomUUID();
-    const note = await api.create.mutate({ ownerId, title: 't' });
-    await api.update.mutate({ ownerId, id: note.id, title: 't2' });
-    const res = await post('update', { json: { ownerId, id: note.id, title: 't3', expectedVersion: 1 } });
+    const { api, auth } = await signIn();
+    const note = await api.create.mutate({ title: 't' });
+    await api.update.mutate({ id: note.id, title: 't2' });
+    const res = await post('update', { json: { id: note.id, title: 't3', expectedVersion: 1 } }, auth);
     expect(res.status).toBe(409);
     expect(((await res.json()) as ErrorBody).error.json.data.appCode).toBe('CONFLICT');
-    expect((await api.get.query({ ownerId, id: note.id })).title).toBe('t2');
+    expect((await api.get.query({ id: note.id })).title).toBe('t2');
   });
 
   it.each([
@@ -142,11 +160,12 @@ describe('notes over real HTTP', () => {
     ['a NUL character', { title: 'a\u0000b' }, ['title']],
     ['a lone surrogate', { title: 'bad \ud800 text' }, ['title']],
     ['a body too long', { title: 'ok', body: 'x'.repeat(10_001) }, ['body']],
-    ['a bad owner id', { ownerId: 'not-a-uuid', title: 'ok' }, ['ownerId']],
+    ['an owner id in the input (the owner is the signed-in user)', { ownerId: randomUUID(), title: 'ok' }, ['']],
     ['a wrong type and an unknown field', { title: 42, extra: true }, ['', 'title']],
   ])('create with %s gives 400 naming the field, stores nothing, sends no stack', async (_name, patch, paths) => {
     const before = await countNotes();
-    const res = await post('create', { json: { ownerId: randomUUID(), ...patch } });
+    const { auth } = await signIn();
+    const res = await post('create', { json: { ...patch } }, auth);
     expect(res.status).toBe(400);
     const body = (await res.json()) as ErrorBody;
     expect(body.error.json.data.appCode).toBe('VALIDATION_FAILED');
@@ -161,22 +180,26 @@ describe('notes over real HTTP', () => {
     ['a limit over the page maximum', { limit: 101 }],
     ['a fractional limit', { limit: 2.5 }],
   ])('list with %s gives 400 naming the field', async (_name, patch) => {
-    const input = { ownerId: randomUUID(), ...patch };
-    const res = await fetch(`${address.url}/trpc/list?input=${encodeURIComponent(JSON.stringify({ json: input }))}`);
+    const { auth } = await signIn();
+    const res = await fetch(`${address.url}/trpc/list?input=${encodeURIComponent(JSON.stringify({ json: patch }))}`, {
+      headers: auth,
+    });
     expect(res.status).toBe(400);
     const body = (await res.json()) as ErrorBody;
     expect(body.error.json.data.issues?.map((i) => i.path)).toEqual([Object.keys(patch)[0]]);
   });
 
   it('update with neither title nor body gives 400', async () => {
-    const res = await post('update', { json: { ownerId: randomUUID(), id: randomUUID() } });
+    const { auth } = await signIn();
+    const res = await post('update', { json: { id: randomUUID() } }, auth);
     expect(res.status).toBe(400);
     expect(((await res.json()) as ErrorBody).error.json.data.issues?.[0]?.path).toBe('title');
   });
 
   it('an oversized body gets 413 and creates nothing', async () => {
     const before = await countNotes();
-    const res = await post('create', { json: { ownerId: randomUUID(), title: 'big', body: 'x'.repeat(70_000) } });
+    const { auth } = await signIn();
+    const res = await post('create', { json: { title: 'big', body: 'x'.repeat(70_000) } }, auth);
     expect(res.status).toBe(413);
     expect(((await res.json()) as ErrorBody).error.json.data.appCode).toBe('BODY_TOO_LARGE');
     expect(await countNotes()).toBe(before);
@@ -184,24 +207,35 @@ describe('notes over real HTTP', () => {
 
   it('a batch over the limit gets 400 and runs no handler', async () => {
     const before = await countNotes();
-    const ownerId = randomUUID();
-    const calls = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [String(i), { json: { ownerId, title: `b${i}` } }]));
-    const res = await post(`${Array(6).fill('create').join(',')}?batch=1`, calls);
+    const { auth } = await signIn();
+    const calls = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [String(i), { json: { title: `b${i}` } }]));
+    const res = await post(`${Array(6).fill('create').join(',')}?batch=1`, calls, auth);
     expect(res.status).toBe(400);
     expect(JSON.stringify(await res.json())).toContain('BATCH_TOO_LARGE');
     expect(await countNotes()).toBe(before);
   });
 
   it('echoes the request id and logs it on the access line', async () => {
-    const res = await post(
-      'create',
-      { json: { ownerId: randomUUID(), title: 'traced' } },
-      { 'x-request-id': 'notes-test-request-0001' },
-    );
+    const { auth } = await signIn();
+    const res = await post('create', { json: { title: 'traced' } }, { ...auth, 'x-request-id': 'notes-test-request-0001' });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('notes-test-request-0001');
     const line = logs.lines().find((l) => l.requestId === 'notes-test-request-0001');
     expect(line).toMatchObject({ service: 'notes', procedure: 'create', outcome: 'OK', msg: 'call' });
+  });
+
+  it('refuses calls without a valid access token: 401, nothing runs', async () => {
+    const before = await countNotes();
+    const anonymous = await post('create', { json: { title: 'anon' } });
+    expect(anonymous.status).toBe(401);
+    const forged = await post(
+      'create',
+      { json: { title: 'forged' } },
+      { authorization: `Bearer ${(await issuer.sign(randomUUID())).slice(0, -4)}AAAA` },
+    );
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect(await countNotes()).toBe(before);
   });
 
   it('serves /metrics on the metrics port only, and reports the database in readiness', async () => {

@@ -20,11 +20,13 @@ export {
   NoteIdSchema,
   NoteRefInput,
   NoteSchema,
+  NoteWithAuthorSchema,
   NotesPageSchema,
   OwnerIdSchema,
   UpdateNoteInput,
   notesContract,
   type Note,
+  type NoteWithAuthor,
   type NotesContract,
 } from './notes.js';
 

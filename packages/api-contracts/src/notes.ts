@@ -8,7 +8,7 @@ export const NOTE_BODY_MAX = 10_000;
 /** Largest page `notes.list` returns. */
 export const NOTES_PAGE_MAX = 100;
 
-/** An owner id: until the auth service lands ([3/7]) it comes from the input. */
+/** A user's id (notes' owner): from the signed-in user's access token, never from the input. */
 export const OwnerIdSchema = z.uuid();
 export const NoteIdSchema = z.uuid();
 
@@ -36,19 +36,21 @@ const TitleSchema = StoredText.pipe(z.string().trim().min(1).max(NOTE_TITLE_MAX)
 const BodySchema = StoredText.pipe(z.string().max(NOTE_BODY_MAX));
 
 export const CreateNoteInput = z.strictObject({
-  ownerId: OwnerIdSchema,
   title: TitleSchema,
   body: BodySchema.default(''),
 });
 
-export const NoteRefInput = z.strictObject({ ownerId: OwnerIdSchema, id: NoteIdSchema });
+export const NoteRefInput = z.strictObject({ id: NoteIdSchema });
 
 export const ListNotesInput = z.strictObject({
-  ownerId: OwnerIdSchema,
   limit: z.number().int().min(1).max(NOTES_PAGE_MAX).default(20),
   /** Opaque: the `nextCursor` of the previous page. */
   cursor: z.string().min(1).max(100).optional(),
 });
+
+/** A note with its author, as `get` shows it; `author` is null when the auth service cannot say. */
+export const NoteWithAuthorSchema = NoteSchema.extend({ author: z.object({ id: z.uuid(), email: z.string() }).nullable() });
+export type NoteWithAuthor = z.infer<typeof NoteWithAuthorSchema>;
 
 export const NotesPageSchema = z.object({
   items: z.array(NoteSchema),
@@ -57,7 +59,6 @@ export const NotesPageSchema = z.object({
 
 export const UpdateNoteInput = z
   .strictObject({
-    ownerId: OwnerIdSchema,
     id: NoteIdSchema,
     title: TitleSchema.optional(),
     body: BodySchema.optional(),
@@ -75,28 +76,28 @@ export const notesContract = defineContract({
     type: 'mutation',
     input: CreateNoteInput,
     output: NoteSchema,
-    access: 'public',
+    access: 'user',
     description: 'Creates a note.',
   },
   get: {
     type: 'query',
     input: NoteRefInput,
-    output: NoteSchema,
-    access: 'public',
-    description: "One of the owner's notes; NOT_FOUND when it does not exist or is someone else's.",
+    output: NoteWithAuthorSchema,
+    access: 'user',
+    description: "One of the user's notes with its author; NOT_FOUND when it does not exist or is someone else's.",
   },
   list: {
     type: 'query',
     input: ListNotesInput,
     output: NotesPageSchema,
-    access: 'public',
+    access: 'user',
     description: "The owner's notes, newest first, a page at a time.",
   },
   update: {
     type: 'mutation',
     input: UpdateNoteInput,
     output: NoteSchema,
-    access: 'public',
+    access: 'user',
     // Setting fields to given values twice has the effect of once (expectedVersion guards races).
     idempotent: true,
     description: 'Changes the title or body of a note.',
@@ -105,7 +106,7 @@ export const notesContract = defineContract({
     type: 'mutation',
     input: NoteRefInput,
     output: z.object({ id: NoteIdSchema }),
-    access: 'public',
+    access: 'user',
     description: 'Deletes a note.',
   },
 });
