@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { authContract, UserSchema } from '@switchyard/api-contracts';
+import { type authContract, UserSchema } from '@switchyard/api-contracts';
 import type { VerifiedAccess } from '@switchyard/infra/auth';
 import { Cache } from '@switchyard/infra/cache';
 import { isUnavailable, type ServiceClient } from '@switchyard/infra/client';
