@@ -21,6 +21,8 @@ export async function migrate(options: MigrateOptions): Promise<string[]> {
     migrationsTable: 'pgmigrations',
     count: Infinity,
     singleTransaction: true,
+    // Instances starting together: the first migrates, the others wait for it (the default fails them).
+    advisoryLockMode: 'wait',
     log: (message: string) => options.logger.debug({ migration: message }, 'migration'),
     logger: {
       debug: (m: string) => options.logger.debug(m),

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createTestDatabase,
+  spawnService,
+  startTestRedis,
+  type SpawnedService,
+  type TestDatabase,
+  type TestRedis,
+} from '@switchyard/infra/testing';
+
+const APPS = fileURLToPath(new URL('../../../apps/', import.meta.url));
+const NOTES_KEY = randomBytes(24).toString('base64url');
+
+let redis: TestRedis;
+let authDb: TestDatabase;
+let notesDb: TestDatabase;
+let auth: SpawnedService;
+const notes: SpawnedService[] = [];
+
+const start = (app: string, env: Record<string, string>) =>
+  spawnService({
+    command: [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'],
+    cwd: `${APPS}${app}`,
+    env: { HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', DRAIN_DELAY_MS: '0', REDIS_URL: redis.url, ...env },
+  });
+
+beforeAll(async () => {
+  [redis, authDb, notesDb] = await Promise.all([startTestRedis(), createTestDatabase(), createTestDatabase()]);
+  auth = await start('auth', {
+    DATABASE_URL: authDb.url,
+    AUTH_KEY_SECRET: randomBytes(32).toString('base64url'),
+    TRUSTED_SERVICE_KEYS: `notes=${NOTES_KEY}`,
+  });
+  notes.push(
+    ...(await Promise.all(
+      [1, 2, 3].map(() =>
+        start('notes', { DATABASE_URL: notesDb.url, AUTH_URL: auth.url, SERVICE_KEY: NOTES_KEY, INSTANCE_COUNT: '3' }),
+      ),
+    )),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  for (const s of [...notes, auth]) if (s && s.child.exitCode === null && s.child.signalCode === null) s.signal('SIGKILL');
+  await redis?.stop();
+  await Promise.all([authDb?.drop(), notesDb?.drop()]);
+});
+
+type Body = {
+  result?: { data: { json: Record<string, unknown> } };
+  error?: { json: { message: string; data: { appCode: string } } };
+};
+
+async function rpc(base: string, path: string, input: unknown, token?: string, method: 'POST' | 'GET' = 'POST') {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const res =
+    method === 'POST'
+      ? await fetch(`${base}/trpc/${path}`, {
+          method,
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify({ json: input }),
+        })
+      : await fetch(`${base}/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, { headers });
+  return { status: res.status, body: (await res.json()) as Body };
+}
+const data = <T>(r: { body: Body }) => r.body.result!.data.json as T;
+type Tokens = { accessToken: string; refreshToken: string };
+
+describe('the whole flow over real HTTP: auth + 3 notes instances', () => {
+  it('register, login, call notes, refresh, reuse an old refresh token, logout everywhere', async () => {
+    const credentials = { email: 'grace@example.com', password: 'nanoseconds 1906' };
+    expect((await rpc(auth.url, 'register', credentials)).status).toBe(200);
+    const login = data<Tokens>(await rpc(auth.url, 'login', credentials));
+
+    // Notes: the owner is the signed-in user; the author comes from auth's internal getUser.
+    const created = await rpc(notes[0]!.url, 'create', { title: 'Compilers' }, login.accessToken);
+    expect(created.status).toBe(200);
+    const { id } = data<{ id: string }>(created);
+    for (const instance of notes) {
+      const got = await rpc(instance.url, 'get', { id }, login.accessToken, 'GET');
+      expect(got.status).toBe(200);
+      expect(data<{ author: { email: string } }>(got).author).toMatchObject({ email: 'grace@example.com' });
+    }
+    // Auth's getUser is internal: a user's token does not open it.
+    expect(
+      (await rpc(auth.url, 'getUser', { id: data<{ ownerId: string }>(created).ownerId }, login.accessToken, 'GET')).status,
+    ).toBe(403);
+    // Another user sees nothing of it.
+    await rpc(auth.url, 'register', { email: 'mal@example.com', password: 'not grace 2024' });
+    const mal = data<Tokens>(await rpc(auth.url, 'login', { email: 'mal@example.com', password: 'not grace 2024' }));
+    expect((await rpc(notes[1]!.url, 'get', { id }, mal.accessToken, 'GET')).status).toBe(404);
+
+    // Refresh, then reuse the old refresh token: the family is revoked, the newest token too.
+    const refreshed = data<Tokens>(await rpc(auth.url, 'refresh', { refreshToken: login.refreshToken }));
+    expect((await rpc(auth.url, 'refresh', { refreshToken: login.refreshToken })).status).toBe(401);
+    expect((await rpc(auth.url, 'refresh', { refreshToken: refreshed.refreshToken })).status).toBe(401);
+
+    // Logout everywhere: a still-valid access token is refused by every notes instance within 1 s.
+    const session = data<Tokens>(await rpc(auth.url, 'login', credentials));
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // iat has 1 s resolution
+    for (const instance of notes) expect((await rpc(instance.url, 'list', {}, session.accessToken, 'GET')).status).toBe(200);
+    const revokedAt = Date.now();
+    expect((await rpc(auth.url, 'logoutEverywhere', {}, session.accessToken)).status).toBe(200);
+    let statuses: number[] = [];
+    while (Date.now() - revokedAt < 1_000) {
+      statuses = await Promise.all(notes.map(async (n) => (await rpc(n.url, 'list', {}, session.accessToken, 'GET')).status));
+      if (statuses.every((s) => s === 401)) break;
+    }
+    expect(statuses).toEqual([401, 401, 401]);
+    expect(Date.now() - revokedAt).toBeLessThan(1_000);
+
+    // No password, hash or token in any process's log.
+    const logs = [auth, ...notes].map((s) => s.output()).join('\n');
+    expect(logs).not.toContain(credentials.password);
+    expect(logs).not.toContain('scrypt$');
+    expect(logs).not.toContain(session.accessToken.split('.')[2]!);
+    expect(logs).not.toMatch(/rt1\.[0-9a-f-]{36}/);
+    expect(logs).not.toContain(NOTES_KEY);
+  }, 60_000);
+});
