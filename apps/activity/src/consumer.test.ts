@@ -9,6 +9,8 @@ import {
   createTestDatabase,
   spawnService,
   startTestRedis,
+  startTestTokenIssuer,
+  type TestTokenIssuer,
   type SpawnedService,
   type TestDatabase,
   type TestRedis,
@@ -20,10 +22,11 @@ let db: TestDatabase;
 let redis: TestRedis;
 let client: Redis;
 let pool: pg.Pool;
+let issuer: TestTokenIssuer;
 const spawned: SpawnedService[] = [];
 
 beforeAll(async () => {
-  [db, redis] = await Promise.all([createTestDatabase(), startTestRedis()]);
+  [db, redis, issuer] = await Promise.all([createTestDatabase(), startTestRedis(), startTestTokenIssuer()]);
   client = createRedisClient({ url: redis.url, role: 'blocking', name: 'test-publisher' });
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
 });
@@ -33,6 +36,7 @@ afterAll(async () => {
   client?.disconnect();
   await redis?.stop();
   await db?.drop();
+  await issuer?.close();
 });
 
 const startActivity = async () => {
@@ -42,6 +46,7 @@ const startActivity = async () => {
     env: {
       DATABASE_URL: db.url,
       REDIS_URL: redis.url,
+      AUTH_URL: issuer.jwksUrl.replace('/.well-known/jwks.json', ''),
       HOST: '127.0.0.1',
       PORT: '0',
       METRICS_PORT: '0',
@@ -119,9 +124,15 @@ describe('activity consumes notes events', () => {
     expect(dead[0]![1].join(' ')).toContain('invalid event');
 
     // The feed serves it, newest first.
-    const res = await fetch(
-      `${second.url}/trpc/feed?input=${encodeURIComponent(JSON.stringify({ json: { ownerId, limit: 3 } }))}`,
-    );
+    const res = await fetch(`${second.url}/trpc/feed?input=${encodeURIComponent(JSON.stringify({ json: { limit: 3 } }))}`, {
+      headers: { authorization: `Bearer ${await issuer.sign(ownerId)}` },
+    });
+    // Someone else's token sees none of it, and no token gets 401.
+    const stranger = await fetch(`${second.url}/trpc/feed?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, {
+      headers: { authorization: `Bearer ${await issuer.sign(randomUUID())}` },
+    });
+    expect(((await stranger.json()) as { result: { data: { json: { items: unknown[] } } } }).result.data.json.items).toEqual([]);
+    expect((await fetch(`${second.url}/trpc/feed?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`)).status).toBe(401);
     const body = (await res.json()) as {
       result: { data: { json: { items: Array<{ title: string | null; type: string }>; nextCursor: string } } };
     };

@@ -16,6 +16,8 @@ const ActivityEnv = z
     METRICS_PORT: portVar(9403),
     ...databaseEnvShape('.data/activity'),
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL'),
+    /** The auth service: its JWKS verifies access tokens. */
+    AUTH_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('http://127.0.0.1:4002'),
     /** This consumer's name in the group. */
     CONSUMER_NAME: z
       .string()

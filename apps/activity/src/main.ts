@@ -3,6 +3,7 @@ import { configOrExit, prettyLogs } from '@switchyard/infra/config';
 import { openServiceDatabase } from '@switchyard/infra/db';
 import { createLogger } from '@switchyard/infra/logging';
 import { startTracing } from '@switchyard/infra/otel-sdk';
+import { ACCESS_TOKEN, Revocations, createAccessTokenVerifier } from '@switchyard/infra/auth';
 import { createRedisClient } from '@switchyard/infra/redis';
 import { exitOnSignals } from '@switchyard/infra/shutdown';
 import { readEnv } from './env.js';
@@ -26,7 +27,28 @@ const db = await openServiceDatabase({
 });
 const { pool } = db;
 const redis = createRedisClient({ url: config.REDIS_URL, role: 'blocking', name: 'activity-consumer', logger });
-const { service, startConsumer } = createActivityService({ config, pool, redis, logger });
+// Revocations need a request connection and a subscriber; the consumer's blocking connection is its own.
+const requests = createRedisClient({ url: config.REDIS_URL, role: 'request', name: 'activity-request', logger });
+const subscriber = createRedisClient({ url: config.REDIS_URL, role: 'blocking', name: 'activity-subscriber', logger });
+const revocations = new Revocations(ACCESS_TOKEN.lifetimeSeconds * 1000);
+await new Promise<void>((resolve) => (requests.status === 'ready' ? resolve() : requests.once('ready', () => resolve())));
+await revocations.follow(requests, subscriber, logger);
+const { service, startConsumer } = createActivityService({
+  config,
+  pool,
+  redis,
+  logger,
+  verifyAccessToken: createAccessTokenVerifier({
+    jwksUrl: `${config.AUTH_URL}/.well-known/jwks.json`,
+    revokedBefore: revocations.revokedBefore,
+  }),
+});
+for (const [name, client] of [
+  ['redis-request', requests],
+  ['redis-subscriber', subscriber],
+] as const) {
+  service.onClose(name, () => client.quit().catch(() => client.disconnect()));
+}
 if (tracing) service.onClose('tracing', () => tracing.shutdown());
 service.onClose('database', () => db.close());
 service.onClose('redis', () => redis.quit().catch(() => redis.disconnect()));

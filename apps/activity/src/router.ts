@@ -5,6 +5,6 @@ import type { ActivityStore } from './store.js';
 /** The activity router: handlers only, typed from the contract. */
 export function createActivityRouter(store: ActivityStore) {
   return implement(activityContract, {
-    feed: ({ input }) => store.feed(input),
+    feed: ({ input, ctx }) => store.feed({ ...input, ownerId: ctx.user!.id }),
   });
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { NOTES_EVENTS_STREAM, noteEvents } from '@switchyard/api-contracts';
 import { startConsumer, type Consumer } from '@switchyard/infra/events';
+import type { VerifiedAccess } from '@switchyard/infra/auth';
 import type { Logger } from '@switchyard/infra/logging';
 import type { Redis } from '@switchyard/infra/redis';
 import { createService, type Service } from '@switchyard/infra/server';
@@ -15,10 +16,12 @@ export interface ActivityDeps {
   /** A blocking-role connection for the consumer. */
   redis: Redis;
   logger: Logger;
+  /** Verifies access tokens; without it the feed answers 401. */
+  verifyAccessToken?: (token: string) => Promise<VerifiedAccess>;
 }
 
 /** The activity service (not listening) and its consumer of notes' events (not started). */
-export function createActivityService({ config, pool, redis, logger }: ActivityDeps): {
+export function createActivityService({ config, pool, redis, logger, verifyAccessToken }: ActivityDeps): {
   service: Service;
   startConsumer: () => Promise<Consumer>;
 } {
@@ -28,6 +31,7 @@ export function createActivityService({ config, pool, redis, logger }: ActivityD
     router: createActivityRouter(store),
     config,
     logger,
+    ...(verifyAccessToken ? { verifyAccessToken } : {}),
     dependencies: { postgres: () => pool.query('SELECT 1'), redis: () => redis.ping() },
   });
   return {

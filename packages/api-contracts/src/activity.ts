@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { defineContract } from './contract.js';
-import { OwnerIdSchema } from './notes.js';
 
 export const ActivityItemSchema = z.object({
   eventId: z.uuid(),
@@ -17,13 +16,12 @@ export const activityContract = defineContract({
   feed: {
     type: 'query',
     input: z.strictObject({
-      ownerId: OwnerIdSchema,
       limit: z.number().int().min(1).max(100).default(20),
       cursor: z.string().min(1).max(100).optional(),
     }),
     output: z.object({ items: z.array(ActivityItemSchema), nextCursor: z.string().nullable() }),
-    access: 'public',
-    description: "The owner's activity, newest first.",
+    access: 'user',
+    description: "The signed-in user's activity, newest first.",
   },
 });
 export type ActivityContract = typeof activityContract;
