@@ -179,6 +179,28 @@ describe('auth over real HTTP (2 instances, shared Postgres and Redis)', () => {
     expect((await rpc(urls[1]!, 'refresh', { refreshToken })).status).toBe(401);
   });
 
+  it('disabling a user ends their sessions and refuses their access tokens on every instance within 1 s', async () => {
+    await rpc(urls[0]!, 'register', { email: 'root@example.com', password: PASSWORD });
+    await pool.query("UPDATE users SET roles = '{member,admin}' WHERE email = 'root@example.com'");
+    const root = tokensOf(await rpc(urls[0]!, 'login', { email: 'root@example.com', password: PASSWORD })).accessToken;
+    await rpc(urls[0]!, 'register', { email: 'zed@example.com', password: PASSWORD });
+    const zed = tokensOf(await rpc(urls[1]!, 'login', { email: 'zed@example.com', password: PASSWORD }));
+    const zedId = (await rpc(urls[0]!, 'me', {}, bearer(zed.accessToken), 'GET')).body.result!.data.json.id as string;
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // iat has 1 s resolution
+    // Only an admin may disable.
+    expect((await rpc(urls[0]!, 'disableUser', { id: zedId }, bearer(zed.accessToken))).status).toBe(403);
+    const t0 = Date.now();
+    expect((await rpc(urls[0]!, 'disableUser', { id: zedId }, bearer(root))).status).toBe(200);
+    let statuses: number[] = [];
+    while (Date.now() - t0 < 1_000) {
+      statuses = await Promise.all(urls.map(async (u) => (await rpc(u, 'me', {}, bearer(zed.accessToken), 'GET')).status));
+      if (statuses.every((s) => s === 401)) break;
+    }
+    expect(statuses).toEqual([401, 401]);
+    expect((await rpc(urls[1]!, 'refresh', { refreshToken: zed.refreshToken })).status).toBe(401);
+    expect((await rpc(urls[1]!, 'login', { email: 'zed@example.com', password: PASSWORD })).status).toBe(401);
+  });
+
   it('delivers the refresh token to browsers as an HttpOnly cookie and demands the CSRF header', async () => {
     const login = await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD, useCookie: true });
     expect(tokensOf(login).refreshToken).toBe('');

@@ -139,6 +139,14 @@ export function createAuthRouter(deps: AuthRouterDeps) {
       return { ok: true as const };
     },
 
+    disableUser: async ({ input, ctx }) => {
+      if (!(await users.disable(input.id))) throw new SwitchyardError('NOT_FOUND', 'User not found');
+      await refreshTokens.revokeAll(input.id);
+      await Revocations.publish(deps.redis, input.id);
+      ctx.log.info({ userId: input.id }, 'user disabled');
+      return { ok: true as const };
+    },
+
     me: async ({ ctx }) => {
       const user = await users.byId(ctx.user!.id);
       if (!user) throw new SwitchyardError('NOT_FOUND', 'User not found');

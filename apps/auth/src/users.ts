@@ -28,6 +28,11 @@ export function createUserStore(pool: pg.Pool) {
       const { rows } = await pool.query<UserRow>('SELECT * FROM users WHERE email = $1', [email]);
       return rows[0] ? { ...toUser(rows[0]), passwordHash: rows[0].password_hash, disabled: rows[0].disabled } : undefined;
     },
+    /** Disables the account; `false` when there is none. */
+    async disable(id: string): Promise<boolean> {
+      const { rowCount } = await pool.query('UPDATE users SET disabled = true WHERE id = $1', [id]);
+      return rowCount === 1;
+    },
     async byId(id: string): Promise<(User & { disabled: boolean }) | undefined> {
       const { rows } = await pool.query<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
       return rows[0] ? { ...toUser(rows[0]), disabled: rows[0].disabled } : undefined;
