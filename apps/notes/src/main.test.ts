@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,19 +38,22 @@ afterAll(() => issuer?.close());
 /** Where the stand-in auth serves its JWKS: notes reads `${AUTH_URL}/.well-known/jwks.json`. */
 const authUrl = () => issuer.jwksUrl.replace('/.well-known/jwks.json', '');
 
-const call = async (base: string, path: string, json: unknown) => {
+const call = async (base: string, path: string, json: unknown, bearer = token) => {
   const res = await fetch(`${base}/trpc/${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
     body: JSON.stringify({ json }),
   });
   return { status: res.status, body: (await res.json()) as { result?: { data: { json: { id: string; title: string } } } } };
 };
-const get = async (base: string, input: unknown) => {
+const get = async (base: string, input: unknown, bearer = token) => {
   const res = await fetch(`${base}/trpc/get?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, {
-    headers: { authorization: `Bearer ${token}` },
+    headers: { authorization: `Bearer ${bearer}` },
   });
-  return { status: res.status, body: (await res.json()) as { result?: { data: { json: { id: string; title: string } } } } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { result?: { data: { json: { id: string; title: string; author: { email: string } | null } } } },
+  };
 };
 
 describe('notes as a process (src/main.ts)', () => {
@@ -132,10 +136,24 @@ describe('notes as a process (src/main.ts)', () => {
 
 describe('npm run dev', () => {
   let dataDir: string;
+  let devRedis: Awaited<ReturnType<typeof startTestRedis>>;
+  const ports: Record<string, string> = {};
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'switchyard-dev-'));
+    devRedis = await startTestRedis();
+    for (const name of [
+      'NOTES_PORT',
+      'NOTES_METRICS_PORT',
+      'AUTH_PORT',
+      'AUTH_METRICS_PORT',
+      'ACTIVITY_PORT',
+      'ACTIVITY_METRICS_PORT',
+    ]) {
+      ports[name] = String(await freePort());
+    }
   });
   afterAll(async () => {
+    await devRedis?.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -145,13 +163,13 @@ describe('npm run dev', () => {
         command: ['npm', 'run', 'dev'],
         cwd: REPO_DIR,
         group: true,
-        // No DATABASE_URL: the embedded database, whatever servers this machine has.
+        service: 'notes',
+        // No DATABASE_URL: embedded databases, whatever servers this machine has.
         env: {
-          DATA_DIR: dataDir,
-          AUTH_URL: authUrl(),
+          ...ports,
+          DEV_DATA_ROOT: dataDir,
+          REDIS_URL: devRedis.url,
           HOST: '127.0.0.1',
-          PORT: '0',
-          METRICS_PORT: '0',
           DRAIN_DELAY_MS: '100',
           LOG_PRETTY: 'false',
         },
@@ -159,21 +177,51 @@ describe('npm run dev', () => {
       }),
     );
 
-  it('starts notes on the embedded database, says so, and keeps a note across a restart (Ctrl-C between)', async () => {
+  const waitFor = async (service: SpawnedService, names: string[]) => {
+    const until = Date.now() + 60_000;
+    while (!names.every((n) => service.output().includes(`"msg":"${n} listening"`))) {
+      if (Date.now() > until) throw new Error(`${names.join(', ')} did not start:\n${service.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  it('runs the mesh (notes, auth, activity) on embedded databases, and keeps data across a restart (Ctrl-C between)', async () => {
     const first = await runDev();
     expect(first.output()).toContain('DATABASE_URL is not set: using the embedded PostgreSQL (PGlite)');
-    const created = await call(first.url, 'create', { title: 'survives restarts' });
+    await waitFor(first, ['auth', 'activity']);
+    const authUrl = `http://127.0.0.1:${ports.AUTH_PORT}`;
+    const credentials = { email: 'dev@example.com', password: 'developer 2026' };
+    expect((await call(authUrl, 'register', credentials, '')).status).toBe(200);
+    const login = await call(authUrl, 'login', credentials, '');
+    const devToken = (login.body.result!.data.json as unknown as { accessToken: string }).accessToken;
+    const created = await call(first.url, 'create', { title: 'survives restarts' }, devToken);
     expect(created.status).toBe(200);
     const id = created.body.result!.data.json.id;
     first.signal('SIGINT');
     await first.exited;
-    expect(first.logLines().find((l) => l.msg === 'notes stopped')).toMatchObject({ clean: true });
+    for (const service of ['notes', 'auth', 'activity']) {
+      expect(first.logLines().find((l) => l.msg === `${service} stopped`)).toMatchObject({ clean: true });
+    }
 
     const second = await runDev();
-    const fetched = await get(second.url, { id });
+    await waitFor(second, ['auth']);
+    const fetched = await get(second.url, { id }, devToken);
     expect(fetched.status).toBe(200);
-    expect(fetched.body.result?.data.json).toMatchObject({ id, title: 'survives restarts' });
+    // The note, and its author from auth (whose account and signing key survived too).
+    expect(fetched.body.result?.data.json).toMatchObject({
+      id,
+      title: 'survives restarts',
+      author: { email: 'dev@example.com' },
+    });
     second.signal('SIGINT');
     await second.exited;
   }, 240_000);
 });
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -66,7 +66,12 @@ export const authContract = defineContract({
   },
   logoutEverywhere: { type: 'mutation', input: z.strictObject({}), output: z.object({ ok: z.literal(true) }), access: 'user' },
   /** Disables an account: its sessions end and its access tokens fail everywhere within a second. */
-  disableUser: { type: 'mutation', input: z.strictObject({ id: z.uuid() }), output: z.object({ ok: z.literal(true) }), access: { roles: ['admin'] } },
+  disableUser: {
+    type: 'mutation',
+    input: z.strictObject({ id: z.uuid() }),
+    output: z.object({ ok: z.literal(true) }),
+    access: { roles: ['admin'] },
+  },
   me: { type: 'query', input: z.strictObject({}), output: UserSchema, access: 'user' },
   /** For other services (notes shows authors): internal only. */
   getUser: {

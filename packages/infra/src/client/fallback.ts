@@ -4,11 +4,14 @@ import type { Contract } from '@switchyard/api-contracts';
 
 const FALLBACK_CODES = new Set(['CIRCUIT_OPEN', 'BULKHEAD_FULL', 'UPSTREAM_UNAVAILABLE', 'DEADLINE_EXCEEDED', 'UNAVAILABLE']);
 
-/** Whether an error means the service could not answer (as opposed to refusing the request). */
+/**
+ * Whether an error means the service could not answer (as opposed to refusing the request): the
+ * policies' own codes, a 503, or an answer that is not a mesh error at all (a proxy's page, garbage).
+ */
 export function isUnavailable(error: unknown): boolean {
   if (!(error instanceof TRPCClientError)) return false;
   const appCode = (error.data as { appCode?: string } | undefined)?.appCode;
-  return appCode !== undefined && FALLBACK_CODES.has(appCode);
+  return appCode === undefined || FALLBACK_CODES.has(appCode);
 }
 
 /**

@@ -26,9 +26,11 @@ export interface SpawnServiceOptions {
   group?: boolean;
   /** How long to wait for the `listening` log line, in ms. @default 60000 */
   startTimeoutMs?: number;
+  /** Which service's `<name> listening` line to wait for, when the command starts several. */
+  service?: string;
 }
 
-const LISTENING = /"port":(\d+),"metricsPort":(\d+)[^\n]*listening/;
+const listeningLine = (service = '[a-z-]+') => new RegExp(`"port":(\\d+),"metricsPort":(\\d+),"msg":"${service} listening"`);
 
 /**
  * Spawns a service process and waits for its `… listening` log line, which gives its ports.
@@ -47,13 +49,14 @@ export function spawnService(options: SpawnServiceOptions): Promise<SpawnedServi
   child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')));
 
+  const listening = listeningLine(options.service);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`service did not start within ${options.startTimeoutMs ?? 60_000} ms:\n${out}`));
     }, options.startTimeoutMs ?? 60_000);
     const check = () => {
-      const match = LISTENING.exec(out);
+      const match = listening.exec(out);
       if (!match) return;
       clearTimeout(timer);
       child.stdout?.off('data', check);
