@@ -191,7 +191,8 @@ describe('the retry budget', () => {
     const offered = await offerLoad(client, 10);
     const attempts = downstream.state.calls.work!;
     // Without a budget, 3 attempts per call would send 3x.
-    expect(attempts).toBeLessThanOrEqual(Math.ceil(offered * 1.2) + 10);
+    // The budget holds per sliding 10 s window: the run spans two windows, so two floors of 10.
+    expect(attempts).toBeLessThanOrEqual(Math.ceil(offered * 1.2) + 20);
     expect(attempts).toBeGreaterThan(offered);
     expect(exhausted).toBeGreaterThan(0);
   }, 30_000);
