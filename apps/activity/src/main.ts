@@ -41,6 +41,7 @@ const { service, startConsumer } = createActivityService({
   verifyAccessToken: createAccessTokenVerifier({
     jwksUrl: `${config.AUTH_URL}/.well-known/jwks.json`,
     revokedBefore: revocations.revokedBefore,
+    sessionRevoked: revocations.sessionRevoked,
   }),
 });
 for (const [name, client] of [

@@ -201,6 +201,21 @@ describe('auth over real HTTP (2 instances, shared Postgres and Redis)', () => {
     expect((await rpc(urls[1]!, 'login', { email: 'zed@example.com', password: PASSWORD })).status).toBe(401);
   });
 
+  it('logout ends that sign-in: its access token is refused everywhere within 1 s, another sign-in keeps working', async () => {
+    const a = tokensOf(await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD }));
+    const b = tokensOf(await rpc(urls[1]!, 'login', { email: 'ada@example.com', password: PASSWORD }));
+    const t0 = Date.now();
+    expect((await rpc(urls[0]!, 'logout', { refreshToken: a.refreshToken })).status).toBe(200);
+    let statuses: number[] = [];
+    while (Date.now() - t0 < 1_000) {
+      statuses = await Promise.all(urls.map(async (u) => (await rpc(u, 'me', {}, bearer(a.accessToken), 'GET')).status));
+      if (statuses.every((s) => s === 401)) break;
+    }
+    expect(statuses).toEqual([401, 401]);
+    expect((await rpc(urls[1]!, 'refresh', { refreshToken: a.refreshToken })).status).toBe(401);
+    for (const u of urls) expect((await rpc(u, 'me', {}, bearer(b.accessToken), 'GET')).status).toBe(200);
+  });
+
   it('delivers the refresh token to browsers as an HttpOnly cookie and demands the CSRF header', async () => {
     const login = await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD, useCookie: true });
     expect(tokensOf(login).refreshToken).toBe('');

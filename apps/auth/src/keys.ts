@@ -108,10 +108,10 @@ export function createKeyStore(pool: pg.Pool, secret: string) {
       return { keys: rows.map((r) => r.public_jwk) };
     },
 
-    /** Signs an access token for `user` with the newest key. */
-    async signAccessToken(user: { id: string; roles: readonly string[] }): Promise<string> {
+    /** Signs an access token for `user`'s sign-in `sessionId` (its refresh family) with the newest key. */
+    async signAccessToken(user: { id: string; roles: readonly string[] }, sessionId: string): Promise<string> {
       const { kid, key } = await signingKey();
-      return new SignJWT({ roles: [...user.roles] })
+      return new SignJWT({ roles: [...user.roles], sid: sessionId })
         .setProtectedHeader({ alg: 'ES256', typ: ACCESS_TOKEN.typ, kid })
         .setSubject(user.id)
         .setIssuer(ACCESS_TOKEN.issuer)

@@ -35,7 +35,13 @@ const userKey = (id: string) => `auth:rtu:${id}`;
 
 /** The outcome of using a refresh token. */
 export type RefreshOutcome =
-  { ok: true; userId: string; token: string } | { ok: false; reason: 'unknown' | 'reused' | 'revoked'; userId?: string };
+  | { ok: true; userId: string; token: string; family: string }
+  | { ok: false; reason: 'unknown' | 'reused' | 'revoked'; userId?: string; family?: string };
+
+/** The sign-in (family) a refresh token belongs to, if it is one. */
+export function familyOf(token: string): string | undefined {
+  return FORMAT.exec(token)?.[1];
+}
 
 /**
  * Refresh tokens: opaque (`rt1.<family>.<id>.<secret>`), kept in Redis as an allow-list, so a lost
@@ -56,8 +62,8 @@ export function createRefreshTokens(redis: Redis, ttlSeconds: number) {
   };
 
   return {
-    /** A new family for a sign-in. */
-    async issue(userId: string): Promise<string> {
+    /** A new family for a sign-in: its first token and the family (session) id. */
+    async issue(userId: string): Promise<{ token: string; family: string }> {
       const family = randomUUID();
       const first = mint(family, userId);
       await redis
@@ -69,7 +75,7 @@ export function createRefreshTokens(redis: Redis, ttlSeconds: number) {
         .sadd(userKey(userId), family)
         .expire(userKey(userId), ttlSeconds)
         .exec();
-      return first.token;
+      return { token: first.token, family };
     },
 
     async rotate(token: string): Promise<RefreshOutcome> {
@@ -88,14 +94,20 @@ export function createRefreshTokens(redis: Redis, ttlSeconds: number) {
         ttlSeconds,
         tokenKey(next.id),
       )) as string[];
-      if (reply[0] === 'ok') return { ok: true, userId: reply[1]!, token: next.token };
-      return { ok: false, reason: reply[0] as 'unknown' | 'reused' | 'revoked', ...(reply[1] ? { userId: reply[1] } : {}) };
+      if (reply[0] === 'ok') return { ok: true, userId: reply[1]!, token: next.token, family };
+      return {
+        ok: false,
+        reason: reply[0] as 'unknown' | 'reused' | 'revoked',
+        family,
+        ...(reply[1] ? { userId: reply[1] } : {}),
+      };
     },
 
-    /** Ends one sign-in (the token's family). */
-    async revokeFamilyOf(token: string): Promise<void> {
-      const match = FORMAT.exec(token);
-      if (match) await redis.del(familyKey(match[1]!));
+    /** Ends one sign-in (the token's family); returns the family id. */
+    async revokeFamilyOf(token: string): Promise<string | undefined> {
+      const family = familyOf(token);
+      if (family) await redis.del(familyKey(family));
+      return family;
     },
 
     /** Ends every sign-in of a user. */

@@ -77,16 +77,23 @@ export function createAuthRouter(deps: AuthRouterDeps) {
   const pair = async (
     ctx: RequestContext,
     user: { id: string; roles: readonly string[] },
-    refreshToken: string,
+    session: { token: string; family: string },
     viaCookie: boolean,
   ) => {
-    if (viaCookie) setRefreshCookie(ctx, refreshToken);
+    if (viaCookie) setRefreshCookie(ctx, session.token);
     return {
-      accessToken: await keys.signAccessToken(user),
+      accessToken: await keys.signAccessToken(user, session.family),
       expiresIn: ACCESS_TOKEN.lifetimeSeconds,
-      refreshToken: viaCookie ? '' : refreshToken,
+      refreshToken: viaCookie ? '' : session.token,
     };
   };
+  /** Ends a sign-in's access tokens on every instance (they would expire within their lifetime anyway). */
+  const revokeSession = (family: string) =>
+    Revocations.publishSession(
+      deps.redis,
+      family,
+      Date.now() + (ACCESS_TOKEN.lifetimeSeconds + ACCESS_TOKEN.clockToleranceSeconds) * 1000,
+    );
 
   return implement(authContract, {
     register: async ({ input }) => {
@@ -116,18 +123,22 @@ export function createAuthRouter(deps: AuthRouterDeps) {
       if (!presented) throw refused();
       const outcome = await refreshTokens.rotate(presented.token);
       if (!outcome.ok) {
-        if (outcome.reason === 'reused') ctx.log.warn({ userId: outcome.userId }, 'refresh token reused: its family is revoked');
+        if (outcome.reason === 'reused') {
+          ctx.log.warn({ userId: outcome.userId }, 'refresh token reused: its family is revoked');
+          if (outcome.family) await revokeSession(outcome.family);
+        }
         if (presented.viaCookie) clearCookies(ctx);
         throw refused();
       }
       const user = await users.byId(outcome.userId);
       if (!user || user.disabled) throw refused();
-      return pair(ctx, user, outcome.token, presented.viaCookie);
+      return pair(ctx, user, { token: outcome.token, family: outcome.family }, presented.viaCookie);
     },
 
     logout: async ({ input, ctx }) => {
       const presented = presentedToken(ctx, input.refreshToken);
-      if (presented) await refreshTokens.revokeFamilyOf(presented.token);
+      const family = presented ? await refreshTokens.revokeFamilyOf(presented.token) : undefined;
+      if (family) await revokeSession(family);
       clearCookies(ctx);
       return { ok: true as const };
     },

@@ -86,7 +86,11 @@ export async function createAuthService({
     metrics,
     rateLimiter: platform.rateLimiter,
     idempotency: platform.idempotency,
-    verifyAccessToken: createAccessTokenVerifier({ keys: ownKeys(keys), revokedBefore: revocations.revokedBefore }),
+    verifyAccessToken: createAccessTokenVerifier({
+      keys: ownKeys(keys),
+      revokedBefore: revocations.revokedBefore,
+      sessionRevoked: revocations.sessionRevoked,
+    }),
     routes: {
       '/.well-known/jwks.json': async (_req, res) => {
         res.setHeader('cache-control', 'public, max-age=60');

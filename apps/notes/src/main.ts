@@ -67,6 +67,7 @@ const service = createNotesService({
   verifyAccessToken: createAccessTokenVerifier({
     jwksUrl: `${config.AUTH_URL}/.well-known/jwks.json`,
     revokedBefore: revocations.revokedBefore,
+    sessionRevoked: revocations.sessionRevoked,
   }),
   ...(auth ? { auth } : {}),
   ...(platform ? { platform } : {}),

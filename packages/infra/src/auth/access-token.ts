@@ -27,6 +27,8 @@ const Claims = z.object({
   iat: z.number().int(),
   exp: z.number().int(),
   roles: z.array(z.string().max(32)).max(16).default([]),
+  /** The sign-in (refresh family) the token belongs to: logging out of it revokes the token. */
+  sid: z.uuid().optional(),
 });
 
 /** Why a token was refused: for the log only; the caller always gets the same 401. */
@@ -41,6 +43,7 @@ export class TokenRejectedError extends Error {
 export interface VerifiedAccess {
   readonly user: EndUser;
   readonly tokenId: string;
+  readonly sessionId: string | undefined;
   readonly issuedAt: number;
   readonly expiresAt: number;
 }
@@ -55,6 +58,8 @@ export interface AccessTokenVerifierOptions {
   jwksCooldownMs?: number;
   /** Tokens issued before this time (ms) for a user are revoked; see `Revocations`. */
   revokedBefore?: (userId: string) => number | undefined;
+  /** Whether a sign-in (`sid`) was logged out; see `Revocations`. */
+  sessionRevoked?: (sessionId: string) => boolean;
 }
 
 /**
@@ -86,9 +91,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     }
     const claims = Claims.safeParse(payload);
     if (!claims.success) throw new TokenRejectedError('claims do not match the access token schema');
-    const { sub, jti, iat, exp, roles } = claims.data;
+    const { sub, jti, iat, exp, roles, sid } = claims.data;
     const revokedBefore = options.revokedBefore?.(sub);
     if (revokedBefore !== undefined && iat * 1000 < revokedBefore) throw new TokenRejectedError('revoked');
-    return { user: { id: sub, roles }, tokenId: jti, issuedAt: iat, expiresAt: exp };
+    if (sid !== undefined && options.sessionRevoked?.(sid)) throw new TokenRejectedError('session logged out');
+    return { user: { id: sub, roles }, tokenId: jti, sessionId: sid, issuedAt: iat, expiresAt: exp };
   };
 }

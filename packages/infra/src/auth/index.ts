@@ -5,4 +5,4 @@ export {
   type AccessTokenVerifierOptions,
   type VerifiedAccess,
 } from './access-token.js';
-export { REVOCATIONS_CHANNEL, REVOCATIONS_HASH, Revocations } from './revocations.js';
+export { REVOCATIONS_CHANNEL, REVOCATIONS_HASH, REVOKED_SESSIONS_HASH, Revocations } from './revocations.js';
