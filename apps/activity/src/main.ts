@@ -3,7 +3,7 @@ import { configOrExit, prettyLogs } from '@switchyard/infra/config';
 import { openServiceDatabase } from '@switchyard/infra/db';
 import { createLogger } from '@switchyard/infra/logging';
 import { startTracing } from '@switchyard/infra/otel-sdk';
-import { ACCESS_TOKEN, Revocations, createAccessTokenVerifier } from '@switchyard/infra/auth';
+import { createUserVerification } from '@switchyard/infra/auth';
 import { createRedisClient } from '@switchyard/infra/redis';
 import { exitOnSignals } from '@switchyard/infra/shutdown';
 import { readEnv } from './env.js';
@@ -30,19 +30,13 @@ const redis = createRedisClient({ url: config.REDIS_URL, role: 'blocking', name:
 // Revocations need a request connection and a subscriber; the consumer's blocking connection is its own.
 const requests = createRedisClient({ url: config.REDIS_URL, role: 'request', name: 'activity-request', logger });
 const subscriber = createRedisClient({ url: config.REDIS_URL, role: 'blocking', name: 'activity-subscriber', logger });
-const revocations = new Revocations(ACCESS_TOKEN.lifetimeSeconds * 1000);
-await new Promise<void>((resolve) => (requests.status === 'ready' ? resolve() : requests.once('ready', () => resolve())));
-await revocations.follow(requests, subscriber, logger);
+const verifyAccessToken = await createUserVerification({ authUrl: config.AUTH_URL, redis: requests, subscriber, logger });
 const { service, startConsumer } = createActivityService({
   config,
   pool,
   redis,
   logger,
-  verifyAccessToken: createAccessTokenVerifier({
-    jwksUrl: `${config.AUTH_URL}/.well-known/jwks.json`,
-    revokedBefore: revocations.revokedBefore,
-    sessionRevoked: revocations.sessionRevoked,
-  }),
+  verifyAccessToken,
 });
 for (const [name, client] of [
   ['redis-request', requests],

@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +9,7 @@ import { Redis } from 'ioredis';
 import {
   createTestDatabase,
   spawnService,
+  freePort,
   startTestRedis,
   startTestTokenIssuer,
   type TestTokenIssuer,
@@ -217,11 +217,3 @@ describe('npm run dev', () => {
     await second.exited;
   }, 240_000);
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

@@ -7,7 +7,7 @@ import { startTracing } from '@switchyard/infra/otel-sdk';
 import { createMetrics } from '@switchyard/infra/metrics';
 import { createRedisClient, createRedisPlatform } from '@switchyard/infra/redis';
 import { authContract, notesContract } from '@switchyard/api-contracts';
-import { ACCESS_TOKEN, Revocations, createAccessTokenVerifier } from '@switchyard/infra/auth';
+import { createUserVerification } from '@switchyard/infra/auth';
 import { createServiceClient } from '@switchyard/infra/client';
 import { exitOnSignals } from '@switchyard/infra/shutdown';
 import { readEnv } from './env.js';
@@ -40,14 +40,8 @@ const redis = platform?.redis;
 const subscriber = platform
   ? createRedisClient({ url: config.REDIS_URL!, role: 'blocking', name: 'notes-subscriber', logger })
   : undefined;
-// Revoked sessions (logout everywhere) reach every instance over Redis; requests never wait on it.
-const revocations = new Revocations(ACCESS_TOKEN.lifetimeSeconds * 1000);
-if (platform && subscriber) {
-  await new Promise<void>((resolve) =>
-    platform.redis.status === 'ready' ? resolve() : platform.redis.once('ready', () => resolve()),
-  );
-  await revocations.follow(platform.redis, subscriber, logger);
-}
+// Access tokens from auth's JWKS; revoked sign-ins reach every instance over Redis, requests never wait on it.
+const verifyAccessToken = await createUserVerification({ authUrl: config.AUTH_URL, redis: platform?.redis, subscriber, logger });
 if (!config.SERVICE_KEY) logger.warn('SERVICE_KEY is not set: notes cannot ask auth for authors');
 const auth = config.SERVICE_KEY
   ? createServiceClient({
@@ -64,11 +58,7 @@ const service = createNotesService({
   pool,
   logger,
   metrics,
-  verifyAccessToken: createAccessTokenVerifier({
-    jwksUrl: `${config.AUTH_URL}/.well-known/jwks.json`,
-    revokedBefore: revocations.revokedBefore,
-    sessionRevoked: revocations.sessionRevoked,
-  }),
+  verifyAccessToken,
   ...(auth ? { auth } : {}),
   ...(platform ? { platform } : {}),
   ...(subscriber ? { subscriber } : {}),
