@@ -258,6 +258,12 @@ describe('auth over real HTTP (2 instances, shared Postgres and Redis)', () => {
     const verify = createAccessTokenVerifier({ jwksUrl: `${urls[1]}/.well-known/jwks.json` });
     await expect(verify(before)).resolves.toBeDefined();
     await expect(verify(after)).resolves.toBeDefined();
+    // A key older than KEY_ROTATION_DAYS is replaced when ensure() runs (at start, then hourly).
+    await pool.query("UPDATE signing_keys SET created_at = now() - interval '31 days' WHERE kid = $1", [newKid]);
+    await keyStores[1]!.ensure(30 * 86_400_000);
+    const { rows } = await pool.query<{ kid: string }>('SELECT kid FROM signing_keys WHERE retired_at IS NULL');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.kid).not.toBe(newKid);
     // Once the old key's last token has expired, it leaves the JWKS and its tokens fail.
     await pool.query("UPDATE signing_keys SET retired_at = now() - interval '1 hour' WHERE kid = $1", [oldKid]);
     const later = createAccessTokenVerifier({ jwksUrl: `${urls[1]}/.well-known/jwks.json` });

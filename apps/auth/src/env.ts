@@ -17,6 +17,8 @@ const AuthEnv = z
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL'),
     /** Seals the private signing keys stored in the database. 32+ characters. */
     AUTH_KEY_SECRET: z.string().min(32, 'expected at least 32 characters'),
+    /** A signing key signs for this many days, then a new one takes over (the old one keeps verifying). */
+    KEY_ROTATION_DAYS: positiveIntVar(30),
     /** Refresh tokens live this long, in days. */
     REFRESH_TOKEN_DAYS: positiveIntVar(30),
     /** scrypt cost (N, a power of two). */

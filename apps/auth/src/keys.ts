@@ -86,13 +86,21 @@ export function createKeyStore(pool: pg.Pool, secret: string) {
       return kid;
     },
 
-    /** Makes sure a signing key exists (instances starting together create one: an advisory lock). */
-    async ensure(): Promise<void> {
+    /**
+     * Makes sure a signing key exists and is younger than `maxAgeMs`, rotating otherwise.
+     * Instances doing this together take turns (an advisory lock), so one key results.
+     */
+    async ensure(maxAgeMs: number): Promise<void> {
       const client = await pool.connect();
       try {
         await client.query('SELECT pg_advisory_lock(7302001)');
-        const { rowCount } = await client.query('SELECT 1 FROM signing_keys WHERE retired_at IS NULL');
-        if (!rowCount) await rotate();
+        const { rows } = await client.query<{ age_ms: number }>(
+          'SELECT extract(epoch FROM now() - created_at) * 1000 AS age_ms FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1',
+        );
+        if (!rows[0] || Number(rows[0].age_ms) > maxAgeMs) {
+          await rotate();
+          signer = undefined;
+        }
       } finally {
         await client.query('SELECT pg_advisory_unlock(7302001)').catch(() => undefined);
         client.release();

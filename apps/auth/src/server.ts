@@ -43,7 +43,8 @@ export async function createAuthService({
   const platform = createRedisPlatform({ service: 'auth', url: config.REDIS_URL, config, logger, registry: metrics.registry });
   const { redis } = platform;
   const keys = createKeyStore(pool, config.AUTH_KEY_SECRET);
-  await keys.ensure();
+  const rotationMs = config.KEY_ROTATION_DAYS * 86_400_000;
+  await keys.ensure(rotationMs);
   const revocations = new Revocations(ACCESS_TOKEN.lifetimeSeconds * 1000);
   await new Promise<void>((resolve) => (redis.status === 'ready' ? resolve() : redis.once('ready', () => resolve())));
   await revocations.follow(redis, subscriber, logger);
@@ -100,5 +101,12 @@ export async function createAuthService({
     dependencies: { postgres: () => pool.query('SELECT 1'), redis: () => redis.ping() },
   });
   service.onClose('redis', () => platform.close());
+  // Rotation is checked hourly by every instance; the advisory lock makes one of them rotate.
+  const rotation = setInterval(
+    () => void keys.ensure(rotationMs).catch((err: unknown) => logger.error({ err }, 'key rotation failed')),
+    3_600_000,
+  );
+  rotation.unref();
+  service.onClose('key-rotation', () => clearInterval(rotation));
   return { service, keys, redis };
 }

@@ -30,7 +30,7 @@ export interface RateLimiterOptions {
   probeIntervalMs?: number;
   /**
    * The longest a decision waits for Redis, in ms (lag-aware: see `lagAwareTimeout`). Give the
-   * client a longer `commandTimeoutMs` as a backstop. @default 250
+   * client a longer `commandTimeoutMs` as a backstop. @default 200
    */
   timeoutMs?: number;
   registry?: Registry;
@@ -75,7 +75,7 @@ export class RateLimiter {
     this.points = options.points;
     this.mode = options.mode ?? 'open';
     this.probeIntervalMs = options.probeIntervalMs ?? 250;
-    this.timeoutMs = options.timeoutMs ?? 250;
+    this.timeoutMs = options.timeoutMs ?? 200;
     this.shared = new RateLimiterRedis({
       storeClient: options.redis,
       keyPrefix: options.keyPrefix,

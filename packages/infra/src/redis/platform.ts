@@ -26,7 +26,7 @@ export function createRedisPlatform(options: {
   registry: Registry;
 }): RedisPlatform {
   const { service, config, logger, registry } = options;
-  // Decisions time out on their own (lag-aware, 250 ms); the client's timeout is only a backstop.
+  // Decisions time out on their own (lag-aware, 200 ms); the client's timeout is only a backstop.
   const redis = createRedisClient({
     url: options.url,
     role: 'request',
