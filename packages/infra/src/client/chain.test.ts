@@ -88,8 +88,9 @@ describe('a chain A -> B -> C', () => {
     expect(hops.every((h) => h.requestId === 'chain-request-0001')).toBe(true);
     const [a, b, c] = hops.map((h) => h.budgetMs) as [number, number, number];
     expect(a).toBeLessThanOrEqual(2_000);
-    expect(b).toBeLessThan(a - 15);
-    expect(c).toBeLessThan(b - 15);
+    // Each hop spends ~20 ms (a timer can fire a few ms early) plus its network time.
+    expect(b).toBeLessThan(a - 10);
+    expect(c).toBeLessThan(b - 10);
 
     const spans = exporter.getFinishedSpans();
     const traceIds = new Set(spans.map((s) => s.spanContext().traceId));
