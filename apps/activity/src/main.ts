@@ -1,31 +1,16 @@
 import { fileURLToPath } from 'node:url';
-import { configOrExit, prettyLogs } from '@switchyard/infra/config';
-import { openServiceDatabase } from '@switchyard/infra/db';
-import { createLogger } from '@switchyard/infra/logging';
-import { startTracing } from '@switchyard/infra/otel-sdk';
 import { createUserVerification } from '@switchyard/infra/auth';
-import { createRedisClient } from '@switchyard/infra/redis';
+import { quitRedis, createRedisClient } from '@switchyard/infra/redis';
 import { exitOnSignals } from '@switchyard/infra/shutdown';
+import { bootService } from '@switchyard/infra/boot';
 import { readEnv } from './env.js';
 import { createActivityService } from './server.js';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
-
-const config = configOrExit('activity', () => readEnv());
-const logger = createLogger({ service: 'activity', level: config.LOG_LEVEL, pretty: prettyLogs(config) });
-const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
-  ? startTracing({ service: 'activity', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT })
-  : undefined;
-
-const db = await openServiceDatabase({
+const { config, logger, pool, adopt } = await bootService({
   service: 'activity',
-  databaseUrl: config.DATABASE_URL,
-  dataDir: config.DATA_DIR,
-  migrationsDir: MIGRATIONS_DIR,
-  poolMax: 10,
-  logger,
+  readEnv,
+  migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)),
 });
-const { pool } = db;
 const redis = createRedisClient({ url: config.REDIS_URL, role: 'blocking', name: 'activity-consumer', logger });
 // Revocations need a request connection and a subscriber; the consumer's blocking connection is its own.
 const requests = createRedisClient({ url: config.REDIS_URL, role: 'request', name: 'activity-request', logger });
@@ -38,15 +23,14 @@ const { service, startConsumer } = createActivityService({
   logger,
   verifyAccessToken,
 });
+adopt(service);
 for (const [name, client] of [
   ['redis-request', requests],
   ['redis-subscriber', subscriber],
 ] as const) {
-  service.onClose(name, () => client.quit().catch(() => client.disconnect()));
+  service.onClose(name, () => quitRedis(client));
 }
-if (tracing) service.onClose('tracing', () => tracing.shutdown());
-service.onClose('database', () => db.close());
-service.onClose('redis', () => redis.quit().catch(() => redis.disconnect()));
+service.onClose('redis', () => quitRedis(redis));
 exitOnSignals(service, logger);
 const consumer = await startConsumer();
 // Stop taking events before the pool and Redis close (resources close in reverse order).

@@ -1,36 +1,21 @@
 import { fileURLToPath } from 'node:url';
-import { configOrExit, prettyLogs } from '@switchyard/infra/config';
-import { openServiceDatabase } from '@switchyard/infra/db';
-import { createLogger } from '@switchyard/infra/logging';
 import { publishEvent } from '@switchyard/infra/events';
-import { startTracing } from '@switchyard/infra/otel-sdk';
 import { createMetrics } from '@switchyard/infra/metrics';
-import { createRedisClient, createRedisPlatform } from '@switchyard/infra/redis';
+import { quitRedis, createRedisClient, createRedisPlatform } from '@switchyard/infra/redis';
 import { authContract, notesContract } from '@switchyard/api-contracts';
 import { createUserVerification } from '@switchyard/infra/auth';
 import { createServiceClient } from '@switchyard/infra/client';
 import { exitOnSignals } from '@switchyard/infra/shutdown';
+import { bootService } from '@switchyard/infra/boot';
 import { readEnv } from './env.js';
 import { createNotesService } from './server.js';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
-
-const config = configOrExit('notes', () => readEnv());
-const logger = createLogger({ service: 'notes', level: config.LOG_LEVEL, pretty: prettyLogs(config) });
-// The tracing SDK belongs to the entry point, and only when there is somewhere to send spans.
-const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
-  ? startTracing({ service: 'notes', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT })
-  : undefined;
-
-const db = await openServiceDatabase({
+const { config, logger, pool, adopt } = await bootService({
   service: 'notes',
-  databaseUrl: config.DATABASE_URL,
-  dataDir: config.DATA_DIR,
-  migrationsDir: MIGRATIONS_DIR,
-  poolMax: config.DB_POOL_MAX,
-  logger,
+  readEnv,
+  migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)),
+  poolMax: (config) => config.DB_POOL_MAX,
 });
-const { pool } = db;
 const metrics = createMetrics({ service: 'notes', procedures: Object.keys(notesContract) });
 const platform = config.REDIS_URL
   ? createRedisPlatform({ service: 'notes', url: config.REDIS_URL, config, logger, registry: metrics.registry })
@@ -74,9 +59,8 @@ const service = createNotesService({
       }
     : {}),
 });
-if (tracing) service.onClose('tracing', () => tracing.shutdown());
-service.onClose('database', () => db.close());
+adopt(service);
 if (platform) service.onClose('redis', () => platform.close());
-if (subscriber) service.onClose('redis-subscriber', () => subscriber.quit().catch(() => subscriber.disconnect()));
+if (subscriber) service.onClose('redis-subscriber', () => quitRedis(subscriber));
 exitOnSignals(service, logger);
 await service.start();

@@ -1,3 +1,3 @@
 export { RedisTimeoutError, lagAwareTimeout } from './lag-aware-timeout.js';
 export { createRedisPlatform, type RedisPlatform } from './platform.js';
-export { createRedisClient, type CreateRedisClientOptions, type Redis, type RedisRole } from './redis-client.js';
+export { createRedisClient, quitRedis, type CreateRedisClientOptions, type Redis, type RedisRole } from './redis-client.js';

@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { ServiceEnv } from '../config/config.js';
 import { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { RateLimiter } from '../rate-limit/rate-limiter.js';
-import { createRedisClient, type Redis } from './redis-client.js';
+import { createRedisClient, quitRedis, type Redis } from './redis-client.js';
 
 /** What a service gets from Redis: its request connection, a shared rate limit, idempotency keys. */
 export interface RedisPlatform {
@@ -48,10 +48,6 @@ export function createRedisPlatform(options: {
       logger,
     }),
     idempotency: new IdempotencyStore({ redis, prefix: `${service}:idem`, registry, logger }),
-    close: () =>
-      redis.quit().then(
-        () => undefined,
-        () => redis.disconnect(),
-      ),
+    close: () => quitRedis(redis),
   };
 }

@@ -125,3 +125,11 @@ export function createRedisClient(options: CreateRedisClientOptions): Redis {
 }
 
 export type { Redis } from 'ioredis';
+
+/** Closes a connection politely, or at once when Redis cannot answer (a shutdown must not hang on it). */
+export function quitRedis(client: Redis): Promise<void> {
+  return client.quit().then(
+    () => undefined,
+    () => client.disconnect(),
+  );
+}

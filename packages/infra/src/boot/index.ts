@@ -1,0 +1,1 @@
+export { bootService, type BootedService } from './boot-service.js';
