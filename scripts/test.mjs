@@ -37,19 +37,25 @@ function has(binary) {
 }
 
 /**
- * Makes sure a binary the tests start is installed: on Debian as root it is installed with
- * apt-get; anywhere else the run stops at once with the line that installs it.
+ * Makes sure the binaries the tests start are installed ({ binary: debianPackage }): on Debian as
+ * root the missing ones are installed with apt-get; anywhere else the run stops at once with the
+ * line that installs them.
  */
-function ensureBinary(binary, debianPackage) {
-  if (has(binary)) return;
-  const isRoot = process.getuid?.() === 0;
-  if (isRoot && has('apt-get')) {
-    console.log(`${binary} is missing: installing Debian's ${debianPackage}`);
-    const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    const install = update.status === 0 ? spawnSync('apt-get', ['install', '-y', '-qq', debianPackage], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }) : update;
-    if (install.status === 0 && has(binary)) return;
+function ensureBinaries(wanted) {
+  const missing = Object.entries(wanted).filter(([binary]) => !has(binary));
+  if (missing.length === 0) return;
+  const packages = [...new Set(missing.map(([, pkg]) => pkg))];
+  if (process.getuid?.() === 0 && has('apt-get')) {
+    console.log(`missing: ${missing.map(([b]) => b).join(', ')}: installing Debian's ${packages.join(' ')}`);
+    const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env: aptEnv });
+    if (update.status === 0) {
+      spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env: aptEnv });
+    }
+    if (missing.every(([binary]) => has(binary))) return;
   }
-  console.error(`${binary} is required by the tests. Install it with: apt-get install -y ${debianPackage}`);
+  const still = missing.filter(([binary]) => !has(binary));
+  console.error(`${still.map(([b]) => b).join(', ')} required by the tests. Install with: apt-get install -y ${[...new Set(still.map(([, p]) => p))].join(' ')}`);
   console.log('\ntests: 0 passed, 1 failed (missing prerequisite)');
   process.exit(1);
 }
@@ -61,8 +67,15 @@ if (major < 20) {
 }
 
 step('Binaries the tests start');
-ensureBinary('redis-server', 'redis-server');
+ensureBinaries({
+  'redis-server': 'redis-server',
+  caddy: 'caddy',
+  prometheus: 'prometheus',
+  promtool: 'prometheus',
+  'docker-compose': 'docker-compose',
+});
 console.log('redis-server: each test that needs Redis starts its own on a free port (the shared one is never touched).');
+console.log('caddy, prometheus: started by the end-to-end tests on free ports; promtool and docker-compose check deploy/ and docker-compose.yml.');
 
 step('PostgreSQL');
 if (process.env.TEST_DATABASE === 'pglite') {

@@ -36,6 +36,8 @@ export interface CreateServiceClientOptions<C extends Contract> {
   url: string;
   /** This service's identity, sent as its credential. */
   caller?: { service: string; key: string };
+  /** Headers sent with every request, e.g. a user's `authorization` for clients outside the mesh. */
+  headers?: () => Record<string, string> | Promise<Record<string, string>>;
   /** Calls per HTTP batch: the target's `MAX_BATCH_SIZE`. @default 20 */
   maxBatchSize?: number;
   policies?: CallPolicyOptions;
@@ -182,11 +184,13 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
           url: `${options.url.replace(/\/$/, '')}/trpc`,
           transformer: superjson,
           maxItems: options.maxBatchSize ?? 20,
-          headers: ({ opList }) => {
+          headers: async ({ opList }) => {
+            const extra = options.headers ? await options.headers() : undefined;
             const attempts = opList.map((op) => (op.context as Record<symbol, AttemptContext | undefined>)[MESH]);
             // One header per batch: the longest budget among its calls; each call still enforces its own.
             const budgetMs = Math.max(...attempts.map((a) => a?.budgetMs ?? 0));
             return {
+              ...extra,
               ...(attempts[0]?.trace ?? {}),
               ...(budgetMs > 0 ? { [DEADLINE_HEADER]: String(budgetMs) } : {}),
               ...(ctx ? { [REQUEST_ID_HEADER]: ctx.requestId } : {}),

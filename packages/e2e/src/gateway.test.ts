@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
+import superjson from 'superjson';
+import type { ActivityRouter, AuthRouter, NotesRouter } from '@switchyard/api-contracts';
+import { startStack, type Stack } from './stack.js';
+
+const ALLOWED = 'https://app.example.test';
+let stack: Stack;
+let token: string;
+
+beforeAll(async () => {
+  stack = await startStack({ corsOrigins: [ALLOWED, 'https://admin.example.test'] });
+  const auth = createTRPCClient<AuthRouter>({
+    links: [httpLink({ url: `${stack.gateway.url}/api/auth/trpc`, transformer: superjson })],
+  });
+  const credentials = { email: 'gateway@example.com', password: 'through the gate 1' };
+  await auth.register.mutate(credentials);
+  token = (await auth.login.mutate(credentials)).accessToken;
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const withToken = () => ({ authorization: `Bearer ${token}` });
+
+describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
+  it('routes /api/<service>/ to every service, notes round-robin over its 3 instances', async () => {
+    const notes = createTRPCClient<NotesRouter>({
+      links: [httpLink({ url: `${stack.gateway.url}/api/notes/trpc`, transformer: superjson, headers: withToken })],
+    });
+    const activity = createTRPCClient<ActivityRouter>({
+      links: [httpLink({ url: `${stack.gateway.url}/api/activity/trpc`, transformer: superjson, headers: withToken })],
+    });
+    const auth = createTRPCClient<AuthRouter>({
+      links: [httpLink({ url: `${stack.gateway.url}/api/auth/trpc`, transformer: superjson, headers: withToken })],
+    });
+    const created = await notes.create.mutate({ title: 'via Caddy' });
+    expect((await notes.get.query({ id: created.id })).title).toBe('via Caddy');
+    expect((await auth.me.query({})).email).toBe('gateway@example.com');
+    expect(Array.isArray((await activity.feed.query({})).items)).toBe(true);
+
+    const served = () => stack.notes.map((n) => n.current.logLines().filter((l) => l.msg === 'call').length);
+    const before = served();
+    for (let i = 0; i < 30; i++) await notes.list.query({});
+    const after = served();
+    // Round-robin: every instance takes about a third.
+    for (let i = 0; i < 3; i++) expect(after[i]! - before[i]!).toBeGreaterThanOrEqual(8);
+  });
+
+  it('answers a batch of calls in one HTTP request', async () => {
+    const mark = `batch-${Date.now()}`;
+    const notes = createTRPCClient<NotesRouter>({
+      links: [
+        httpBatchLink({
+          url: `${stack.gateway.url}/api/notes/trpc`,
+          transformer: superjson,
+          headers: () => ({ ...withToken(), 'x-test-mark': mark }),
+        }),
+      ],
+    });
+    const [a, b, c] = await Promise.all([notes.list.query({}), notes.list.query({ limit: 1 }), notes.list.query({ limit: 2 })]);
+    expect([a, b, c].every((page) => Array.isArray(page.items))).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the access log is written after the response
+    const entries = stack.gateway.accessLog().filter((e) => e.request.headers['X-Test-Mark']?.[0] === mark);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.request.uri).toMatch(/^\/api\/notes\/trpc\/list,list,list\?batch=1/);
+  });
+
+  it('sets security headers, hides Server, compresses larger responses, and logs JSON without credentials', async () => {
+    const res = await fetch(`${stack.gateway.url}/api/notes/trpc/list?input=${encodeURIComponent('{"json":{"limit":100}}')}`, {
+      headers: { ...withToken(), 'accept-encoding': 'gzip' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('server')).toBeNull();
+    expect(res.headers.get('strict-transport-security')).toBeNull(); // plain HTTP here: no HSTS
+    expect(res.headers.get('x-request-id')).toMatch(/.+/);
+
+    // A large response is compressed (fetch decodes it; the raw header says how it came).
+    const notes = createTRPCClient<NotesRouter>({
+      links: [httpLink({ url: `${stack.gateway.url}/api/notes/trpc`, transformer: superjson, headers: withToken })],
+    });
+    for (let i = 0; i < 20; i++) await notes.create.mutate({ title: `padding ${i}`, body: 'x'.repeat(200) });
+    for (const encoding of ['zstd', 'gzip']) {
+      const big = await fetch(`${stack.gateway.url}/api/notes/trpc/list?input=${encodeURIComponent('{"json":{"limit":50}}')}`, {
+        headers: { ...withToken(), 'accept-encoding': encoding },
+      });
+      expect(big.headers.get('content-encoding')).toBe(encoding);
+      await big.arrayBuffer();
+    }
+    const small = await fetch(`${stack.gateway.url}/api/notes/trpc/nothing`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(small.headers.get('content-encoding')).toBeNull();
+
+    const log = stack.gateway.accessLog();
+    expect(log.length).toBeGreaterThan(0);
+    expect(stack.gateway.output()).not.toContain(token);
+  });
+
+  it('CORS: echoes an allowed origin exactly, with Vary and credentials; refuses others and Origin: null', async () => {
+    const url = `${stack.gateway.url}/api/notes/trpc/list?input=${encodeURIComponent('{"json":{}}')}`;
+    const allowed = await fetch(url, { headers: { ...withToken(), origin: ALLOWED } });
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+    expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(allowed.headers.get('vary')).toMatch(/Origin/);
+
+    for (const origin of ['https://evil.example.test', 'https://app.example.test.evil.test', 'http://app.example.test', `${ALLOWED} ${ALLOWED}`]) {
+      const other = await fetch(url, { headers: { ...withToken(), origin } });
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+      expect(other.headers.get('vary')).toMatch(/Origin/);
+    }
+
+    const preflight = (origin: string) =>
+      fetch(`${stack.gateway.url}/api/notes/trpc/create`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+      });
+    const ok = await preflight(ALLOWED);
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+    expect(ok.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(ok.headers.get('access-control-allow-headers')).toContain('authorization');
+    expect(ok.headers.get('access-control-allow-origin')).not.toBe('*');
+    const refused = await preflight('https://evil.example.test');
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+
+    const nullOrigin = await fetch(url, { headers: { ...withToken(), origin: 'null' } });
+    expect(nullOrigin.status).toBe(403);
+    expect(nullOrigin.headers.get('access-control-allow-origin')).toBeNull();
+    expect((await preflight('null')).status).toBe(403);
+  });
+
+  it('404 for every service /metrics, /health and /ready path, and for unknown services', async () => {
+    for (const service of ['auth', 'notes', 'activity']) {
+      for (const path of ['metrics', 'health', 'ready', 'trpc/../metrics', '%2e%2e/metrics']) {
+        const res = await fetch(`${stack.gateway.url}/api/${service}/${path}`);
+        expect(res.status, `/api/${service}/${path}`).toBe(404);
+        expect(await res.text()).not.toContain('# HELP');
+      }
+    }
+    for (const path of ['/metrics', '/api/metrics', '/api/unknown/trpc/list', '/api']) {
+      expect((await fetch(`${stack.gateway.url}${path}`)).status, path).toBe(404);
+    }
+    // The web app is served at / (and client routes fall back to index.html).
+    const home = await fetch(`${stack.gateway.url}/`);
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain('Switchyard');
+    expect((await fetch(`${stack.gateway.url}/notes/123`)).status).toBe(200);
+    // The JWKS is public through the gateway; Caddy's own metrics are on the internal port only.
+    expect((await fetch(`${stack.gateway.url}/api/auth/.well-known/jwks.json`)).status).toBe(200);
+    const caddyMetrics = await fetch(stack.gateway.metricsUrl);
+    expect(await caddyMetrics.text()).toContain('caddy_http_requests_total');
+  });
+
+  it('bodies over the service limit get 413 from the service, not a gateway error', async () => {
+    const res = await fetch(`${stack.gateway.url}/api/notes/trpc/create`, {
+      method: 'POST',
+      headers: { ...withToken(), 'content-type': 'application/json' },
+      body: JSON.stringify({ json: { title: 'big', body: 'x'.repeat(1_200_000) } }),
+    });
+    expect(res.status).toBe(413);
+  });
+});
