@@ -26,7 +26,11 @@ function causeCodes(error: unknown): string[] {
 export function classifyAttemptError(error: unknown): AttemptOutcome {
   if (!(error instanceof TRPCClientError)) return { kind: 'other' };
   const meta = error.meta as { response?: Response } | undefined;
-  const status = (error.data as { httpStatus?: number } | undefined)?.httpStatus ?? meta?.response?.status;
+  const fromService = (error.data as { httpStatus?: number } | undefined)?.httpStatus;
+  const status = fromService ?? meta?.response?.status;
+  // A gateway's own 502/504 (no tRPC error in the body): the instance behind it failed or hung up
+  // after the request may have reached it.
+  if (fromService === undefined && (status === 502 || status === 504)) return { kind: 'maybe-sent' };
   if (typeof status === 'number') {
     return { kind: 'answered', status, retryAfterMs: parseRetryAfter(meta?.response?.headers.get('retry-after')) };
   }
