@@ -1,8 +1,10 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
 import superjson from 'superjson';
 import type { ActivityRouter, AuthRouter, NotesRouter } from '@switchyard/api-contracts';
-import { startStack, type Stack } from './stack.js';
+import { REPO, startPrometheus, startStack, type Stack } from './stack.js';
 
 const ALLOWED = 'https://app.example.test';
 let stack: Stack;
@@ -165,4 +167,60 @@ describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
     });
     expect(res.status).toBe(413);
   });
+});
+
+describe('Prometheus (the Debian binary) against the running stack', () => {
+  it('scrapes every target of deploy/prometheus/prometheus.yml, up, with the RED series, and loads the alert rules', async () => {
+    const { prometheus, stopPrometheus } = await startPrometheus(stack);
+    try {
+      // Traffic for the RED series: calls through the gateway, one of them an error.
+      const notes = createTRPCClient<NotesRouter>({
+        links: [httpLink({ url: `${stack.gateway.url}/api/notes/trpc`, transformer: superjson, headers: withToken })],
+      });
+      await notes.list.query({});
+      await expect(notes.get.query({ id: '00000000-0000-4000-8000-000000000000' })).rejects.toThrow();
+
+      const query = async (expr: string) => {
+        const res = await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`);
+        const body = (await res.json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string> }> } };
+        expect(body.status, `${expr}: ${body.error}`).toBe('success');
+        return body.data.result;
+      };
+      const until = Date.now() + 30_000;
+      let targets: Array<{ labels: { job: string; instance: string }; health: string; lastError: string }> = [];
+      while (Date.now() < until) {
+        const res = await fetch(`${prometheus}/api/v1/targets`);
+        targets = ((await res.json()) as { data: { activeTargets: typeof targets } }).data.activeTargets;
+        if (targets.length > 0 && targets.every((t) => t.health === 'up') && (await query('switchyard_rpc_errors_total')).length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      const jobs = targets.map((t) => `${t.labels.job} ${t.health} ${t.lastError}`).sort();
+      expect(jobs).toEqual(['activity up ', 'auth up ', 'caddy up ', 'notes up ', 'notes up ', 'notes up ']);
+
+      // RED: rate, errors, duration, for every service (and the gateway's own).
+      const services = (rows: Array<{ metric: Record<string, string> }>) => [...new Set(rows.map((r) => r.metric.service))].sort();
+      expect(services(await query('sum by (service) (switchyard_rpc_requests_total)'))).toEqual(['activity', 'auth', 'notes']);
+      expect(services(await query('sum by (service) (switchyard_rpc_duration_seconds_bucket)'))).toEqual(['activity', 'auth', 'notes']);
+      expect(services(await query('sum by (service) (switchyard_rpc_errors_total)'))).toContain('notes');
+      expect((await query('sum(caddy_http_requests_total)')).length).toBe(1);
+
+      const rules = (await (await fetch(`${prometheus}/api/v1/rules`)).json()) as {
+        data: { groups: Array<{ rules: Array<{ name: string; health: string }> }> };
+      };
+      const loaded = rules.data.groups.flatMap((g) => g.rules);
+      expect(loaded.length).toBeGreaterThanOrEqual(10);
+      expect(loaded.filter((r) => r.health !== 'ok' && r.health !== 'unknown')).toEqual([]);
+
+      // Every dashboard query is valid PromQL on the real server.
+      const dir = join(REPO, 'deploy/grafana/dashboards');
+      for (const file of await readdir(dir)) {
+        const dashboard = JSON.parse(await readFile(join(dir, file), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+        for (const { expr } of dashboard.panels.flatMap((p) => p.targets)) {
+          await query(expr.replaceAll('$service', '.*').replaceAll('$__rate_interval', '1m'));
+        }
+      }
+    } finally {
+      await stopPrometheus();
+    }
+  }, 90_000);
 });
