@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript sources in tests (the `@switchyard/source` condition).
 const SOURCE = '@switchyard/source';
+const STACK = ['packages/e2e/src/**/*.test.ts', 'tooling/mesh/src/**/*.test.ts'];
 
 export default defineConfig({
   resolve: { conditions: [SOURCE, ...defaultClientConditions] },
@@ -10,9 +11,17 @@ export default defineConfig({
   // bundler-only ESM build (@opentelemetry/api 1.9's has extensionless imports).
   ssr: { resolve: { conditions: [SOURCE, ...defaultServerConditions.filter((c) => c !== 'module')] } },
   test: {
-    include: ['{apps,packages,tooling}/*/src/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 90_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['{apps,packages,tooling}/*/src/**/*.test.ts'], exclude: ['**/node_modules/**', ...STACK] },
+      },
+      // Whole stacks under load (failover counts, the dev runner): after the rest, one file at a
+      // time, so that no other test competes with them for the 2 cores.
+      { extends: true, test: { name: 'stack', include: STACK, fileParallelism: false, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -1,15 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import {
   createTestDatabase,
   spawnService,
-  freePort,
   startTestRedis,
   startTestTokenIssuer,
   type TestTokenIssuer,
@@ -18,7 +14,6 @@ import {
 } from '@switchyard/infra/testing';
 
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
-const REPO_DIR = fileURLToPath(new URL('../../..', import.meta.url));
 const NODE_MAIN = [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'] as const;
 
 const spawned: SpawnedService[] = [];
@@ -46,16 +41,6 @@ const call = async (base: string, path: string, json: unknown, bearer = token) =
   });
   return { status: res.status, body: (await res.json()) as { result?: { data: { json: { id: string; title: string } } } } };
 };
-const get = async (base: string, input: unknown, bearer = token) => {
-  const res = await fetch(`${base}/trpc/get?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, {
-    headers: { authorization: `Bearer ${bearer}` },
-  });
-  return {
-    status: res.status,
-    body: (await res.json()) as { result?: { data: { json: { id: string; title: string; author: { email: string } | null } } } },
-  };
-};
-
 describe('notes as a process (src/main.ts)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
@@ -132,88 +117,4 @@ describe('notes as a process (src/main.ts)', () => {
       expect.arrayContaining(['draining: readiness now fails', 'notes stopped']),
     );
   });
-});
-
-describe('npm run dev', () => {
-  let dataDir: string;
-  let devRedis: Awaited<ReturnType<typeof startTestRedis>>;
-  const ports: Record<string, string> = {};
-  beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'switchyard-dev-'));
-    devRedis = await startTestRedis();
-    for (const name of [
-      'NOTES_PORT',
-      'NOTES_METRICS_PORT',
-      'AUTH_PORT',
-      'AUTH_METRICS_PORT',
-      'ACTIVITY_PORT',
-      'ACTIVITY_METRICS_PORT',
-    ]) {
-      ports[name] = String(await freePort());
-    }
-  });
-  afterAll(async () => {
-    await devRedis?.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
-  const runDev = async () =>
-    track(
-      await spawnService({
-        command: ['npm', 'run', 'dev'],
-        cwd: REPO_DIR,
-        group: true,
-        service: 'notes',
-        // No DATABASE_URL: embedded databases, whatever servers this machine has.
-        env: {
-          ...ports,
-          DEV_DATA_ROOT: dataDir,
-          REDIS_URL: devRedis.url,
-          HOST: '127.0.0.1',
-          DRAIN_DELAY_MS: '100',
-          LOG_PRETTY: 'false',
-        },
-        startTimeoutMs: 90_000,
-      }),
-    );
-
-  const waitFor = async (service: SpawnedService, names: string[]) => {
-    const until = Date.now() + 60_000;
-    while (!names.every((n) => service.output().includes(`"msg":"${n} listening"`))) {
-      if (Date.now() > until) throw new Error(`${names.join(', ')} did not start:\n${service.output()}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-
-  it('runs the mesh (notes, auth, activity) on embedded databases, and keeps data across a restart (Ctrl-C between)', async () => {
-    const first = await runDev();
-    expect(first.output()).toContain('DATABASE_URL is not set: using the embedded PostgreSQL (PGlite)');
-    await waitFor(first, ['auth', 'activity']);
-    const authUrl = `http://127.0.0.1:${ports.AUTH_PORT}`;
-    const credentials = { email: 'dev@example.com', password: 'developer 2026' };
-    expect((await call(authUrl, 'register', credentials, '')).status).toBe(200);
-    const login = await call(authUrl, 'login', credentials, '');
-    const devToken = (login.body.result!.data.json as unknown as { accessToken: string }).accessToken;
-    const created = await call(first.url, 'create', { title: 'survives restarts' }, devToken);
-    expect(created.status).toBe(200);
-    const id = created.body.result!.data.json.id;
-    first.signal('SIGINT');
-    await first.exited;
-    for (const service of ['notes', 'auth', 'activity']) {
-      expect(first.logLines().find((l) => l.msg === `${service} stopped`)).toMatchObject({ clean: true });
-    }
-
-    const second = await runDev();
-    await waitFor(second, ['auth']);
-    const fetched = await get(second.url, { id }, devToken);
-    expect(fetched.status).toBe(200);
-    // The note, and its author from auth (whose account and signing key survived too).
-    expect(fetched.body.result?.data.json).toMatchObject({
-      id,
-      title: 'survives restarts',
-      author: { email: 'dev@example.com' },
-    });
-    second.signal('SIGINT');
-    await second.exited;
-  }, 240_000);
 });

@@ -1,0 +1,126 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnService, startTestRedis, type SpawnedService, type TestRedis } from '@switchyard/infra/testing';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const INSTANCES = ['auth', 'notes-1', 'notes-2', 'notes-3', 'activity'];
+
+let dataRoot: string;
+let redis: TestRedis;
+const runs: SpawnedService[] = [];
+
+beforeAll(async () => {
+  dataRoot = await mkdtemp(join(tmpdir(), 'switchyard-dev-'));
+  redis = await startTestRedis();
+});
+afterEach(() => {
+  for (const run of runs.splice(0)) {
+    // turbo runs the runner in a process group of its own: kill that one too.
+    const group = /dev: runner pid \d+, process group (\d+)/.exec(run.output())?.[1];
+    if (group) {
+      try {
+        process.kill(-Number(group), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (run.child.exitCode === null && run.child.signalCode === null) run.signal('SIGKILL');
+  }
+});
+afterAll(async () => {
+  await redis?.stop();
+  await rm(dataRoot, { recursive: true, force: true });
+});
+
+/** `npm run dev` with free ports, until it printed the mesh and every instance listens. */
+async function runDev() {
+  const dev = await spawnService({
+    command: ['npm', 'run', 'dev'],
+    cwd: REPO,
+    group: true,
+    service: 'activity',
+    // No *_DATABASE_URL: embedded databases, whatever servers this machine has.
+    env: { DEV_PORTS: 'auto', DEV_DATA_ROOT: dataRoot, REDIS_URL: redis.url, DRAIN_DELAY_MS: '300', LOG_PRETTY: 'false' },
+    startTimeoutMs: 120_000,
+  });
+  runs.push(dev);
+  const until = Date.now() + 90_000;
+  const listening = () => INSTANCES.every((name) => new RegExp(`(^|: )${name}\\s*\\|.*"msg":"[a-z]+ listening"`, 'm').test(dev.output()));
+  while (!(dev.output().includes('dev: Ctrl-C stops everything.') && listening())) {
+    if (Date.now() > until) throw new Error(`the mesh did not start:\n${dev.output().slice(-5000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const gateway = /dev: {3}gateway {3}(http:\/\/127\.0\.0\.1:\d+)\//.exec(dev.output())![1]!;
+  // Caddy's first health checks.
+  const ready = Date.now() + 10_000;
+  while ((await fetch(`${gateway}/api/notes/trpc/list`).catch(() => undefined))?.status !== 401 && Date.now() < ready) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { dev, gateway };
+}
+
+async function rpc(gateway: string, path: string, input: unknown, token?: string) {
+  const res = await fetch(`${gateway}/api/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ json: input }),
+  });
+  return { status: res.status, body: (await res.json()) as { result?: { data: { json: Record<string, unknown> } } } };
+}
+
+describe('npm run dev', () => {
+  it('runs the whole mesh behind Caddy on embedded databases, keeps data across a restart, and Ctrl-C stops every process cleanly', async () => {
+    const first = await runDev();
+    const out = first.dev.output();
+    for (const service of ['AUTH', 'NOTES', 'ACTIVITY']) {
+      expect(out).toContain(`${service}_DATABASE_URL is not set: using the embedded PostgreSQL (PGlite)`);
+    }
+    const credentials = { email: 'dev@example.com', password: 'developer 2026' };
+    expect((await rpc(first.gateway, 'auth/trpc/register', credentials)).status).toBe(200);
+    const login = await rpc(first.gateway, 'auth/trpc/login', credentials);
+    const token = login.body.result!.data.json.accessToken as string;
+    const created = await rpc(first.gateway, 'notes/trpc/create', { title: 'survives restarts' }, token);
+    expect(created.status).toBe(200);
+    const id = created.body.result!.data.json.id as string;
+    // The 3 notes instances share one database: each of them finds the note (once Caddy's health
+    // checks have seen it up).
+    const servedGet = (name: string) => new RegExp(`(^|: )${name}\\s*\\|.*"procedure":"get"`, 'm').test(first.dev.output());
+    const until = Date.now() + 15_000;
+    while (!['notes-1', 'notes-2', 'notes-3'].every(servedGet) && Date.now() < until) {
+      const res = await fetch(`${first.gateway}/api/notes/trpc/get?input=${encodeURIComponent(JSON.stringify({ json: { id } }))}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(res.status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (const name of ['notes-1', 'notes-2', 'notes-3']) expect(servedGet(name), name).toBe(true);
+
+    first.dev.signal('SIGINT'); // Ctrl-C: the whole process group
+    // npm re-raises the signal its script ended with; the runner itself exits 0.
+    expect([0, 'SIGINT']).toContain(await first.dev.exited);
+    expect(first.dev.output()).not.toMatch(/dev: .* exited \(/);
+    const pids = [...first.dev.output().matchAll(/"pid":(\d+)/g)].map((m) => Number(m[1]));
+    expect(new Set(pids).size).toBe(INSTANCES.length);
+    for (const pid of new Set(pids)) expect(() => process.kill(pid, 0), `pid ${pid} still runs`).toThrow();
+    for (const name of INSTANCES) {
+      expect(new RegExp(`(^|: )${name}\\s*\\|.*"clean":true,"msg":"[a-z]+ stopped"`, 'm').test(first.dev.output()), name).toBe(true);
+    }
+
+    const second = await runDev();
+    const fetched = await fetch(`${second.gateway}/api/notes/trpc/get?input=${encodeURIComponent(JSON.stringify({ json: { id } }))}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(fetched.status).toBe(200);
+    // The note, and its author from auth (whose account and signing key survived too).
+    expect(((await fetched.json()) as { result: { data: { json: unknown } } }).result.data.json).toMatchObject({
+      id,
+      title: 'survives restarts',
+      author: { email: 'dev@example.com' },
+    });
+    second.dev.signal('SIGINT');
+    expect([0, 'SIGINT']).toContain(await second.dev.exited);
+  }, 300_000);
+});
