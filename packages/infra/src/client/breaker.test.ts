@@ -6,6 +6,8 @@ import { now } from '../policies/deadline.js';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
 import { createServiceClient } from './service-client.js';
 
+// Long enough that 200 fast failures finish before the first probe on a loaded 2-core machine.
+const HALF_OPEN_AFTER_MS = 1_500;
 const started: Downstream[] = [];
 afterEach(async () => {
   await Promise.all(started.splice(0).map((d) => d.service.shutdown('test done')));
@@ -20,7 +22,7 @@ async function setup() {
     contract: downstreamContract,
     url: downstream.address.url,
     registry,
-    policies: { maxAttempts: 1, breaker: { consecutiveFailures: 5, halfOpenAfterMs: 300, halfOpenMaxMs: 300 } },
+    policies: { maxAttempts: 1, breaker: { consecutiveFailures: 5, halfOpenAfterMs: HALF_OPEN_AFTER_MS, halfOpenMaxMs: HALF_OPEN_AFTER_MS } },
   });
   return { downstream, client, registry };
 }
@@ -64,7 +66,7 @@ describe('circuit breaker against a real downstream', () => {
     expect(metrics).toContain('switchyard_circuit_breaker_state{target="downstream"} 1');
     expect(metrics).toContain('switchyard_client_rejections_total{target="downstream",reason="circuit_open"} 200');
 
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    await new Promise((resolve) => setTimeout(resolve, HALF_OPEN_AFTER_MS + 50));
     downstream.state.mode = 'ok';
     expect(await client.with().work.query({ n: 1 })).toEqual({ ok: true, n: 1 });
     expect(client.policies.state).toBe(CircuitState.Closed);
@@ -80,7 +82,7 @@ describe('circuit breaker against a real downstream', () => {
         .with()
         .work.query({})
         .catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    await new Promise((resolve) => setTimeout(resolve, HALF_OPEN_AFTER_MS + 50));
     downstream.state.mode = 'ok';
     downstream.state.delayMs = 200;
     const results = await Promise.all(
@@ -104,7 +106,7 @@ describe('circuit breaker against a real downstream', () => {
         .with()
         .work.query({})
         .catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    await new Promise((resolve) => setTimeout(resolve, HALF_OPEN_AFTER_MS + 50));
     expect(
       appCodeOf(
         await client
