@@ -8,6 +8,7 @@ import {
   requireDatabaseInProduction,
   serviceEnvShape,
 } from '@switchyard/infra/config';
+import { parseMeshInstances } from './mesh-status.js';
 
 const ActivityEnv = z
   .object({
@@ -26,6 +27,18 @@ const ActivityEnv = z
     /** An event pending this long (its consumer died) is taken over. */
     CLAIM_IDLE_MS: positiveIntVar(5_000),
     EVENT_MAX_ATTEMPTS: positiveIntVar(5),
+    /** Every instance of the mesh, for the status view: `auth=http://a:4002;notes=http://n1:4011,http://n2:4012`. */
+    MESH_INSTANCES: z
+      .string()
+      .default('')
+      .transform((value, ctx) => {
+        const parsed = parseMeshInstances(value);
+        if (typeof parsed === 'string') {
+          ctx.addIssue({ code: 'custom', message: parsed });
+          return z.NEVER;
+        }
+        return parsed;
+      }),
   })
   .superRefine((env, ctx) => {
     requireDatabaseInProduction(env, ctx);

@@ -6,6 +6,7 @@ import type { Logger } from '@switchyard/infra/logging';
 import type { Redis } from '@switchyard/infra/redis';
 import { createService, type Service } from '@switchyard/infra/server';
 import type { ActivityConfig } from './env.js';
+import { createMeshStatus } from './mesh-status.js';
 import { createActivityRouter } from './router.js';
 import { createActivityStore } from './store.js';
 
@@ -28,7 +29,7 @@ export function createActivityService({ config, pool, redis, logger, verifyAcces
   const store = createActivityStore(pool);
   const service = createService({
     name: 'activity',
-    router: createActivityRouter(store),
+    router: createActivityRouter(store, createMeshStatus(config.MESH_INSTANCES)),
     config,
     logger,
     ...(verifyAccessToken ? { verifyAccessToken } : {}),

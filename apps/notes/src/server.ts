@@ -77,5 +77,6 @@ export function createNotesService(deps: NotesDeps): Service {
     ...(deps.verifyAccessToken ? { verifyAccessToken: deps.verifyAccessToken } : {}),
     ...(platform ? { rateLimiter: platform.rateLimiter, idempotency: platform.idempotency } : {}),
     dependencies: { postgres: () => pool.query('SELECT 1'), ...(platform ? { redis: () => platform.redis.ping() } : {}) },
+    ...(deps.auth ? { breakers: () => ({ auth: deps.auth!.breakerState() }) } : {}),
   });
 }

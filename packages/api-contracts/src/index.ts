@@ -45,7 +45,15 @@ export {
   type EventEnvelope,
   type NoteEvent,
 } from './events.js';
-export { ActivityItemSchema, activityContract, type ActivityContract, type ActivityItem } from './activity.js';
+export {
+  ActivityItemSchema,
+  BreakerStateSchema,
+  MeshStatusSchema,
+  activityContract,
+  type ActivityContract,
+  type ActivityItem,
+  type MeshStatus,
+} from './activity.js';
 
 import type { ActivityContract } from './activity.js';
 /** The activity service's router type. */

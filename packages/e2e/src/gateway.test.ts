@@ -41,6 +41,14 @@ describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
     expect((await notes.get.query({ id: created.id })).title).toBe('via Caddy');
     expect((await auth.me.query({})).email).toBe('gateway@example.com');
     expect(Array.isArray((await activity.feed.query({})).items)).toBe(true);
+    // The status view: every instance ready, notes' breaker towards auth closed.
+    const status = await activity.meshStatus.query({});
+    expect(status.services.map((s) => [s.name, s.instances.map((i) => i.ready)])).toEqual([
+      ['auth', [true]],
+      ['notes', [true, true, true]],
+      ['activity', [true]],
+    ]);
+    expect(status.services[1]!.instances.map((i) => i.breakers)).toEqual([{ auth: 'closed' }, { auth: 'closed' }, { auth: 'closed' }]);
 
     const served = () => stack.notes.map((n) => n.current.logLines().filter((l) => l.msg === 'call').length);
     const before = served();

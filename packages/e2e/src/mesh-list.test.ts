@@ -90,6 +90,12 @@ describe('the one list of the mesh (mesh.json)', () => {
       );
     }
     expect(caddy.environment?.GATEWAY_METRICS_PORT).toBe(String(mesh.gateway.metricsPort));
+    // The status view reads every instance.
+    expect(compose.services.activity?.environment?.MESH_INSTANCES).toBe(
+      mesh.services
+        .map((s) => `${s.name}=${instances.filter((i) => i.service === s.name).map((i) => `http://${i.host}:${i.port}`).join(',')}`)
+        .join(';'),
+    );
     // Every long-running container says when it is healthy, and nothing secret is in the file.
     for (const [name, service] of Object.entries(compose.services)) {
       if (name !== 'promtail') expect(service.healthcheck, name).toBeDefined();

@@ -160,8 +160,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const [authDb, notesDb, activityDb] = await Promise.all([createTestDatabase(), createTestDatabase(), createTestDatabase()]);
     databases.push(authDb, notesDb, activityDb);
 
-    const instance = async (name: string, env: Record<string, string>): Promise<Instance> => {
-      const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
+    const instance = async (
+      name: string,
+      env: Record<string, string>,
+      ports?: { port: number; metricsPort: number },
+    ): Promise<Instance> => {
+      const { port, metricsPort } = ports ?? { port: await freePort(), metricsPort: await freePort() };
       const run = () =>
         spawnService({
           command: [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'],
@@ -201,16 +205,23 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       COOKIE_SECURE: 'false',
       SCRYPT_COST: '1024',
     });
+    const portsOf = async () => ({ port: await freePort(), metricsPort: await freePort() });
+    const notesPorts = await Promise.all(Array.from({ length: notesCount }, portsOf));
+    const activityPorts = await portsOf();
+    const meshInstances = [
+      `auth=${auth.url}`,
+      `notes=${notesPorts.map((p) => `http://127.0.0.1:${p.port}`).join(',')}`,
+      `activity=http://127.0.0.1:${activityPorts.port}`,
+    ].join(';');
     // Started together, as an orchestrator would: migrations wait on their advisory lock.
     const [activity, ...notes] = await Promise.all([
-      instance('activity', { DATABASE_URL: activityDb.url, AUTH_URL: auth.url }),
-      ...Array.from({ length: notesCount }, () =>
-        instance('notes', {
-          DATABASE_URL: notesDb.url,
-          AUTH_URL: auth.url,
-          SERVICE_KEY: serviceKey,
-          INSTANCE_COUNT: String(notesCount),
-        }),
+      instance('activity', { DATABASE_URL: activityDb.url, AUTH_URL: auth.url, MESH_INSTANCES: meshInstances }, activityPorts),
+      ...notesPorts.map((ports) =>
+        instance(
+          'notes',
+          { DATABASE_URL: notesDb.url, AUTH_URL: auth.url, SERVICE_KEY: serviceKey, INSTANCE_COUNT: String(notesCount) },
+          ports,
+        ),
       ),
     ]);
 

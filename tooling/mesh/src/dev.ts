@@ -162,59 +162,62 @@ for (const service of mesh.services) {
   say(`${variable} is not set: using the embedded PostgreSQL (PGlite) in ${dataDir}`);
 }
 
-// Every instance of every service. The first instance of each service starts (and migrates) first;
-// the others once it listens: an embedded database is one session, where advisory locks do not
-// keep concurrent migrations apart.
-interface Running {
+// Every instance of every service, its ports decided first (the status view and the gateway need them).
+interface Planned {
+  service: MeshList['services'][number];
   name: string;
   port: number;
   metricsPort: number;
 }
-const running: Running[] = [];
+const plan: Planned[] = [];
+for (const service of mesh.services) {
+  for (let i = 0; i < service.instances; i++) {
+    plan.push({
+      service,
+      name: service.instances > 1 ? `${service.name}-${i + 1}` : service.name,
+      port: await port(service.port + i),
+      metricsPort: await port(service.metricsPort + i),
+    });
+  }
+}
+const urlsOf = (name: string) => plan.filter((p) => p.service.name === name).map((p) => `http://127.0.0.1:${p.port}`);
+const authUrl = urlsOf('auth')[0] ?? 'http://127.0.0.1:4002';
+const meshInstances = mesh.services.map((s) => `${s.name}=${urlsOf(s.name).join(',')}`).join(';');
 const upstreams: Record<string, string[]> = {};
-const authPort = await port(mesh.services.find((s) => s.name === 'auth')?.port ?? 4002);
-const startInstance = async (service: MeshList['services'][number], i: number) => {
-  const name = service.instances > 1 ? `${service.name}-${i + 1}` : service.name;
-  const apiPort = service.name === 'auth' ? authPort : await port(service.port + i);
-  const metricsPort = await port(service.metricsPort + i);
-  running.push({ name, port: apiPort, metricsPort });
-  (upstreams[service.name] ??= []).push(`127.0.0.1:${apiPort}`);
-  return run(name, process.execPath, ['--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'], {
-    cwd: join(ROOT, 'apps', service.name),
-    readyLine: `${service.name} listening`,
+for (const p of plan) (upstreams[p.service.name] ??= []).push(`127.0.0.1:${p.port}`);
+
+const startInstance = (p: Planned) =>
+  run(p.name, process.execPath, ['--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'], {
+    cwd: join(ROOT, 'apps', p.service.name),
+    readyLine: `${p.service.name} listening`,
     env: {
       ...env,
       NODE_ENV: env.NODE_ENV ?? 'development',
       HOST: env.HOST ?? '127.0.0.1',
-      PORT: String(apiPort),
-      METRICS_PORT: String(metricsPort),
+      PORT: String(p.port),
+      METRICS_PORT: String(p.metricsPort),
       REDIS_URL: redisUrl,
-      DATABASE_URL: databaseUrls[service.name],
+      DATABASE_URL: databaseUrls[p.service.name],
       DB_POOL_MAX: '4',
-      INSTANCE_COUNT: String(service.instances),
-      AUTH_URL: `http://127.0.0.1:${authPort}`,
+      INSTANCE_COUNT: String(p.service.instances),
+      AUTH_URL: authUrl,
       AUTH_KEY_SECRET: DEV_AUTH_SECRET,
       TRUSTED_SERVICE_KEYS: `notes=${DEV_NOTES_KEY}`,
       SERVICE_KEY: DEV_NOTES_KEY,
       COOKIE_SECURE: env.COOKIE_SECURE ?? 'false',
       TRUSTED_PROXIES: env.TRUSTED_PROXIES ?? '127.0.0.1',
       DRAIN_DELAY_MS: env.DRAIN_DELAY_MS ?? '1500',
+      MESH_INSTANCES: meshInstances,
     },
   });
-};
-const firsts = await Promise.all(mesh.services.map((service) => startInstance(service, 0)));
-const rest: Array<Promise<unknown>> = [];
-for (const [index, service] of mesh.services.entries()) {
-  rest.push(
-    firsts[index]!.started.then(async () => {
-      const others = [];
-      for (let i = 1; i < service.instances; i++) others.push(await startInstance(service, i));
-      await Promise.all(others.map((o) => o.started));
-    }),
-  );
-}
-// Ports are known now (the gateway needs every upstream); the processes come up meanwhile.
-while (running.length < mesh.services.reduce((sum, s) => sum + s.instances, 0)) await new Promise((done) => setTimeout(done, 20));
+// The first instance of each service starts (and migrates) first, the others once it listens: an
+// embedded database is one session, where advisory locks do not keep concurrent migrations apart.
+const firsts = mesh.services.map((service) => startInstance(plan.find((p) => p.service === service)!));
+const rest = mesh.services.map(async (service, index) => {
+  await firsts[index]!.started;
+  const others = plan.filter((p) => p.service === service).slice(1).map(startInstance);
+  await Promise.all(others.map((o) => o.started));
+});
 
 // The gateway.
 const gatewayPort = await port(mesh.gateway.port);
@@ -243,7 +246,7 @@ if (gateway) {
   say(`  gateway   http://127.0.0.1:${gatewayPort}/api/<service>/trpc  (Caddy metrics :${gatewayMetricsPort}/metrics)`);
   say(`  web       http://127.0.0.1:${gatewayPort}/${existsSync(join(webRoot, 'index.html')) ? '' : `  (not built: ${webRoot} has no index.html)`}`);
 }
-for (const instance of running) {
-  say(`  ${instance.name.padEnd(9)} http://127.0.0.1:${instance.port}/trpc  (metrics :${instance.metricsPort}/metrics)`);
+for (const p of plan) {
+  say(`  ${p.name.padEnd(9)} http://127.0.0.1:${p.port}/trpc  (metrics :${p.metricsPort}/metrics)`);
 }
 say('Ctrl-C stops everything.');

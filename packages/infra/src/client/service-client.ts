@@ -50,6 +50,8 @@ export interface CreateServiceClientOptions<C extends Contract> {
 export interface ServiceClient<C extends Contract> {
   readonly target: string;
   readonly policies: TargetPolicies;
+  /** The breaker's state by name, for status views: `closed`, `open`, `half-open` or `isolated`. */
+  breakerState(): BreakerStateName;
   /**
    * The tRPC client for calls made while serving `ctx`: they carry its request id, remaining
    * deadline and trace, and calls made in the same tick share one HTTP batch. Without `ctx`, calls
@@ -60,6 +62,9 @@ export interface ServiceClient<C extends Contract> {
 }
 
 const MESH = Symbol.for('switchyard.call');
+
+export type BreakerStateName = 'closed' | 'open' | 'half-open' | 'isolated';
+const STATE_NAMES: readonly BreakerStateName[] = ['closed', 'open', 'half-open', 'isolated'];
 
 interface AttemptContext {
   budgetMs: number;
@@ -82,7 +87,7 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
   metrics.breakerState.set({ target }, policies.state);
   policies.events.onStateChange.addListener((state) => {
     metrics.breakerState.set({ target }, state);
-    log?.warn({ breakerState: ['closed', 'open', 'half-open', 'isolated'][state] }, 'circuit breaker state changed');
+    log?.warn({ breakerState: STATE_NAMES[state] }, 'circuit breaker state changed');
   });
   policies.events.onRetry.addListener(({ procedure, reason }) => metrics.retries.inc({ target, procedure, reason }));
   policies.events.onRejected.addListener(({ reason }) => metrics.rejections.inc({ target, reason }));
@@ -210,6 +215,7 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
   return {
     target,
     policies,
+    breakerState: () => STATE_NAMES[policies.state] ?? 'closed',
     with(ctx) {
       if (!ctx) return detached;
       let client = perContext.get(ctx);

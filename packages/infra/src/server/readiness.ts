@@ -8,6 +8,8 @@ export type Readiness = 'starting' | 'ready' | 'draining';
 export interface ReadinessReport {
   status: Readiness;
   dependencies: Record<string, 'up' | 'down'>;
+  /** The circuit breaker of each target this instance calls (`closed`, `open`, `half-open`, `isolated`). */
+  breakers?: Record<string, string>;
 }
 
 const CHECK_TIMEOUT_MS = 500;
@@ -37,4 +39,39 @@ export async function checkDependencies(
     }),
   );
   return Object.fromEntries(entries);
+}
+
+/** The last dependency report, refreshed in the background: `/ready` never waits on a dependency. */
+export interface DependencyMonitor {
+  /** The last results; starts a refresh when they are older than the maximum age. */
+  snapshot(): ReadinessReport['dependencies'];
+  /** Runs the checks now (at start, so the first answer is real). */
+  refresh(): Promise<void>;
+}
+
+/**
+ * Keeps the dependency report fresh without putting the checks on `/ready`'s path: a stalled
+ * database or a frozen Redis must not make readiness slower than the gateway's health-check
+ * timeout, which would take every instance out of rotation at once.
+ */
+export function dependencyMonitor(checks: Readonly<Record<string, DependencyCheck>>, maxAgeMs = 1_000): DependencyMonitor {
+  let last: ReadinessReport['dependencies'] = {};
+  let checkedAt = 0;
+  let running: Promise<void> | undefined;
+  const refresh = () =>
+    (running ??= checkDependencies(checks)
+      .then((report) => {
+        last = report;
+        checkedAt = Date.now();
+      })
+      .finally(() => {
+        running = undefined;
+      }));
+  return {
+    snapshot() {
+      if (Date.now() - checkedAt > maxAgeMs) void refresh();
+      return last;
+    },
+    refresh,
+  };
 }

@@ -196,6 +196,33 @@ describe('metrics, health and readiness', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready', dependencies: { redis: 'down', postgres: 'up' } });
   });
+
+  it('answers /ready at once while a dependency hangs (the gateway health check times out at 500 ms), with breaker states', async () => {
+    const config = loadConfig(TestEnv, { HOST: '127.0.0.1', DRAIN_DELAY_MS: '0' });
+    const logger = createLogger({ service: 'test', destination: captureLogs().stream });
+    let hang = false;
+    const service = createService({
+      name: 'test',
+      router: testRouter,
+      config,
+      logger,
+      dependencies: { postgres: () => (hang ? new Promise(() => undefined) : Promise.resolve()) },
+      breakers: () => ({ auth: 'open' }),
+    });
+    running.push(service);
+    const address = await service.start();
+    hang = true;
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const ready = await fetch(`${address.url}/ready`);
+      expect(performance.now() - t0).toBeLessThan(100);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'ready', breakers: { auth: 'open' } });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    // Meanwhile the background check gave up on the hanging dependency.
+    expect(await (await fetch(`${address.url}/ready`)).json()).toMatchObject({ dependencies: { postgres: 'down' } });
+  });
 });
 
 describe('typed client', () => {

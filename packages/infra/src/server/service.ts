@@ -16,7 +16,7 @@ import { IDEMPOTENCY_KEY_HEADER, isWellFormedIdempotencyKey, type IdempotencySto
 import type { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { TokenRejectedError, type VerifiedAccess } from '../auth/access-token.js';
 import { clientIpOf } from './client-ip.js';
-import { checkDependencies, type DependencyCheck, type Readiness } from './readiness.js';
+import { dependencyMonitor, type DependencyCheck, type Readiness } from './readiness.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { createTrpcHandler } from './trpc-handler.js';
 
@@ -33,8 +33,10 @@ export interface CreateServiceOptions {
   logger: Logger;
   /** @default metrics for the router's procedures */
   metrics?: ServiceMetrics;
-  /** Dependencies reported in the `/ready` body (never failing it). */
+  /** Dependencies reported in the `/ready` body (never failing it; checked in the background). */
   dependencies?: Readonly<Record<string, DependencyCheck>>;
+  /** The breaker states of the services this one calls, for the `/ready` body (the mesh status view). */
+  breakers?: () => Record<string, string>;
   /** Extra GET routes outside tRPC, by exact path (e.g. `/.well-known/jwks.json`). */
   routes?: Readonly<Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>>;
   /** Verifies `Authorization: Bearer` access tokens (see `createAccessTokenVerifier`); without it no caller is a user. */
@@ -98,7 +100,7 @@ export function createService(options: CreateServiceOptions): Service {
   const { config, logger, name } = options;
   const metrics = options.metrics ?? createMetrics({ service: name, procedures: Object.keys(options.router._def.procedures) });
   const exposeErrors = config.NODE_ENV === 'development';
-  const dependencies = options.dependencies ?? {};
+  const monitor = dependencyMonitor(options.dependencies ?? {});
   const trusted = options.trustedServiceKeys ?? config.TRUSTED_SERVICE_KEYS;
   const runtime = { service: name, metrics, exposeErrors, rateLimiter: options.rateLimiter, idempotency: options.idempotency };
   const trustedProxies = new Set(config.TRUSTED_PROXIES);
@@ -214,9 +216,11 @@ export function createService(options: CreateServiceOptions): Service {
       return;
     }
     if (path === '/ready' && req.method === 'GET') {
-      void checkDependencies(dependencies).then((deps) =>
-        sendJson(res, readiness === 'ready' ? 200 : 503, { status: readiness, dependencies: deps }),
-      );
+      sendJson(res, readiness === 'ready' ? 200 : 503, {
+        status: readiness,
+        dependencies: monitor.snapshot(),
+        ...(options.breakers ? { breakers: options.breakers() } : {}),
+      });
       return;
     }
     metrics.recordRejected('not_found');
@@ -252,6 +256,7 @@ export function createService(options: CreateServiceOptions): Service {
     });
     const { port } = server.address() as AddressInfo;
     const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+    await monitor.refresh();
     readiness = 'ready';
     metrics.setReady(true);
     logger.info({ port, metricsPort: metricsServer.port }, `${name} listening`);
