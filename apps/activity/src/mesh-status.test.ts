@@ -6,7 +6,10 @@ import { createMeshStatus, parseMeshInstances } from './mesh-status.js';
 
 const servers: Server[] = [];
 afterAll(() => {
-  for (const server of servers) server.closeAllConnections(), server.close();
+  for (const server of servers) {
+    server.closeAllConnections();
+    server.close();
+  }
 });
 
 /** A real instance answering /ready as given (or never, for `hang`). */
