@@ -73,9 +73,11 @@ ensureBinaries({
   prometheus: 'prometheus',
   promtool: 'prometheus',
   'docker-compose': 'docker-compose',
+  chromium: 'chromium',
 });
 console.log('redis-server: each test that needs Redis starts its own on a free port (the shared one is never touched).');
-console.log('caddy, prometheus: started by the end-to-end tests on free ports; promtool and docker-compose check deploy/ and docker-compose.yml.');
+console.log('caddy, prometheus: started by the end-to-end tests on free ports; promtool and docker-compose check deploy/ and docker-compose.yml;');
+console.log("chromium (Debian's, never a download): driven by playwright-core in the web app's tests.");
 
 step('PostgreSQL');
 if (process.env.TEST_DATABASE === 'pglite') {

@@ -152,7 +152,7 @@ describe('failover through the gateway, under load', () => {
   }, 120_000);
 
   it('negative control: without passive health checks the same SIGKILL loses mutations that were not in flight', async () => {
-    const caddyfile = join(stack.webRoot, 'Caddyfile.no-passive');
+    const caddyfile = join(stack.scratch, 'Caddyfile.no-passive');
     const original = await readFile(CADDYFILE, 'utf8');
     const variant = original.replace(/^\s*(fail_duration|max_fails)\b.*$/gm, '');
     expect(variant).not.toBe(original);

@@ -126,6 +126,8 @@ export interface Stack {
   readonly activity: Instance;
   readonly instances: Instance[];
   readonly webRoot: string;
+  /** A directory of the stack's own, removed with it. */
+  readonly scratch: string;
   /** Another Caddy over the same instances (for a variant of the Caddyfile). */
   startGateway(caddyfile?: string): Promise<Gateway>;
   stop(): Promise<void>;
@@ -135,17 +137,20 @@ export interface StackOptions {
   corsOrigins?: string[];
   /** Extra environment for every service. */
   env?: Record<string, string>;
+  /** The web app Caddy serves at `/` (a built apps/web); else a placeholder page. */
+  webRoot?: string;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const mesh = await readMeshList();
   const notesCount = mesh.services.find((s) => s.name === 'notes')?.instances ?? 3;
   const serviceKey = randomBytes(24).toString('base64url');
-  const webRoot = await mkdtemp(join(tmpdir(), 'switchyard-web-'));
-  await writeFile(join(webRoot, 'index.html'), '<!doctype html><title>Switchyard</title><h1>Switchyard</h1>\n');
+  const placeholder = await mkdtemp(join(tmpdir(), 'switchyard-web-'));
+  await writeFile(join(placeholder, 'index.html'), '<!doctype html><title>Switchyard</title><h1>Switchyard</h1>\n');
+  const webRoot = options.webRoot ?? placeholder;
   const databases: TestDatabase[] = [];
   const redis = await startTestRedis();
-  const cleanups: Array<() => Promise<unknown>> = [() => redis.stop(), () => rm(webRoot, { recursive: true, force: true })];
+  const cleanups: Array<() => Promise<unknown>> = [() => redis.stop(), () => rm(placeholder, { recursive: true, force: true })];
   const all: Instance[] = [];
   const stopAll = async () => {
     for (const instance of all) {
@@ -247,6 +252,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       activity,
       instances: all,
       webRoot,
+      scratch: placeholder,
       startGateway: gatewayOf,
       stop: stopAll,
     };

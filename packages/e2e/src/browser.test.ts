@@ -1,0 +1,199 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { REPO, startStack, type Stack } from './stack.js';
+
+// The web app (apps/web, built with Vite) in Debian's chromium, driven by playwright-core, through
+// Caddy against the whole stack. The screenshot lands in .test-results/ (a CI artifact).
+const SCREENSHOT = join(REPO, '.test-results', 'web-main.png');
+
+let stack: Stack;
+let browser: Browser;
+let webDir: string;
+const origins: Server[] = [];
+let allowedOrigin: string;
+let otherOrigin: string;
+
+/** A page on another origin that tries to read the gateway's answer, and says what it could. */
+async function originServer(): Promise<string> {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><title>other origin</title><p>other origin</p>');
+  });
+  origins.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+beforeAll(async () => {
+  webDir = await mkdtemp(join(tmpdir(), 'switchyard-web-build-'));
+  const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], {
+    cwd: join(REPO, 'apps/web'),
+    env: { ...process.env, WEB_OUT_DIR: webDir },
+    encoding: 'utf8',
+  });
+  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}${build.stderr}`);
+  [allowedOrigin, otherOrigin] = await Promise.all([originServer(), originServer()]);
+  stack = await startStack({ webRoot: webDir, corsOrigins: [allowedOrigin] });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  await mkdir(join(REPO, '.test-results'), { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  for (const server of origins) server.close();
+  await rm(webDir, { recursive: true, force: true });
+});
+
+/** The API requests a page makes (method and path after /api/). */
+function recordApi(page: Page) {
+  const seen: Array<{ method: string; path: string }> = [];
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.pathname.startsWith('/api/')) seen.push({ method: request.method(), path: `${url.pathname.slice(5)}${url.search}` });
+  });
+  return seen;
+}
+
+describe('the web app in chromium, through Caddy', () => {
+  it('sign up, keyboard-only note creation, edit, delete, field errors, activity, status; stays signed in across a reload; sign out everywhere', async () => {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    const consoleErrors: string[] = [];
+    page.on('pageerror', (err) => consoleErrors.push(err.message));
+    await page.goto(stack.gateway.url);
+
+    // Signed out: the sign-in email has focus; Tab reaches the sign-up form. Keyboard only.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('sign-in-email');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('sign-up-email');
+    await page.keyboard.type('browser@example.com');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('short');
+    await page.keyboard.press('Enter');
+    // The error is next to the field that caused it, and the field is marked invalid.
+    await expect.poll(() => page.textContent('#sign-up-password-error')).toMatch(/\S/);
+    expect(await page.getAttribute('#sign-up-password', 'aria-invalid')).toBe('true');
+    expect(await page.getAttribute('#sign-up-password', 'aria-describedby')).toBe('sign-up-password-error');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('sign-up-password');
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('a browser 2026 pass');
+    await page.keyboard.press('Enter');
+
+    // Signed in: the new note's title has focus.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id), { timeout: 10_000 }).toBe('new-note-title');
+    // An empty title: the server's error appears under the title.
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.textContent('#new-note-title-error')).toMatch(/\S/);
+    for (const [title, body] of [
+      ['Timetables', 'Trains leave on the hour.'],
+      ['Signals', 'Red, amber, green.'],
+      ['Sidings', 'Where wagons wait.'],
+    ] as const) {
+      await page.keyboard.type(title);
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(body);
+      await page.keyboard.press('Tab'); // to "Create note"
+      await page.keyboard.press('Enter');
+      await expect.poll(() => page.locator('.note h3', { hasText: title }).count()).toBe(1);
+      await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('new-note-title');
+    }
+
+    // Edit and delete, from the keyboard.
+    await page.getByRole('button', { name: 'Edit “Signals”' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.value)).toBe('Signals');
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('Signals and points');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab'); // to "Save"
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.note h3', { hasText: 'Signals and points' }).count()).toBe(1);
+    await page.getByRole('button', { name: 'Delete “Sidings”' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.note h3', { hasText: 'Sidings' }).count()).toBe(0);
+
+    // The activity feed follows the events; the status view shows every instance ready.
+    await expect.poll(() => page.locator('.feed li').allTextContents(), { timeout: 10_000 }).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^Deleted a note/), expect.stringMatching(/^Edited Signals and points/), expect.stringMatching(/^Created Timetables/)]),
+    );
+    const status = await page.locator('table.status tbody tr').allTextContents();
+    expect(status).toEqual(['authready—', 'notes #1ready→ auth: closed', 'notes #2ready→ auth: closed', 'notes #3ready→ auth: closed', 'activityready—']);
+
+    // Every form field has a label.
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll('input, textarea')].filter((el) => (el as HTMLInputElement).labels?.length === 0).map((el) => el.id),
+    );
+    expect(unlabelled).toEqual([]);
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // A new page load keeps the sign-in (refresh through the HttpOnly cookie). The first page load
+    // makes one refresh, then one HTTP request per service it queries (activity's two queries batched).
+    await page.close();
+    const fresh = await context.newPage();
+    fresh.on('pageerror', (err) => consoleErrors.push(err.message));
+    const api = recordApi(fresh);
+    await fresh.goto(stack.gateway.url);
+    await expect.poll(() => fresh.locator('.note h3').count(), { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => fresh.locator('table.status tbody tr').count()).toBe(5);
+    await expect.poll(() => fresh.textContent('.account')).toContain('browser@example.com');
+    const refreshes = api.filter((r) => r.method === 'POST' && r.path.startsWith('auth/trpc/refresh'));
+    const queries = api.filter((r) => r.method === 'GET');
+    expect(refreshes).toHaveLength(1);
+    const services = new Set(queries.map((q) => q.path.split('/')[0]));
+    expect([...services].sort()).toEqual(['activity', 'auth', 'notes']);
+    expect(queries, JSON.stringify(api)).toHaveLength(services.size);
+    expect(queries.find((q) => q.path.startsWith('activity/'))!.path).toMatch(/^activity\/trpc\/feed,meshStatus\?batch=1/);
+    expect(api).toHaveLength(1 + services.size);
+    // The refresh token never reaches script: HttpOnly, on auth's path only.
+    const cookies = await context.cookies();
+    expect(cookies.find((c) => c.name === 'sy_rt')).toMatchObject({ httpOnly: true, path: '/api/auth/', sameSite: 'Strict' });
+    expect(await fresh.evaluate(() => document.cookie)).not.toContain('sy_rt');
+
+    // Sign out everywhere: back to the sign-in form, also after a reload.
+    await fresh.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await expect.poll(() => fresh.locator('#sign-in-email').count()).toBe(1);
+    await fresh.reload();
+    await expect.poll(() => fresh.locator('#sign-in-email').count()).toBe(1);
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
+  it('CORS: a page on an allowed origin can read the API; one on any other origin, or with Origin null, cannot', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const attempt = (origin: string) =>
+      page.goto(origin).then(() =>
+        page.evaluate(async (gateway) => {
+          try {
+            const res = await fetch(`${gateway}/api/notes/trpc/list?input=${encodeURIComponent('{"json":{}}')}`, {
+              credentials: 'include',
+            });
+            return `read ${res.status}`;
+          } catch {
+            return 'blocked';
+          }
+        }, stack.gateway.url),
+      );
+    expect(await attempt(allowedOrigin)).toBe('read 401'); // readable (and refused: no token)
+    expect(await attempt(otherOrigin)).toBe('blocked');
+    // A sandboxed document's Origin is "null".
+    await page.setContent(`<iframe sandbox="allow-scripts" srcdoc="<script>
+      fetch('${stack.gateway.url}/api/notes/trpc/list').then(() => parent.postMessage('read', '*'), () => parent.postMessage('blocked', '*'));
+    </script>"></iframe>`);
+    const fromNull = await page.evaluate(
+      () => new Promise<string>((resolve) => window.addEventListener('message', (event) => resolve(String(event.data)), { once: true })),
+    );
+    expect(fromNull).toBe('blocked');
+    await context.close();
+  });
+});
