@@ -48,6 +48,9 @@ export type SwitchyardClient = { [K in keyof SwitchyardRouters]: TRPCClient<Swit
   readonly signedIn: boolean;
 };
 
+/** auth's procedures whose 401 means wrong credentials, not an expired access token. */
+const SIGN_IN_PROCEDURES: ReadonlySet<string> = new Set(['login', 'register', 'refresh', 'logout']);
+
 const csrfToken = () =>
   /(?:^|;\s*)sy_csrf=([^;]+)/.exec((globalThis as { document?: { cookie: string } }).document?.cookie ?? '')?.[1];
 
@@ -113,7 +116,7 @@ export function createSwitchyardClient(options: SwitchyardClientOptions): Switch
 
   // Every router shares the mesh's root config (superjson), so one link chain type fits them all.
   const linksOf = (service: keyof SwitchyardRouters) => [
-    callPolicies(options, { service, refresh: service === 'auth' ? undefined : refresh }),
+    callPolicies(options, { service, refresh, ...(service === 'auth' ? { noRefresh: SIGN_IN_PROCEDURES } : {}) }),
     httpBatchLink<NotesRouter>({
       url: `${base}/api/${service}/trpc`,
       transformer: superjson,

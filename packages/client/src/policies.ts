@@ -53,7 +53,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export function callPolicies(
   options: PolicyOptions,
-  target: { service: string; refresh: (() => Promise<boolean>) | undefined },
+  target: { service: string; refresh: () => Promise<boolean>; noRefresh?: ReadonlySet<string> },
 ): TRPCLink<AnyTRPCRouter> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxAttempts = options.maxAttempts ?? 3;
@@ -85,7 +85,7 @@ export function callPolicies(
               return await attempt();
             } catch (error) {
               const failure = failureOf(error);
-              if (failure.status === 401 && failure.fromService && target.refresh && !refreshed) {
+              if (failure.status === 401 && failure.fromService && !refreshed && !target.noRefresh?.has(op.path)) {
                 refreshed = true;
                 if (await target.refresh()) {
                   n--;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
 import superjson from 'superjson';
 import type { ActivityRouter, AuthRouter, NotesRouter } from '@switchyard/api-contracts';
+import { createSwitchyardClient, type SessionTokens } from '@switchyard/client';
 import { REPO, startPrometheus, startStack, type Stack } from './stack.js';
 
 const ALLOWED = 'https://app.example.test';
@@ -75,6 +76,50 @@ describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
     const entries = stack.gateway.accessLog().filter((e) => e.request.headers['X-Test-Mark']?.[0] === mark);
     expect(entries).toHaveLength(1);
     expect(entries[0]!.request.uri).toMatch(/^\/api\/notes\/trpc\/list,list,list\?batch=1/);
+  });
+
+  it('@switchyard/client: typed calls through the gateway, one request per service per tick, a stale access token refreshed once', async () => {
+    const auth = createTRPCClient<AuthRouter>({
+      links: [httpLink({ url: `${stack.gateway.url}/api/auth/trpc`, transformer: superjson })],
+    });
+    const { refreshToken, accessToken } = await auth.login.mutate({ email: 'gateway@example.com', password: 'through the gate 1' });
+    const notes = createTRPCClient<NotesRouter>({
+      links: [httpLink({ url: `${stack.gateway.url}/api/notes/trpc`, transformer: superjson, headers: { authorization: `Bearer ${accessToken}` } })],
+    });
+    await notes.create.mutate({ title: 'for the client' });
+    const seen: Array<SessionTokens | undefined> = [];
+    // An access token that no longer passes (here: not a token at all) and a live refresh token.
+    const client = createSwitchyardClient({
+      baseUrl: stack.gateway.url,
+      tokens: { accessToken: 'expired.access.token', refreshToken },
+      onTokens: (tokens) => seen.push(tokens),
+    });
+    const before = stack.gateway.accessLog().length;
+    const [all, one, me] = await Promise.all([
+      client.notes.list.query({}),
+      client.notes.list.query({ limit: 1 }),
+      client.auth.me.query({}),
+    ]);
+    expect(all.items.length).toBeGreaterThan(0);
+    expect(one.items).toHaveLength(1);
+    expect(me.email).toBe('gateway@example.com');
+    // Calls to two services met the stale token at once: one refresh served them all.
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.refreshToken).not.toBe(refreshToken); // rotated
+    // A wrong password is not an expired token: no refresh, the error as auth gave it.
+    await expect(client.signIn('gateway@example.com', 'not the password 1')).rejects.toThrow(/Email or password is wrong/);
+    expect(seen).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const uris = stack.gateway
+      .accessLog()
+      .slice(before)
+      .map((e) => `${e.request.method} ${e.request.uri.split('?')[0]}`);
+    // Two list calls: one request failed (401), the refresh, one request retried, both batched.
+    expect(uris.filter((u) => u === 'GET /api/notes/trpc/list,list')).toHaveLength(2);
+    expect(uris.filter((u) => u === 'POST /api/auth/trpc/refresh')).toHaveLength(1);
+    expect(uris.filter((u) => u === 'GET /api/auth/trpc/me')).toHaveLength(2);
+    await client.signOut();
+    expect(client.signedIn).toBe(false);
   });
 
   it('sets security headers, hides Server, compresses larger responses, and logs JSON without credentials', async () => {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +86,19 @@ describe('npm run dev', () => {
     const created = await rpc(first.gateway, 'notes/trpc/create', { title: 'survives restarts' }, token);
     expect(created.status).toBe(200);
     const id = created.body.result!.data.json.id as string;
+
+    // The web app at / (built by the runner), and the example program against this mesh.
+    const home = await fetch(`${first.gateway}/`);
+    expect(home.status).toBe(200);
+    expect(await home.text()).toMatch(/<title>Switchyard<\/title>[\s\S]*<script type="module"/);
+    const example = spawnSync('npm', ['start', '--silent', '-w', 'examples/list-notes', '--', credentials.email, credentials.password], {
+      cwd: REPO,
+      encoding: 'utf8',
+      env: { ...process.env, SWITCHYARD_URL: first.gateway },
+      timeout: 60_000,
+    });
+    expect(example.status, `${example.stdout}${example.stderr}`).toBe(0);
+    expect(example.stdout).toContain('1 note(s) for dev@example.com, newest: "survives restarts"');
     // The 3 notes instances share one database: each of them finds the note (once Caddy's health
     // checks have seen it up).
     const servedGet = (name: string) => new RegExp(`(^|: )${name}\\s*\\|.*"procedure":"get"`, 'm').test(first.dev.output());

@@ -3,6 +3,7 @@
 //              DEV_DATA_ROOT/<name> (shared by that service's instances), kept across runs
 //   Redis      REDIS_URL, else the Redis on 127.0.0.1:6379, else a redis-server started here
 //   services   every instance of mesh.json (migrations run at start, under a lock)
+//   web        apps/web built by Vite in watch mode (WEB_ROOT: serve a built copy instead)
 //   gateway    Caddy with the repository Caddyfile (installed from Debian as root when missing)
 // Ports are mesh.json's; DEV_PORTS=auto takes free ones instead (printed at start). Ctrl-C drains
 // and stops every process.
@@ -219,10 +220,19 @@ const rest = mesh.services.map(async (service, index) => {
   await Promise.all(others.map((o) => o.started));
 });
 
+// The web app, rebuilt on every change (Caddy serves the files).
+const webRoot = resolve(ROOT, env.WEB_ROOT ?? mesh.web.root);
+const web = env.WEB_ROOT
+  ? undefined
+  : run('web', process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--watch'], {
+      cwd: join(ROOT, 'apps/web'),
+      env: { ...env, WEB_OUT_DIR: webRoot },
+      readyLine: 'built in',
+    });
+
 // The gateway.
 const gatewayPort = await port(mesh.gateway.port);
 const gatewayMetricsPort = await port(mesh.gateway.metricsPort);
-const webRoot = resolve(ROOT, env.WEB_ROOT ?? mesh.web.root);
 let gateway = false;
 if (ensureBinary('caddy', 'caddy')) {
   const caddyEnv: NodeJS.ProcessEnv = {
@@ -240,7 +250,7 @@ if (ensureBinary('caddy', 'caddy')) {
   say('the gateway is not running (no caddy): call the services on their own ports');
 }
 
-await Promise.all([...firsts.map((f) => f.started), ...rest]);
+await Promise.all([...firsts.map((f) => f.started), ...rest, web?.started]);
 say('the mesh:');
 if (gateway) {
   say(`  gateway   http://127.0.0.1:${gatewayPort}/api/<service>/trpc  (Caddy metrics :${gatewayMetricsPort}/metrics)`);

@@ -8,7 +8,7 @@ const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 
 async function typeTestFiles(): Promise<Array<{ file: string; packageDir: string }>> {
   const found: Array<{ file: string; packageDir: string }> = [];
-  for (const group of ['apps', 'packages']) {
+  for (const group of ['apps', 'packages', 'examples']) {
     for (const pkg of await readdir(join(REPO, group))) {
       const src = join(REPO, group, pkg, 'src');
       const entries = await readdir(src, { recursive: true }).catch(() => [] as string[]);
@@ -29,6 +29,7 @@ describe('type tests', () => {
       expect.arrayContaining([
         'packages/api-contracts/src/type-tests/client.type-test.ts',
         'packages/infra/src/trpc/implement.type-test.ts',
+        'examples/list-notes/src/mistakes.type-test.ts',
       ]),
     );
   });
