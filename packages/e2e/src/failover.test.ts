@@ -2,10 +2,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTRPCClient, httpLink } from '@trpc/client';
-import superjson from 'superjson';
-import type { AuthRouter } from '@switchyard/api-contracts';
-import { CADDYFILE, startStack, type Gateway, type Instance, type Stack } from './stack.js';
+import { CADDYFILE, signUp, startStack, type Gateway, type Instance, type Stack } from './stack.js';
 import { sleep, startLoad, type CallRecord } from './load.js';
 
 // Each scenario runs 3 rounds, one per notes instance; every round must hold.
@@ -26,12 +23,7 @@ beforeAll(async () => {
       RATE_LIMIT_POINTS: '1000000',
     },
   });
-  const auth = createTRPCClient<AuthRouter>({
-    links: [httpLink({ url: `${stack.gateway.url}/api/auth/trpc`, transformer: superjson })],
-  });
-  const credentials = { email: 'failover@example.com', password: 'no request lost 1' };
-  await auth.register.mutate(credentials);
-  token = (await auth.login.mutate(credentials)).accessToken;
+  token = await signUp(stack.gateway.url, 'failover@example.com', 'no request lost 1');
 }, 180_000);
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
 import superjson from 'superjson';
 import type { ActivityRouter, AuthRouter, NotesRouter } from '@switchyard/api-contracts';
 import { createSwitchyardClient, type SessionTokens } from '@switchyard/client';
-import { REPO, startPrometheus, startStack, type Stack } from './stack.js';
+import { REPO, signUp, startPrometheus, startStack, type Stack } from './stack.js';
 
 const ALLOWED = 'https://app.example.test';
 let stack: Stack;
@@ -13,12 +13,7 @@ let token: string;
 
 beforeAll(async () => {
   stack = await startStack({ corsOrigins: [ALLOWED, 'https://admin.example.test'] });
-  const auth = createTRPCClient<AuthRouter>({
-    links: [httpLink({ url: `${stack.gateway.url}/api/auth/trpc`, transformer: superjson })],
-  });
-  const credentials = { email: 'gateway@example.com', password: 'through the gate 1' };
-  await auth.register.mutate(credentials);
-  token = (await auth.login.mutate(credentials)).accessToken;
+  token = await signUp(stack.gateway.url, 'gateway@example.com', 'through the gate 1');
 }, 180_000);
 
 afterAll(async () => {

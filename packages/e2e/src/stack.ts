@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { createTRPCClient, httpLink } from '@trpc/client';
+import superjson from 'superjson';
+import type { AuthRouter } from '@switchyard/api-contracts';
 import {
   createTestDatabase,
   freePort,
@@ -320,4 +323,11 @@ export async function startPrometheus(stack: Stack): Promise<{ prometheus: strin
     throw err;
   }
   return { prometheus, stopPrometheus };
+}
+
+/** Registers an account through the gateway and signs it in: its access token. */
+export async function signUp(gatewayUrl: string, email: string, password: string): Promise<string> {
+  const auth = createTRPCClient<AuthRouter>({ links: [httpLink({ url: `${gatewayUrl}/api/auth/trpc`, transformer: superjson })] });
+  await auth.register.mutate({ email, password });
+  return (await auth.login.mutate({ email, password })).accessToken;
 }
