@@ -35,6 +35,11 @@ export interface CreateServiceOptions {
   metrics?: ServiceMetrics;
   /** Dependencies reported in the `/ready` body (never failing it; checked in the background). */
   dependencies?: Readonly<Record<string, DependencyCheck>>;
+  /**
+   * `stock` answers every tRPC request with tRPC's own node-http adapter; `fast` (default) answers
+   * JSON queries and mutations from node:http directly (wire-compatible) and the rest with it.
+   */
+  adapter?: 'fast' | 'stock';
   /** The breaker states of the services this one calls, for the `/ready` body (the mesh status view). */
   breakers?: () => Record<string, string>;
   /** Extra GET routes outside tRPC, by exact path (e.g. `/.well-known/jwks.json`). */
@@ -113,6 +118,7 @@ export function createService(options: CreateServiceOptions): Service {
   const unsent = new Set<ServerResponse>();
 
   const trpc = createTrpcHandler({
+    fast: options.adapter !== 'stock',
     router: options.router,
     maxBodyBytes: config.MAX_BODY_BYTES,
     maxBatchSize: config.MAX_BATCH_SIZE,

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TRPCError, type AnyTRPCRouter } from '@trpc/server';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { RequestContext } from '../trpc/context.js';
+import { createFastTrpc } from './fast-trpc.js';
 
 /** Options of {@link createTrpcHandler}. */
 export interface TrpcHandlerOptions {
@@ -25,11 +26,22 @@ export interface TrpcHandlerOptions {
 export type TrpcHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
 
 /**
- * The HTTP adapter between node:http and tRPC: the one module a faster, wire-compatible handler
- * replaces. Today it is tRPC's own node-http adapter, with the body limit checked up front from
- * `content-length` (a chunked body is cut by tRPC's own `maxBodySize` as it streams).
+ * The HTTP adapter between node:http and tRPC: JSON queries and mutations, batched or not, take
+ * the fast path (fast-trpc.ts, wire-compatible); everything else goes to tRPC's own node-http
+ * adapter, with the body limit checked up front from `content-length` (a chunked body is cut by
+ * tRPC's own `maxBodySize` as it streams). `fast: false` sends everything to the stock adapter.
  */
-export function createTrpcHandler(options: TrpcHandlerOptions): TrpcHandler {
+export function createTrpcHandler(options: TrpcHandlerOptions & { fast?: boolean }): TrpcHandler {
+  const stock = createStockHandler(options);
+  if (options.fast === false) return stock;
+  const fast = createFastTrpc(options);
+  return (req, res, path) => {
+    const plan = fast.select(req, path);
+    return plan ? fast.handle(req, res, plan) : stock(req, res, path);
+  };
+}
+
+function createStockHandler(options: TrpcHandlerOptions): TrpcHandler {
   return (req, res, path) =>
     nodeHTTPRequestHandler({
       router: options.router,

@@ -1,0 +1,200 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AnyTRPCProcedure, AnyTRPCRouter } from '@trpc/server';
+import {
+  TRPCError,
+  getErrorShape,
+  getHTTPStatusCode,
+  getTRPCErrorFromUnknown,
+  transformTRPCResponse,
+} from '@trpc/server/unstable-core-do-not-import';
+import type { RequestContext } from '../trpc/context.js';
+import type { TrpcHandlerOptions } from './trpc-handler.js';
+
+/**
+ * The fast path of the tRPC HTTP adapter: JSON queries (GET) and mutations (POST), batched or not,
+ * answered from node:http without building a Fetch `Request`, `Response`, `Headers`, web streams
+ * or per-call `AbortController`s, which is where the stock adapter spends its time. It follows
+ * tRPC 11's `resolveResponse` step by step (same error shapes, messages, status codes, `vary`
+ * header, onError calls, lazy input parsing after the procedure's middlewares) and takes only the
+ * requests it can answer exactly so: `select` returns false for anything else (HEAD, streaming
+ * `trpc-accept`, other content types, `connectionParams`, unknown or mismatched procedures,
+ * subscriptions, oversized batches, chunked bodies), which the stock adapter then answers.
+ * Differential tests (fast-trpc.test.ts) send one corpus to both.
+ */
+export interface FastTrpc {
+  /** Whether the fast path answers this request; decided before reading anything. */
+  select(req: IncomingMessage, path: string): FastPlan | undefined;
+  handle(req: IncomingMessage, res: ServerResponse, plan: FastPlan): Promise<void>;
+}
+
+export interface FastPlan {
+  isBatch: boolean;
+  paths: string[];
+  procedures: AnyTRPCProcedure[];
+  type: 'query' | 'mutation';
+  /** The raw `input` query parameter (GET). */
+  queryInput: string | null;
+}
+
+const VARY = 'trpc-accept, accept';
+const EMPTY = Object.freeze({}) as Record<number, unknown>;
+
+function jsonContentType(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const semi = value.indexOf(';');
+  return (semi === -1 ? value : value.slice(0, semi)).trim().toLowerCase() === 'application/json';
+}
+
+function wantsStream(req: IncomingMessage): boolean {
+  if (req.headers['trpc-accept'] !== undefined) return true;
+  const accept = req.headers.accept;
+  return accept !== undefined && accept.includes('application/jsonl');
+}
+
+/** `isDataStream` of tRPC: a result with promises or async iterables cannot go in a JSON body. */
+function isDataStream(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Symbol.asyncIterator in value) return true;
+  for (const v of Object.values(value)) {
+    if (v instanceof Promise || (v !== null && typeof v === 'object' && Symbol.asyncIterator in v)) return true;
+  }
+  return false;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+  });
+}
+
+/** Errors from reading the inputs, as tRPC's `memo` wraps them (a BAD_REQUEST with the cause's message). */
+function inputError(cause: unknown): TRPCError {
+  if (cause instanceof TRPCError) return cause;
+  return new TRPCError({ code: 'BAD_REQUEST', message: cause instanceof Error ? cause.message : 'Invalid input', cause });
+}
+
+export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
+  const router: AnyTRPCRouter = options.router;
+  const config = router._def._config;
+  const procedures = router._def.procedures as Record<string, AnyTRPCProcedure | undefined>;
+  const deserialize = (value: unknown) => config.transformer.input.deserialize(value);
+
+  return {
+    select(req, path) {
+      const method = req.method;
+      if (method !== 'GET' && method !== 'POST') return undefined;
+      if (wantsStream(req)) return undefined;
+      const contentType = req.headers['content-type'];
+      if (method === 'POST') {
+        if (!jsonContentType(contentType)) return undefined;
+        const length = req.headers['content-length'];
+        // Chunked bodies and bodies over the limit: the stock adapter's checks answer those.
+        if (length === undefined || Number(length) > options.maxBodyBytes) return undefined;
+      } else if (contentType !== undefined && !jsonContentType(contentType)) {
+        return undefined;
+      }
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const params = q === -1 ? undefined : new URLSearchParams(url.slice(q + 1));
+      if (params?.has('connectionParams')) return undefined;
+      if (path.includes('%')) return undefined; // percent-encoded paths: the stock decoder
+      const isBatch = params?.get('batch') === '1';
+      const paths = isBatch ? path.split(',') : [path];
+      if (isBatch && paths.length > options.maxBatchSize) return undefined;
+      const found: AnyTRPCProcedure[] = [];
+      const type = method === 'GET' ? 'query' : 'mutation';
+      for (const p of paths) {
+        const procedure = Object.hasOwn(procedures, p) ? procedures[p] : undefined;
+        if (!procedure || procedure._def.type !== type) return undefined;
+        found.push(procedure);
+      }
+      return { isBatch, paths, procedures: found, type, queryInput: params?.get('input') ?? null };
+    },
+
+    async handle(req, res, plan) {
+      const { paths, type } = plan;
+      // Inputs, parsed once and lazily read by each call's input parser (after its middlewares),
+      // as the stock adapter does; a failure is each call's error.
+      let inputs: Record<number, unknown> | undefined;
+      let inputFailure: TRPCError | undefined;
+      const parseInputs = (text: string | null) => {
+        try {
+          const raw: unknown = text ? JSON.parse(text) : undefined;
+          if (raw === undefined) {
+            inputs = EMPTY;
+          } else if (!plan.isBatch) {
+            inputs = { 0: deserialize(raw) };
+          } else {
+            if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+              throw new TRPCError({ code: 'BAD_REQUEST', message: '"input" needs to be an object when doing a batch call' });
+            }
+            const record = raw as Record<number, unknown>;
+            const acc: Record<number, unknown> = {};
+            for (let i = 0; i < paths.length; i++) if (record[i] !== undefined) acc[i] = deserialize(record[i]);
+            inputs = acc;
+          }
+        } catch (cause) {
+          inputFailure = inputError(cause);
+        }
+      };
+      const bodyText = req.method === 'POST' ? await readBody(req) : plan.queryInput;
+
+      let ctx: RequestContext | undefined;
+      let ctxError: TRPCError | undefined;
+      try {
+        ctx = await options.createContext(req, res);
+      } catch (cause) {
+        ctxError = getTRPCErrorFromUnknown(cause);
+      }
+
+      const results = await Promise.all(
+        paths.map(async (path, index): Promise<[TRPCError, undefined] | [undefined, unknown]> => {
+          try {
+            if (ctxError) throw ctxError;
+            const data: unknown = await plan.procedures[index]!({
+              path,
+              getRawInput: () => {
+                if (!inputs && !inputFailure) parseInputs(bodyText);
+                if (inputFailure) return Promise.reject(inputFailure);
+                return Promise.resolve(inputs![index]);
+              },
+              ctx,
+              type,
+              signal: ctx!.signal,
+              batchIndex: index,
+            });
+            if (isDataStream(data)) {
+              throw new TRPCError({
+                code: 'UNSUPPORTED_MEDIA_TYPE',
+                message: 'Cannot use stream-like response in non-streaming request - use httpBatchStreamLink',
+              });
+            }
+            return [undefined, data];
+          } catch (cause) {
+            const error = getTRPCErrorFromUnknown(cause);
+            options.onError({ error, path, type, ctx, req });
+            return [error, undefined];
+          }
+        }),
+      );
+
+      const errors: Array<TRPCError | undefined> = [];
+      const untransformed = results.map(([error, data], index) => {
+        errors.push(error);
+        if (!error) return { result: { data } };
+        return {
+          error: getErrorShape({ config, ctx, error, input: inputs?.[index], path: paths[index]!, type }),
+        };
+      });
+      const status = getHTTPStatusCode(untransformed, errors);
+      const body = JSON.stringify(transformTRPCResponse(config, plan.isBatch ? untransformed : untransformed[0]!));
+      if (res.statusCode === 200) res.statusCode = status;
+      res.setHeader('vary', VARY);
+      res.setHeader('content-type', 'application/json');
+      res.end(body);
+    },
+  };
+}
