@@ -1,0 +1,229 @@
+import type { IncomingMessage } from 'node:http';
+import { createTRPCClient, httpBatchLink, httpBatchStreamLink, httpLink } from '@trpc/client';
+import superjson from 'superjson';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineContract, type RouterOf } from '@switchyard/api-contracts';
+import { TokenRejectedError } from '../auth/access-token.js';
+import { loadConfig, portVar, serviceEnvShape } from '../config/config.js';
+import { SwitchyardError } from '../errors/switchyard-error.js';
+import { createLogger } from '../logging/logger.js';
+import { captureLogs } from '../testing/log-capture.js';
+import { implement } from '../trpc/implement.js';
+import { createFastTrpc } from './fast-trpc.js';
+import { createService, type Service } from './service.js';
+
+// Differential tests: one corpus of requests, sent to the same service behind the fast path and
+// behind tRPC's stock node-http adapter, must get the same status, body and headers.
+
+const contract = defineContract({
+  greet: {
+    type: 'query',
+    input: z.strictObject({ name: z.string().min(1).max(20) }),
+    output: z.object({ text: z.string(), at: z.date() }),
+    access: 'public',
+  },
+  missing: { type: 'query', input: z.strictObject({ id: z.string() }), output: z.object({}), access: 'public' },
+  crash: { type: 'query', input: z.strictObject({}), output: z.object({}), access: 'public' },
+  mine: { type: 'query', input: z.strictObject({}), output: z.object({ id: z.string() }), access: 'user' },
+  save: {
+    type: 'mutation',
+    input: z.strictObject({ at: z.date(), tags: z.array(z.string()).max(3).default([]), note: z.string().optional() }),
+    output: z.object({ at: z.date(), tags: z.array(z.string()), note: z.string().nullable() }),
+    access: 'public',
+  },
+  cookie: { type: 'mutation', input: z.strictObject({}), output: z.object({ ok: z.boolean() }), access: 'public' },
+});
+
+const router = implement(contract, {
+  greet: ({ input }) => ({ text: `hello ${input.name}`, at: new Date(Date.UTC(2026, 0, 1)) }),
+  missing: ({ input }) => {
+    throw new SwitchyardError('NOT_FOUND', `No thing ${input.id}`);
+  },
+  crash: () => {
+    throw new Error('connect ECONNREFUSED 10.9.8.7:5432');
+  },
+  mine: ({ ctx }) => ({ id: ctx.user!.id }),
+  save: ({ input }) => ({ at: input.at, tags: input.tags, note: input.note ?? null }),
+  cookie: ({ ctx }) => {
+    ctx.setHeader('set-cookie', 'a=1; Path=/; HttpOnly');
+    ctx.setHeader('set-cookie', 'b=2; Path=/');
+    ctx.setHeader('retry-after', '3');
+    return { ok: true };
+  },
+});
+
+const Env = z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) });
+const config = loadConfig(Env, { HOST: '127.0.0.1', DRAIN_DELAY_MS: '0', MAX_BATCH_SIZE: '5', MAX_BODY_BYTES: '2048' });
+const verifyAccessToken = (token: string) =>
+  token === 'good'
+    ? Promise.resolve({ user: { id: 'u-1', roles: [] }, tokenId: 't', sessionId: undefined, issuedAt: 0, expiresAt: 0 })
+    : Promise.reject(new TokenRejectedError('bad signature'));
+
+const services: Service[] = [];
+const urls = { fast: '', stock: '' };
+beforeAll(async () => {
+  for (const adapter of ['fast', 'stock'] as const) {
+    const logger = createLogger({ service: 'diff', destination: captureLogs().stream });
+    const service = createService({ name: 'diff', router, config, logger, verifyAccessToken, adapter });
+    services.push(service);
+    urls[adapter] = (await service.start()).url;
+  }
+});
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.shutdown('test done')));
+});
+
+interface Probe {
+  name: string;
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Whether the fast path takes it (the rest goes to the stock adapter in both services). */
+  fast: boolean;
+}
+
+const q = (value: unknown) => encodeURIComponent(JSON.stringify(value));
+const json = { 'content-type': 'application/json' };
+const at = superjson.serialize({ at: new Date(Date.UTC(2020, 1, 2)), tags: ['x'] });
+const corpus: Probe[] = [
+  { name: 'query', path: `/trpc/greet?input=${q({ json: { name: 'Ada' } })}`, fast: true },
+  { name: 'query, JSON content-type', path: `/trpc/greet?input=${q({ json: { name: 'Ada' } })}`, headers: json, fast: true },
+  { name: 'query, invalid input', path: `/trpc/greet?input=${q({ json: { name: 42 } })}`, fast: true },
+  { name: 'query, unknown field (strict)', path: `/trpc/greet?input=${q({ json: { name: 'A', x: 1 } })}`, fast: true },
+  { name: 'query, no input', path: '/trpc/greet', fast: true },
+  { name: 'query, empty input', path: '/trpc/greet?input=', fast: true },
+  { name: 'query, malformed JSON input', path: '/trpc/greet?input=%7Bbad', fast: true },
+  { name: 'query, handler NOT_FOUND', path: `/trpc/missing?input=${q({ json: { id: 'n1' } })}`, fast: true },
+  { name: 'query, internal error', path: `/trpc/crash?input=${q({ json: {} })}`, fast: true },
+  {
+    name: 'batch of queries',
+    path: `/trpc/greet,greet?batch=1&input=${q({ 0: { json: { name: 'A' } }, 1: { json: { name: 'B' } } })}`,
+    fast: true,
+  },
+  {
+    name: 'batch mixing success and errors',
+    path: `/trpc/greet,missing,greet,crash?batch=1&input=${q({ 0: { json: { name: 'A' } }, 1: { json: { id: 'x' } }, 2: { json: { name: 1 } }, 3: { json: {} } })}`,
+    fast: true,
+  },
+  { name: 'batch, input not an object', path: `/trpc/greet,greet?batch=1&input=${q([1, 2])}`, fast: true },
+  { name: 'batch, malformed input', path: '/trpc/greet,greet?batch=1&input=%5B%7B', fast: true },
+  { name: 'batch, a call without input', path: `/trpc/greet,greet?batch=1&input=${q({ 0: { json: { name: 'A' } } })}`, fast: true },
+  { name: 'batch of one', path: `/trpc/greet?batch=1&input=${q({ 0: { json: { name: 'A' } } })}`, fast: true },
+  { name: 'batch over the limit', path: `/trpc/greet,greet,greet,greet,greet,greet?batch=1&input=${q({})}`, fast: false },
+  { name: 'batch=true is not a batch', path: `/trpc/greet,greet?batch=true`, fast: false },
+  { name: 'malformed batch paths', path: `/trpc/greet,,greet?batch=1&input=${q({})}`, fast: false },
+  { name: 'unknown procedure', path: '/trpc/nope', fast: false },
+  { name: 'unknown procedure in a batch', path: `/trpc/greet,nope?batch=1&input=${q({})}`, fast: false },
+  { name: 'percent-encoded path', path: '/trpc/gr%65et', fast: false },
+  { name: 'GET to a mutation', path: '/trpc/save', fast: false },
+  { name: 'POST to a query', method: 'POST', path: '/trpc/greet', headers: json, body: '{}', fast: false },
+  { name: 'HEAD', method: 'HEAD', path: '/trpc/greet', fast: false },
+  { name: 'streaming accept', path: `/trpc/greet?batch=1&input=${q({ 0: { json: { name: 'A' } } })}`, headers: { 'trpc-accept': 'application/jsonl' }, fast: false },
+  { name: 'connectionParams', path: `/trpc/greet?connectionParams=${q({ a: 1 })}&input=${q({ json: { name: 'A' } })}`, fast: false },
+  { name: 'mutation with transformer payload', method: 'POST', path: '/trpc/save', headers: json, body: JSON.stringify(at), fast: true },
+  {
+    name: 'mutation, superjson undefined and Date',
+    method: 'POST',
+    path: '/trpc/save',
+    headers: { 'content-type': 'Application/JSON; charset=utf-8' },
+    body: JSON.stringify(superjson.serialize({ at: new Date(0), note: undefined })),
+    fast: true,
+  },
+  { name: 'mutation, Date expected, string given', method: 'POST', path: '/trpc/save', headers: json, body: '{"json":{"at":"2020-01-01"}}', fast: true },
+  { name: 'mutation, malformed JSON body', method: 'POST', path: '/trpc/save', headers: json, body: '{"json":', fast: true },
+  { name: 'mutation, empty body', method: 'POST', path: '/trpc/save', headers: json, body: '', fast: true },
+  {
+    name: 'batch of mutations',
+    method: 'POST',
+    path: '/trpc/save,save,cookie?batch=1',
+    headers: json,
+    body: JSON.stringify({ 0: at, 1: { json: { at: 'no' } }, 2: { json: {} } }),
+    fast: true,
+  },
+  { name: 'mutation setting cookies and headers', method: 'POST', path: '/trpc/cookie', headers: json, body: '{"json":{}}', fast: true },
+  { name: 'mutation, text/plain', method: 'POST', path: '/trpc/save', headers: { 'content-type': 'text/plain' }, body: '{}', fast: false },
+  { name: 'mutation, no content-type', method: 'POST', path: '/trpc/save', body: '{}', fast: false },
+  { name: 'mutation, form data', method: 'POST', path: '/trpc/save', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x--', fast: false },
+  { name: 'mutation over the body limit', method: 'POST', path: '/trpc/save', headers: json, body: JSON.stringify({ json: { at: 'x'.repeat(3000) } }), fast: false },
+  { name: 'user procedure, no token', path: `/trpc/mine?input=${q({ json: {} })}`, fast: true },
+  { name: 'user procedure, bad token', path: `/trpc/mine?input=${q({ json: {} })}`, headers: { authorization: 'Bearer bad' }, fast: true },
+  {
+    name: 'batch with a bad token (context fails for every call)',
+    path: `/trpc/mine,greet?batch=1&input=${q({ 0: { json: {} }, 1: { json: { name: 'A' } } })}`,
+    headers: { authorization: 'Bearer bad' },
+    fast: true,
+  },
+  { name: 'user procedure, good token', path: `/trpc/mine?input=${q({ json: {} })}`, headers: { authorization: 'Bearer good' }, fast: true },
+  { name: 'malformed Idempotency-Key', method: 'POST', path: '/trpc/cookie', headers: { ...json, 'idempotency-key': 'x' }, body: '{"json":{}}', fast: true },
+  { name: 'deadline header', path: `/trpc/greet?input=${q({ json: { name: 'A' } })}`, headers: { 'x-deadline-ms': '1500' }, fast: true },
+];
+
+/** Headers that differ by nature (time, framing, connection): not compared. */
+const UNCOMPARED = new Set(['date', 'content-length', 'transfer-encoding', 'connection', 'keep-alive']);
+
+async function send(base: string, probe: Probe) {
+  const res = await fetch(`${base}${probe.path}`, {
+    method: probe.method ?? 'GET',
+    headers: { 'x-request-id': `diff-${probe.name.replace(/[^A-Za-z0-9]+/g, '-')}`.slice(0, 100), ...probe.headers },
+    ...(probe.body !== undefined ? { body: probe.body } : {}),
+  });
+  const headers: Record<string, string> = {};
+  res.headers.forEach((value, key) => {
+    if (!UNCOMPARED.has(key)) headers[key] = value;
+  });
+  return { status: res.status, body: await res.text(), headers, setCookie: res.headers.getSetCookie() };
+}
+
+describe('the fast tRPC path against the stock adapter', () => {
+  it.each(corpus.map((p) => [p.name, p] as const))('%s: same status, body and headers', async (_name, probe) => {
+    const [fast, stock] = await Promise.all([send(urls.fast, probe), send(urls.stock, probe)]);
+    expect(fast).toEqual(stock);
+  });
+
+  it('takes exactly the requests it can answer the same way (the rest goes to the stock adapter)', () => {
+    const fast = createFastTrpc({
+      router,
+      maxBodyBytes: 2048,
+      maxBatchSize: 5,
+      createContext: () => {
+        throw new Error('unused');
+      },
+      onError: () => undefined,
+    });
+    for (const probe of corpus) {
+      const url = probe.path;
+      const req = {
+        method: probe.method ?? 'GET',
+        url,
+        headers: {
+          ...Object.fromEntries(Object.entries(probe.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+          ...(probe.body !== undefined ? { 'content-length': String(Buffer.byteLength(probe.body)) } : {}),
+        },
+      } as unknown as IncomingMessage;
+      const path = url.slice('/trpc/'.length).split('?')[0]!;
+      expect(fast.select(req, path) !== undefined, probe.name).toBe(probe.fast);
+    }
+    expect(corpus.filter((p) => p.fast).length).toBeGreaterThan(25);
+  });
+
+  it('@trpc/client works against it: httpLink, httpBatchLink and httpBatchStreamLink', async () => {
+    for (const link of [httpLink, httpBatchLink, httpBatchStreamLink]) {
+      const client = createTRPCClient<RouterOf<typeof contract>>({
+        links: [link({ url: `${urls.fast}/trpc`, transformer: superjson, headers: { authorization: 'Bearer good' } })],
+      });
+      const [a, b, mine, saved] = await Promise.all([
+        client.greet.query({ name: 'A' }),
+        client.greet.query({ name: 'B' }),
+        client.mine.query({}),
+        client.save.mutate({ at: new Date(5), tags: ['t'] }),
+      ]);
+      expect(a).toEqual({ text: 'hello A', at: new Date(Date.UTC(2026, 0, 1)) });
+      expect(b.text).toBe('hello B');
+      expect(mine).toEqual({ id: 'u-1' });
+      expect(saved).toEqual({ at: new Date(5), tags: ['t'], note: null });
+      await expect(client.missing.query({ id: 'z' })).rejects.toMatchObject({ data: { appCode: 'NOT_FOUND', httpStatus: 404 } });
+    }
+  });
+});
