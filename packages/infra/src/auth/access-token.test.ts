@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineContract } from '@switchyard/api-contracts';
 import { loadConfig, portVar, serviceEnvShape } from '../config/config.js';
@@ -280,5 +280,50 @@ describe('revocation on every instance', () => {
     } finally {
       redis.resume();
     }
+  });
+});
+
+describe('the verification cache', () => {
+  it('verifies a token once, still applies revocations on every use, and refuses it once it would no longer verify', async () => {
+    let keyLookups = 0;
+    let revokedBefore: number | undefined;
+    const publicKey = es.publicKey;
+    const verify = createAccessTokenVerifier({
+      keys: async () => (keyLookups++, publicKey),
+      revokedBefore: () => revokedBefore,
+    });
+    const issued = now();
+    const token = await sign({ iat: issued, exp: issued + 60 });
+    for (let i = 0; i < 100; i++) expect((await verify(token)).user.id).toBe(USER);
+    expect(keyLookups).toBe(1); // one signature check for 100 uses
+
+    // Revoked after it was cached: refused at once.
+    revokedBefore = (issued + 1) * 1000;
+    await expect(verify(token)).rejects.toMatchObject({ reason: 'revoked' });
+    revokedBefore = undefined;
+
+    // Past its expiry plus the clock tolerance: the cache lets go and the verification refuses it.
+    vi.useFakeTimers({ toFake: ['Date'], now: (issued + 60 + ACCESS_TOKEN.clockToleranceSeconds + 1) * 1000 });
+    try {
+      await expect(verify(token)).rejects.toMatchObject({ reason: 'ERR_JWT_EXPIRED' });
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(keyLookups).toBe(2);
+    // Another token is verified on its own, and a tampered copy of a cached one is not a hit.
+    const other = await sign();
+    await verify(other);
+    expect(keyLookups).toBe(3);
+    await expect(verify(`${other.slice(0, -2)}AA`)).rejects.toBeInstanceOf(Error);
+  });
+
+  it('stays within its bound', async () => {
+    let keyLookups = 0;
+    const verify = createAccessTokenVerifier({ keys: async () => (keyLookups++, es.publicKey), cacheMaxEntries: 2 });
+    const [a, b, c] = await Promise.all([sign(), sign(), sign()]);
+    for (const t of [a, b, c, c, b]) await verify(t);
+    expect(keyLookups).toBe(3); // c and b were still cached
+    await verify(a); // a was evicted first
+    expect(keyLookups).toBe(4);
   });
 });
