@@ -85,19 +85,47 @@ export function createMetrics(options: CreateMetricsOptions): ServiceMetrics {
   });
   ready.set(0);
 
+  // prom-client hashes the label values on every labelled call: keep each series' child instead
+  // (procedures are known and codes few, so these stay small).
+  type Series = {
+    requests: ReturnType<typeof requests.labels>;
+    duration: ReturnType<typeof duration.labels>;
+    errors: ReturnType<typeof errors.labels> | undefined;
+  };
+  const seriesCache = new Map<string, Series>();
+  const seriesOf = (procedure: string, type: string, code: string): Series => {
+    const key = `${procedure}\u0000${type}\u0000${code}`;
+    let series = seriesCache.get(key);
+    if (!series) {
+      series = {
+        requests: requests.labels({ procedure, type, code }),
+        duration: duration.labels({ procedure, type }),
+        errors: code === 'OK' ? undefined : errors.labels({ procedure, code }),
+      };
+      seriesCache.set(key, series);
+    }
+    return series;
+  };
+  const inFlightCache = new Map<string, ReturnType<typeof inFlight.labels>>();
+  const inFlightOf = (procedure: string) => {
+    let gauge = inFlightCache.get(procedure);
+    if (!gauge) inFlightCache.set(procedure, (gauge = inFlight.labels({ procedure })));
+    return gauge;
+  };
+
   return {
     registry,
     procedureLabel,
     recordCall({ procedure, type, code, durationSeconds }) {
-      const label = procedureLabel(procedure);
-      requests.inc({ procedure: label, type, code });
-      duration.observe({ procedure: label, type }, durationSeconds);
-      if (code !== 'OK') errors.inc({ procedure: label, code });
+      const series = seriesOf(procedureLabel(procedure), type, code);
+      series.requests.inc();
+      series.duration.observe(durationSeconds);
+      series.errors?.inc();
     },
     trackInFlight(procedure) {
-      const labels = { procedure: procedureLabel(procedure) };
-      inFlight.inc(labels);
-      return () => inFlight.dec(labels);
+      const gauge = inFlightOf(procedureLabel(procedure));
+      gauge.inc();
+      return () => gauge.dec();
     },
     recordRejected(reason) {
       rejected.inc({ reason });

@@ -4,6 +4,7 @@ import { SwitchyardError } from '../errors/switchyard-error.js';
 import { now, remainingMs } from '../policies/deadline.js';
 import { traceFields, tracer } from '../tracing/tracing.js';
 import { classify } from './format-error.js';
+import type { RequestContext } from './context.js';
 import { t } from './mesh.js';
 
 /** Errors already measured and logged by {@link observeCall}, so the HTTP layer skips them. */
@@ -35,16 +36,27 @@ export const observeCall = t.middleware(async ({ path, type, ctx, meta, next }) 
   const ids = traceFields(span);
   const log = ids ? ctx.log.child(ids) : ctx.log;
   const left = remainingMs(deadlineAt, started);
+  // The call's signal fires at its deadline or when the request goes away. One controller and one
+  // timer per call: AbortSignal.any and AbortSignal.timeout cost several times more in Node 20.
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('The call did not finish within its deadline', 'TimeoutError')),
+    Math.max(1, Math.ceil(left)),
+  );
+  const onRequestGone = () => controller.abort(ctx.signal.reason);
+  if (ctx.signal.aborted) onRequestGone();
+  else ctx.signal.addEventListener('abort', onRequestGone, { once: true });
   const result = await otelContext
     .with(otel, () => {
       if (left < 1) {
         // The budget was spent upstream: answer at once, run nothing.
         throw new SwitchyardError('DEADLINE_EXCEEDED', 'The deadline passed before the call started');
       }
-      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.ceil(left))]);
-      return next({ ctx: { log, otel, deadlineAt, signal } });
+      return next({ ctx: { log, otel, deadlineAt, signal: controller.signal as RequestContext['signal'] } });
     })
     .catch((error: unknown) => ({ ok: false as const, error: error as TRPCError, marker: true as const }));
+  clearTimeout(timer);
+  ctx.signal.removeEventListener('abort', onRequestGone);
   done();
   const durationMs = now() - started;
   const code = result.ok ? 'OK' : result.error.code;

@@ -1,0 +1,179 @@
+// S1, S3, S-bare, S5 and its ablations of ../shared/BENCHMARKS.md: each server in its own process
+// pinned to core 1, wrk pinned to core 0 (-t1 -c50, keep-alive), interleaved over rounds with raw
+// node:http measured at the start and end of every round. Prints ratios to raw node:http (median,
+// min-max over rounds), CPU microseconds per request from /proc/<pid>/stat, and idle RSS; writes
+// JSON to bench/results/http.json. `--quick`: one short round (keeps the harness working in CI).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { startTestRedis } from '../packages/infra/src/testing/redis-server.js';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const ROUNDS = Number(arg('rounds') ?? (quick ? 1 : 5));
+const WARMUP_S = Number(arg('warmup') ?? (quick ? 0.5 : 3));
+const MEASURE_S = Number(arg('seconds') ?? (quick ? 1 : 8));
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
+
+interface Scenario {
+  name: string;
+  label: string;
+  /** The request path, given the server's token. */
+  path: string;
+  auth?: boolean;
+}
+
+const hello = encodeURIComponent(JSON.stringify({ name: 'bench' }));
+const helloJson = encodeURIComponent(JSON.stringify({ json: { name: 'bench' } }));
+const SCENARIOS: Scenario[] = [
+  { name: 'trpc-standalone', label: 'S3 stock tRPC standalone adapter (zod input)', path: `/hello?input=${hello}` },
+  { name: 'trpc-express', label: 'S3 stock tRPC express adapter', path: `/hello?input=${hello}` },
+  { name: 'sy-bare', label: 'S-bare Switchyard procedure (request id, metrics, access log)', path: `/trpc/hello?input=${helloJson}` },
+  { name: 'sy-bare-stock', label: '  ablation: S-bare on the stock tRPC adapter', path: `/trpc/hello?input=${helloJson}` },
+  { name: 'sy-full', label: 'S5 full stack (JWT + zod + Redis limit + metrics + log + superjson)', path: `/trpc/hello?input=${helloJson}`, auth: true },
+  { name: 'sy-full-stock', label: '  ablation: S5 on the stock tRPC adapter', path: `/trpc/hello?input=${helloJson}`, auth: true },
+  { name: 'sy-full-no-jwt-cache', label: '  ablation: S5 without the JWT cache', path: `/trpc/hello?input=${helloJson}`, auth: true },
+  { name: 'sy-full-no-ratelimit', label: '  ablation: S5 without the Redis rate limit', path: `/trpc/hello?input=${helloJson}`, auth: true },
+  { name: 'sy-full-no-log', label: '  ablation: S5 without the access log', path: `/trpc/hello?input=${helloJson}`, auth: true },
+  { name: 'sy-full-no-auth', label: '  ablation: S5 without JWT (public procedure)', path: `/trpc/hello?input=${helloJson}` },
+].filter((s) => !only || only.includes(s.name));
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+  token: string;
+}
+
+function startServer(name: string, env: NodeJS.ProcessEnv): Promise<Running> {
+  const child = spawn('taskset', ['-c', '1', process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', SERVERS, name], {
+    env: { ...env, NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const match = /^READY (\d+) ?(.*)$/.exec(line);
+      if (match) resolve({ child, port: Number(match[1]), token: match[2] ?? '' });
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it listened`)));
+  });
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+interface Sample {
+  perSecond: number;
+  requests: number;
+  cpuMicrosPerRequest: number;
+  non2xx: number;
+  socketErrors: number;
+}
+
+function wrk(server: Running, path: string, seconds: number, auth: boolean): Sample {
+  const before = cpuTicks(server.child.pid!);
+  const args = ['-c', '0', 'wrk', '-t1', '-c50', `-d${seconds}s`, '--timeout', '5s'];
+  if (auth) args.push('-H', `Authorization: Bearer ${server.token}`);
+  args.push(`http://127.0.0.1:${server.port}${path}`);
+  const run = spawnSync('taskset', args, { encoding: 'utf8' });
+  const after = cpuTicks(server.child.pid!);
+  const out = run.stdout;
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    requests,
+    cpuMicrosPerRequest: requests ? ((after - before) / CLK_TCK) * 1e6 / requests : 0,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+    socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
+export async function benchHttp(): Promise<Record<string, unknown>> {
+  if (spawnSync('sh', ['-c', 'command -v wrk && command -v taskset'], { stdio: 'ignore' }).status !== 0) {
+    console.log('wrk or taskset missing: apt-get install -y wrk util-linux');
+    return { skipped: 'wrk or taskset missing' };
+  }
+  const redis = await startTestRedis();
+  const env = { ...process.env, REDIS_URL: redis.url };
+  const servers = new Map<string, Running>();
+  try {
+    for (const name of ['raw', ...SCENARIOS.map((s) => s.name)]) servers.set(name, await startServer(name, env));
+    // Check each answer once (rule 5), then warm up.
+    for (const scenario of [{ name: 'raw', path: '/', auth: false } as Scenario, ...SCENARIOS]) {
+      const server = servers.get(scenario.name)!;
+      const res = await fetch(`http://127.0.0.1:${server.port}${scenario.path}`, {
+        headers: scenario.auth ? { authorization: `Bearer ${server.token}` } : {},
+      });
+      const body = await res.text();
+      if (res.status !== 200 || !body.includes('hello')) throw new Error(`${scenario.name} answered ${res.status}: ${body}`);
+      wrk(server, scenario.path, WARMUP_S, scenario.auth ?? false);
+    }
+    const idleRss = Object.fromEntries([...servers].map(([name, s]) => [name, rssMb(s.child.pid!)]));
+
+    const raw = servers.get('raw')!;
+    const rows = new Map<string, { ratio: number[]; perSecond: number[]; cpu: number[]; non2xx: number; errors: number }>();
+    const rawRows: Sample[] = [];
+    let discarded = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const start = wrk(raw, '/', MEASURE_S, false);
+      const order = SCENARIOS.map((_, i) => SCENARIOS[(i + round) % SCENARIOS.length]!);
+      const samples = order.map((scenario) => [scenario, wrk(servers.get(scenario.name)!, scenario.path, MEASURE_S, scenario.auth ?? false)] as const);
+      const end = wrk(raw, '/', MEASURE_S, false);
+      rawRows.push(start, end);
+      const drift = Math.abs(start.perSecond - end.perSecond) / Math.max(start.perSecond, end.perSecond);
+      if (drift > 0.05 && !quick) {
+        discarded++;
+        console.log(`round ${round + 1}: raw node:http drifted ${fmt(drift * 100, 1)}% between start and end: discarded`);
+        continue;
+      }
+      const base = (start.perSecond + end.perSecond) / 2;
+      for (const [scenario, sample] of samples) {
+        const row = rows.get(scenario.name) ?? { ratio: [], perSecond: [], cpu: [], non2xx: 0, errors: 0 };
+        row.ratio.push(sample.perSecond / base);
+        row.perSecond.push(sample.perSecond);
+        row.cpu.push(sample.cpuMicrosPerRequest);
+        row.non2xx += sample.non2xx;
+        row.errors += sample.socketErrors;
+        rows.set(scenario.name, row);
+      }
+    }
+
+    const rawMedian = median(rawRows.map((r) => r.perSecond));
+    const rawCpu = median(rawRows.map((r) => r.cpuMicrosPerRequest));
+    console.log(`\nHTTP, server pinned to core 1, wrk -t1 -c50 on core 0; ${ROUNDS} rounds of ${MEASURE_S} s (${discarded} discarded)`);
+    console.log(`${'scenario'.padEnd(72)} ${'req/s'.padStart(8)}  ratio median (min-max)   CPU us/req  idle RSS MB`);
+    console.log(`${'S1 raw node:http JSON hello'.padEnd(72)} ${fmt(rawMedian, 0).padStart(8)}  1.00                     ${fmt(rawCpu, 1).padStart(9)}  ${fmt(idleRss.raw!, 0)}`);
+    const result: Record<string, unknown> = { rounds: ROUNDS, measureSeconds: MEASURE_S, discarded, raw: { perSecond: rawMedian, cpuMicrosPerRequest: rawCpu } };
+    for (const scenario of SCENARIOS) {
+      const row = rows.get(scenario.name);
+      if (!row) continue;
+      const ratio = { median: median(row.ratio), min: Math.min(...row.ratio), max: Math.max(...row.ratio) };
+      console.log(
+        `${scenario.label.padEnd(72)} ${fmt(median(row.perSecond), 0).padStart(8)}  ${fmt(ratio.median)} (${fmt(ratio.min)}-${fmt(ratio.max)})${' '.repeat(12)}${fmt(median(row.cpu), 1).padStart(9)}  ${fmt(idleRss[scenario.name]!, 0)}${row.non2xx || row.errors ? `  !! ${row.non2xx} non-2xx, ${row.errors} socket errors` : ''}`,
+      );
+      result[scenario.name] = { label: scenario.label.trim(), ratio, perSecond: median(row.perSecond), cpuMicrosPerRequest: median(row.cpu), idleRssMb: idleRss[scenario.name], non2xx: row.non2xx, socketErrors: row.errors };
+    }
+    mkdirSync(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true });
+    writeFileSync(fileURLToPath(new URL('results/http.json', import.meta.url)), `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  } finally {
+    for (const server of servers.values()) server.child.kill('SIGKILL');
+    await redis.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchHttp();

@@ -1,0 +1,134 @@
+// One benchmark server per process: `node --conditions=@switchyard/source --import tsx
+// bench/servers.ts <scenario>`; prints `READY <port> [token]` when it listens on 127.0.0.1.
+// Production settings (BENCHMARKS.md rule 6): NODE_ENV=production, logs at the shipped level to
+// /dev/null, no pretty printing.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { initTRPC } from '@trpc/server';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { createExpressMiddleware } from '@trpc/server/adapters/express';
+import express from 'express';
+import { SignJWT, generateKeyPair } from 'jose';
+import pino from 'pino';
+import { z } from 'zod';
+import { randomUUID } from 'node:crypto';
+import { defineContract } from '../packages/api-contracts/src/index.js';
+import { ACCESS_TOKEN, createAccessTokenVerifier } from '../packages/infra/src/auth/access-token.js';
+import { loadConfig, portVar, serviceEnvShape } from '../packages/infra/src/config/config.js';
+import { createLogger } from '../packages/infra/src/logging/logger.js';
+import { createRedisPlatform } from '../packages/infra/src/redis/platform.js';
+import { createMetrics } from '../packages/infra/src/metrics/metrics.js';
+import { createService } from '../packages/infra/src/server/service.js';
+import { implement } from '../packages/infra/src/trpc/implement.js';
+
+const scenario = process.argv[2] ?? 'raw';
+// A clean exit on SIGINT (writes --cpu-prof profiles).
+process.on('SIGINT', () => process.exit(0));
+const ready = (port: number, token = '') => process.stdout.write(`READY ${port} ${token}\n`);
+const HelloInput = z.object({ name: z.string().min(1).max(50) });
+
+async function raw() {
+  const server = createServer((_req, res) => {
+    const body = JSON.stringify({ message: 'hello' });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  ready((server.address() as AddressInfo).port);
+}
+
+function stockRouter() {
+  const t = initTRPC.create();
+  return t.router({ hello: t.procedure.input(HelloInput).query(({ input }) => ({ message: `hello ${input.name}` })) });
+}
+
+async function trpcStandalone() {
+  const server = createHTTPServer({ router: stockRouter() });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  ready((server.address() as AddressInfo).port);
+}
+
+async function trpcExpress() {
+  const app = express();
+  app.use('/', createExpressMiddleware({ router: stockRouter() }));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  ready((server.address() as AddressInfo).port);
+}
+
+/** Switchyard: the same procedure through createService (request id, metrics, access log always on). */
+async function switchyard(options: { adapter?: 'fast' | 'stock'; auth?: boolean; jwtCache?: boolean; rateLimit?: boolean; log?: boolean }) {
+  const contract = defineContract({
+    hello: {
+      type: 'query',
+      input: HelloInput,
+      output: z.object({ message: z.string() }),
+      access: options.auth ? 'user' : 'public',
+    },
+  });
+  const router = implement(contract, { hello: ({ input }) => ({ message: `hello ${input.name}` }) });
+  const config = loadConfig(z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) }), {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    DRAIN_DELAY_MS: '0',
+    RATE_LIMIT_POINTS: '1000000000',
+  });
+  const logger = createLogger({
+    service: 'bench',
+    level: options.log === false ? 'silent' : 'info',
+    destination: pino.destination({ dest: '/dev/null', sync: false }),
+  });
+  const metrics = createMetrics({ service: 'bench', procedures: ['hello'] });
+  let token = '';
+  let verifyAccessToken;
+  if (options.auth) {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    verifyAccessToken = createAccessTokenVerifier({ keys: async () => publicKey, cacheMaxEntries: options.jwtCache === false ? 0 : 10_000 });
+    token = await new SignJWT({ roles: [] })
+      .setProtectedHeader({ alg: 'ES256', typ: ACCESS_TOKEN.typ, kid: 'k1' })
+      .setSubject(randomUUID())
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .setIssuer(ACCESS_TOKEN.issuer)
+      .setAudience(ACCESS_TOKEN.audience)
+      .sign(privateKey);
+  }
+  const platform =
+    options.rateLimit && process.env.REDIS_URL
+      ? createRedisPlatform({ service: 'bench', url: process.env.REDIS_URL, config, logger, registry: metrics.registry })
+      : undefined;
+  const service = createService({
+    name: 'bench',
+    router,
+    config,
+    logger,
+    metrics,
+    adapter: options.adapter ?? 'fast',
+    ...(verifyAccessToken ? { verifyAccessToken } : {}),
+    ...(platform ? { rateLimiter: platform.rateLimiter } : {}),
+  });
+  const { port } = await service.start();
+  ready(port, token);
+}
+
+const scenarios: Record<string, () => Promise<void>> = {
+  raw,
+  'trpc-standalone': trpcStandalone,
+  'trpc-express': trpcExpress,
+  'sy-bare': () => switchyard({}),
+  'sy-bare-stock': () => switchyard({ adapter: 'stock' }),
+  'sy-full': () => switchyard({ auth: true, rateLimit: true }),
+  'sy-full-stock': () => switchyard({ auth: true, rateLimit: true, adapter: 'stock' }),
+  'sy-full-no-jwt-cache': () => switchyard({ auth: true, rateLimit: true, jwtCache: false }),
+  'sy-full-no-ratelimit': () => switchyard({ auth: true }),
+  'sy-full-no-log': () => switchyard({ auth: true, rateLimit: true, log: false }),
+  'sy-full-no-auth': () => switchyard({ rateLimit: true }),
+};
+const run = scenarios[scenario];
+if (!run) {
+  console.error(`unknown scenario ${scenario}: ${Object.keys(scenarios).join(', ')}`);
+  process.exit(2);
+}
+await run();
