@@ -1,5 +1,6 @@
-// One benchmark server per process: `node --conditions=@switchyard/source --import tsx
-// bench/servers.ts <scenario>`; prints `READY <port> [token]` when it listens on 127.0.0.1.
+// One benchmark server per process: `node --import tsx bench/servers.ts <scenario>`; prints
+// `READY <port> [token]` when it listens on 127.0.0.1. The workspace packages load from their
+// compiled dist/ (bench/http.ts builds them first), as in production.
 // Production settings (BENCHMARKS.md rule 6): NODE_ENV=production, logs at the shipped level to
 // /dev/null, no pretty printing.
 import { createServer } from 'node:http';
@@ -12,14 +13,14 @@ import { SignJWT, generateKeyPair } from 'jose';
 import pino from 'pino';
 import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
-import { defineContract } from '../packages/api-contracts/src/index.js';
-import { ACCESS_TOKEN, createAccessTokenVerifier } from '../packages/infra/src/auth/access-token.js';
-import { loadConfig, portVar, serviceEnvShape } from '../packages/infra/src/config/config.js';
-import { createLogger } from '../packages/infra/src/logging/logger.js';
-import { createRedisPlatform } from '../packages/infra/src/redis/platform.js';
-import { createMetrics } from '../packages/infra/src/metrics/metrics.js';
-import { createService } from '../packages/infra/src/server/service.js';
-import { implement } from '../packages/infra/src/trpc/implement.js';
+import { defineContract } from '@switchyard/api-contracts';
+import { ACCESS_TOKEN, createAccessTokenVerifier } from '@switchyard/infra/auth';
+import { loadConfig, portVar, serviceEnvShape } from '@switchyard/infra/config';
+import { createLogger } from '@switchyard/infra/logging';
+import { createRedisPlatform } from '@switchyard/infra/redis';
+import { createMetrics } from '@switchyard/infra/metrics';
+import { createService } from '@switchyard/infra/server';
+import { implement } from '@switchyard/infra/trpc';
 
 const scenario = process.argv[2] ?? 'raw';
 // A clean exit on SIGINT (writes --cpu-prof profiles).
@@ -77,7 +78,7 @@ async function switchyard(options: { adapter?: 'fast' | 'stock'; auth?: boolean;
   const logger = createLogger({
     service: 'bench',
     level: options.log === false ? 'silent' : 'info',
-    destination: pino.destination({ dest: '/dev/null', sync: false }),
+    destination: pino.destination({ dest: '/dev/null', sync: true }),
   });
   const metrics = createMetrics({ service: 'bench', procedures: ['hello'] });
   let token = '';

@@ -8,6 +8,7 @@ import {
   transformTRPCResponse,
 } from '@trpc/server/unstable-core-do-not-import';
 import type { RequestContext } from '../trpc/context.js';
+import { DIRECT_CALLS, type DirectCall } from '../trpc/implement.js';
 import type { TrpcHandlerOptions } from './trpc-handler.js';
 
 /**
@@ -80,6 +81,8 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
   const router: AnyTRPCRouter = options.router;
   const config = router._def._config;
   const procedures = router._def.procedures as Record<string, AnyTRPCProcedure | undefined>;
+  // Routers built by implement() carry each procedure's direct call: no tRPC middleware machinery.
+  const direct = (router as unknown as Record<symbol, Record<string, DirectCall> | undefined>)[DIRECT_CALLS];
   const deserialize = (value: unknown) => config.transformer.input.deserialize(value);
 
   return {
@@ -154,18 +157,15 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
         paths.map(async (path, index): Promise<[TRPCError, undefined] | [undefined, unknown]> => {
           try {
             if (ctxError) throw ctxError;
-            const data: unknown = await plan.procedures[index]!({
-              path,
-              getRawInput: () => {
-                if (!inputs && !inputFailure) parseInputs(bodyText);
-                if (inputFailure) return Promise.reject(inputFailure);
-                return Promise.resolve(inputs![index]);
-              },
-              ctx,
-              type,
-              signal: ctx!.signal,
-              batchIndex: index,
-            });
+            const getRawInput = () => {
+              if (!inputs && !inputFailure) parseInputs(bodyText);
+              if (inputFailure) return Promise.reject(inputFailure);
+              return Promise.resolve(inputs![index]);
+            };
+            const call = direct?.[path];
+            const data: unknown = call
+              ? await call({ ctx: ctx!, getRawInput })
+              : await plan.procedures[index]!({ path, getRawInput, ctx, type, signal: ctx!.signal, batchIndex: index });
             if (isDataStream(data)) {
               throw new TRPCError({
                 code: 'UNSUPPORTED_MEDIA_TYPE',

@@ -1,11 +1,24 @@
 import type { Contract, ProcedureDef, ProcedureMeta, RouterOf } from '@switchyard/api-contracts';
 import type { z } from 'zod';
 import { SwitchyardError } from '../errors/switchyard-error.js';
-import { authorize } from './authorize.js';
-import { limitRate } from './limit-rate.js';
+import { TRPCError } from '@trpc/server';
+import { getParseFn, getTRPCErrorFromUnknown } from '@trpc/server/unstable-core-do-not-import';
+import { accessDenied, authorize } from './authorize.js';
+import { limitRate, takeRateLimit } from './limit-rate.js';
 import type { RequestContext } from './context.js';
 import { t } from './mesh.js';
-import { observeCall } from './observe.js';
+import { observeCall, observed } from './observe.js';
+
+/**
+ * Where {@link implement} leaves each procedure's direct call on the router: the same steps as
+ * the tRPC procedure (observe, access, rate limit, input, handler, output) in one function, for
+ * the fast HTTP path. The stock adapter runs the tRPC procedure; the differential tests hold the
+ * two to the same answers.
+ */
+export const DIRECT_CALLS = Symbol.for('switchyard.directCalls');
+
+/** A procedure's direct call (see {@link DIRECT_CALLS}): resolves with the output or throws a TRPCError. */
+export type DirectCall = (opts: { ctx: RequestContext; getRawInput: () => Promise<unknown> }) => Promise<unknown>;
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -69,6 +82,7 @@ function abortError(signal: AbortSignal): SwitchyardError {
  */
 export function implement<const C extends Contract>(contract: C, handlers: NoInfer<Handlers<C>>): RouterOf<C> {
   const procedures: Record<string, unknown> = {};
+  const direct: Record<string, DirectCall> = {};
   for (const [name, def] of Object.entries(contract)) {
     const handler = (handlers as Record<string, Handler<ProcedureDef> | undefined>)[name];
     if (typeof handler !== 'function') throw new TypeError(`implement: no handler for procedure "${name}"`);
@@ -97,9 +111,51 @@ export function implement<const C extends Contract>(contract: C, handlers: NoInf
           }
         : run;
     procedures[name] = def.type === 'query' ? builder.query(resolve) : builder.mutation(resolve);
+    direct[name] = directCall(name, def, resolve);
   }
   for (const name of Object.keys(handlers as object)) {
     if (!(name in contract)) throw new TypeError(`implement: handler "${name}" is not in the contract`);
   }
-  return t.router(procedures as Parameters<typeof t.router>[0]) as unknown as RouterOf<C>;
+  const router = t.router(procedures as Parameters<typeof t.router>[0]);
+  Object.defineProperty(router, DIRECT_CALLS, { value: direct });
+  return router as unknown as RouterOf<C>;
+}
+
+/** The tRPC procedure's steps, in its order, without its middleware machinery. */
+function directCall(
+  name: string,
+  def: ProcedureDef,
+  resolve: (opts: { input: unknown; ctx: RequestContext }) => unknown,
+): DirectCall {
+  const meta = metaOf(def);
+  const parseInput = getParseFn(def.input);
+  const parseOutput = getParseFn(def.output);
+  const steps = async (ctx: RequestContext, getRawInput: () => Promise<unknown>) => {
+    const denied = accessDenied(meta.access, ctx);
+    if (denied) throw denied;
+    await takeRateLimit(ctx, meta.rateLimitCost);
+    const rawInput = await getRawInput();
+    let input: unknown;
+    try {
+      input = await parseInput(rawInput);
+    } catch (cause) {
+      throw new TRPCError({ code: 'BAD_REQUEST', cause });
+    }
+    const data = await resolve({ input, ctx });
+    try {
+      return await parseOutput(data);
+    } catch (cause) {
+      throw new TRPCError({ message: 'Output validation failed', code: 'INTERNAL_SERVER_ERROR', cause });
+    }
+  };
+  return async ({ ctx, getRawInput }) => {
+    const result = await observed(ctx, name, def.type, meta.timeoutMs, (scope) =>
+      steps({ ...ctx, ...scope }, getRawInput).then(
+        (data) => ({ ok: true as const, data }),
+        (cause: unknown) => ({ ok: false as const, error: getTRPCErrorFromUnknown(cause) }),
+      ),
+    );
+    if (!result.ok) throw result.error;
+    return result.data;
+  };
 }

@@ -1,4 +1,5 @@
 import { SwitchyardError } from '../errors/switchyard-error.js';
+import type { RequestContext } from './context.js';
 import { t } from './mesh.js';
 
 /**
@@ -7,10 +8,10 @@ import { t } from './mesh.js';
  * headers; over the limit it answers 429 with `Retry-After`. While Redis is out, the degraded
  * mode decides and `X-RateLimit-Degraded` says which.
  */
-export const limitRate = t.middleware(async ({ ctx, meta, next }) => {
+/** Takes one call's cost from the caller's shared limit; throws when it is over (see {@link limitRate}). */
+export async function takeRateLimit(ctx: RequestContext, cost: number): Promise<void> {
   const limiter = ctx.mesh.rateLimiter;
-  const cost = meta?.rateLimitCost ?? 1;
-  if (!limiter || cost === 0) return next();
+  if (!limiter || cost === 0) return;
   const key = ctx.user ? `u:${ctx.user.id}` : `ip:${ctx.clientIp}`;
   const decision = await limiter.consume(key, cost);
   const resetSeconds = Math.ceil(decision.resetMs / 1000);
@@ -18,8 +19,13 @@ export const limitRate = t.middleware(async ({ ctx, meta, next }) => {
   ctx.setHeader('ratelimit-remaining', String(decision.remaining));
   ctx.setHeader('ratelimit-reset', String(resetSeconds));
   if (decision.degraded) ctx.setHeader('x-ratelimit-degraded', decision.degraded);
-  if (decision.allowed) return next();
+  if (decision.allowed) return;
   ctx.setHeader('retry-after', String(Math.max(1, resetSeconds)));
   if (decision.degraded === 'closed') throw new SwitchyardError('UNAVAILABLE', 'Rate limiting is unavailable; try again shortly');
   throw new SwitchyardError('RATE_LIMITED', `Rate limit of ${decision.limit} exceeded; retry in ${Math.max(1, resetSeconds)} s`);
+}
+
+export const limitRate = t.middleware(async ({ ctx, meta, next }) => {
+  await takeRateLimit(ctx, meta?.rateLimitCost ?? 1);
+  return next();
 });

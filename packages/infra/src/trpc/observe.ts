@@ -10,14 +10,27 @@ import { t } from './mesh.js';
 /** Errors already measured and logged by {@link observeCall}, so the HTTP layer skips them. */
 export const observedErrors = new WeakSet<TRPCError>();
 
+/** A call's outcome, as tRPC middlewares pass it on. */
+export type CallResult = { ok: true; data: unknown } | { ok: false; error: TRPCError };
+
+/** What {@link observed} gives the rest of the call: its own logger, trace, deadline and signal. */
+export type CallScope = Pick<RequestContext, 'log' | 'otel' | 'deadlineAt' | 'signal'>;
+
 /**
- * Middleware on every mesh procedure. It gives the call its own context (server span, logger with
- * trace ids, deadline from the request and the contract's timeout, a signal that fires at the
- * deadline), then records RED metrics and one access log line.
+ * Around every mesh procedure call: its own context (server span, logger with trace ids, deadline
+ * from the request and the contract's timeout, a signal that fires at the deadline), then RED
+ * metrics and one access log line. Used by the tRPC middleware below and by the fast HTTP path's
+ * direct calls, so both measure and log alike.
  */
-export const observeCall = t.middleware(async ({ path, type, ctx, meta, next }) => {
+export async function observed(
+  ctx: RequestContext,
+  path: string,
+  type: string,
+  timeoutMs: number | undefined,
+  run: (scope: CallScope) => Promise<CallResult>,
+): Promise<CallResult & { thrown?: true }> {
   const started = now();
-  const deadlineAt = Math.min(ctx.deadlineAt, meta?.timeoutMs === undefined ? Infinity : started + meta.timeoutMs);
+  const deadlineAt = Math.min(ctx.deadlineAt, timeoutMs === undefined ? Infinity : started + timeoutMs);
   const done = ctx.mesh.metrics.trackInFlight(path);
   const span = tracer.startSpan(
     `${ctx.mesh.service}/${path}`,
@@ -46,15 +59,15 @@ export const observeCall = t.middleware(async ({ path, type, ctx, meta, next }) 
   const onRequestGone = () => controller.abort(ctx.signal.reason);
   if (ctx.signal.aborted) onRequestGone();
   else ctx.signal.addEventListener('abort', onRequestGone, { once: true });
-  const result = await otelContext
+  const result: CallResult & { thrown?: true } = await otelContext
     .with(otel, () => {
       if (left < 1) {
         // The budget was spent upstream: answer at once, run nothing.
         throw new SwitchyardError('DEADLINE_EXCEEDED', 'The deadline passed before the call started');
       }
-      return next({ ctx: { log, otel, deadlineAt, signal: controller.signal as RequestContext['signal'] } });
+      return run({ log, otel, deadlineAt, signal: controller.signal as RequestContext['signal'] });
     })
-    .catch((error: unknown) => ({ ok: false as const, error: error as TRPCError, marker: true as const }));
+    .catch((error: unknown) => ({ ok: false as const, error: error as TRPCError, thrown: true as const }));
   clearTimeout(timer);
   ctx.signal.removeEventListener('abort', onRequestGone);
   done();
@@ -77,6 +90,12 @@ export const observeCall = t.middleware(async ({ path, type, ctx, meta, next }) 
     const detail = issues ? { fields: issues.map((i) => i.path) } : { error: result.error.message };
     log.info({ ...line, appCode, ...detail }, 'call');
   }
-  if ('marker' in result) throw result.error;
   return result;
+}
+
+/** The tRPC middleware on every mesh procedure (see {@link observed}). */
+export const observeCall = t.middleware(async ({ path, type, ctx, meta, next }) => {
+  const result = await observed(ctx, path, type, meta?.timeoutMs, (scope) => next({ ctx: scope }) as Promise<CallResult>);
+  if (!result.ok && result.thrown) throw result.error;
+  return result as Awaited<ReturnType<typeof next>>;
 });
