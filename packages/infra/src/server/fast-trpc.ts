@@ -194,6 +194,8 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
       if (res.statusCode === 200) res.statusCode = status;
       res.setHeader('vary', VARY);
       res.setHeader('content-type', 'application/json');
+      // A known length: one write, no chunked framing (the stock adapter streams its body).
+      res.setHeader('content-length', Buffer.byteLength(body));
       res.end(body);
     },
   };
