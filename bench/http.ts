@@ -1,4 +1,4 @@
-// S1, S3, S-bare, S5 and its ablations of ../shared/BENCHMARKS.md: each server in its own process
+// S1, S3, S-bare, S5 and its ablations, S8 of ../shared/BENCHMARKS.md: each server in its own process
 // pinned to core 1, wrk pinned to core 0 (-t1 -c50, keep-alive), interleaved over rounds with raw
 // node:http measured at the start and end of every round. Prints ratios to raw node:http (median,
 // min-max over rounds), CPU microseconds per request from /proc/<pid>/stat, and idle RSS; writes
@@ -20,12 +20,17 @@ const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
 
 interface Scenario {
   name: string;
+  /** The server process it runs against (servers.ts scenario); default: `name`. */
+  server?: string;
   label: string;
   /** The request path, given the server's token. */
   path: string;
   auth?: boolean;
+  /** Requests per page: req/s is divided by it (S8). */
+  perPage?: number;
 }
 
+const serverOf = (s: Scenario) => s.server ?? s.name;
 const hello = encodeURIComponent(JSON.stringify({ name: 'bench' }));
 const helloJson = encodeURIComponent(JSON.stringify({ json: { name: 'bench' } }));
 const SCENARIOS: Scenario[] = [
@@ -39,6 +44,19 @@ const SCENARIOS: Scenario[] = [
   { name: 'sy-full-no-ratelimit', label: '  ablation: S5 without the Redis rate limit', path: `/trpc/hello?input=${helloJson}`, auth: true },
   { name: 'sy-full-no-log', label: '  ablation: S5 without the access log', path: `/trpc/hello?input=${helloJson}`, auth: true },
   { name: 'sy-full-no-auth', label: '  ablation: S5 without JWT (public procedure)', path: `/trpc/hello?input=${helloJson}` },
+  {
+    name: 'page-batched',
+    server: 'sy-bare',
+    label: 'S8 a page of 10 queries, batched: pages/s (1 request per page)',
+    path: `/trpc/${Array(10).fill('hello').join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [i, { json: { name: 'bench' } }]))))}`,
+  },
+  {
+    name: 'page-unbatched',
+    server: 'sy-bare',
+    label: 'S8 the same page unbatched: pages/s (10 requests per page)',
+    path: `/trpc/hello?input=${helloJson}`,
+    perPage: 10,
+  },
 ].filter((s) => !only || only.includes(s.name));
 
 interface Running {
@@ -117,10 +135,10 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
   const env = { ...process.env, REDIS_URL: redis.url };
   const servers = new Map<string, Running>();
   try {
-    for (const name of ['raw', ...SCENARIOS.map((s) => s.name)]) servers.set(name, await startServer(name, env));
+    for (const name of new Set(['raw', ...SCENARIOS.map(serverOf)])) servers.set(name, await startServer(name, env));
     // Check each answer once (rule 5), then warm up.
     for (const scenario of [{ name: 'raw', path: '/', auth: false } as Scenario, ...SCENARIOS]) {
-      const server = servers.get(scenario.name)!;
+      const server = servers.get(serverOf(scenario))!;
       const res = await fetch(`http://127.0.0.1:${server.port}${scenario.path}`, {
         headers: scenario.auth ? { authorization: `Bearer ${server.token}` } : {},
       });
@@ -128,7 +146,8 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
       if (res.status !== 200 || !body.includes('hello')) throw new Error(`${scenario.name} answered ${res.status}: ${body}`);
       wrk(server, scenario.path, WARMUP_S, scenario.auth ?? false);
     }
-    const idleRss = Object.fromEntries([...servers].map(([name, s]) => [name, rssMb(s.child.pid!)]));
+    const idleRss = Object.fromEntries(SCENARIOS.map((sc) => [sc.name, rssMb(servers.get(serverOf(sc))!.child.pid!)]));
+    idleRss.raw = rssMb(servers.get('raw')!.child.pid!);
 
     const raw = servers.get('raw')!;
     const rows = new Map<string, { ratio: number[]; perSecond: number[]; cpu: number[]; non2xx: number; errors: number }>();
@@ -137,7 +156,11 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
     for (let round = 0; round < ROUNDS; round++) {
       const start = wrk(raw, '/', MEASURE_S, false);
       const order = SCENARIOS.map((_, i) => SCENARIOS[(i + round) % SCENARIOS.length]!);
-      const samples = order.map((scenario) => [scenario, wrk(servers.get(scenario.name)!, scenario.path, MEASURE_S, scenario.auth ?? false)] as const);
+      const samples = order.map((scenario) => {
+        const sample = wrk(servers.get(serverOf(scenario))!, scenario.path, MEASURE_S, scenario.auth ?? false);
+        const perPage = scenario.perPage ?? 1;
+        return [scenario, { ...sample, perSecond: sample.perSecond / perPage, cpuMicrosPerRequest: sample.cpuMicrosPerRequest * perPage }] as const;
+      });
       const end = wrk(raw, '/', MEASURE_S, false);
       rawRows.push(start, end);
       const drift = Math.abs(start.perSecond - end.perSecond) / Math.max(start.perSecond, end.perSecond);
@@ -172,6 +195,13 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
         `${scenario.label.padEnd(72)} ${fmt(median(row.perSecond), 0).padStart(8)}  ${fmt(ratio.median)} (${fmt(ratio.min)}-${fmt(ratio.max)})${' '.repeat(12)}${fmt(median(row.cpu), 1).padStart(9)}  ${fmt(idleRss[scenario.name]!, 0)}${row.non2xx || row.errors ? `  !! ${row.non2xx} non-2xx, ${row.errors} socket errors` : ''}`,
       );
       result[scenario.name] = { label: scenario.label.trim(), ratio, perSecond: median(row.perSecond), cpuMicrosPerRequest: median(row.cpu), idleRssMb: idleRss[scenario.name], non2xx: row.non2xx, socketErrors: row.errors };
+    }
+    const batched = rows.get('page-batched');
+    const unbatched = rows.get('page-unbatched');
+    if (batched && unbatched) {
+      const ratios = batched.perSecond.map((b, i) => b / unbatched.perSecond[i]!);
+      result.pageBatchedOverUnbatched = { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+      console.log(`S8 batched / unbatched pages per second: ${fmt(median(ratios))} (${fmt(Math.min(...ratios))}-${fmt(Math.max(...ratios))})`);
     }
     mkdirSync(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true });
     writeFileSync(fileURLToPath(new URL('results/http.json', import.meta.url)), `${JSON.stringify(result, null, 2)}\n`);
