@@ -7,6 +7,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { ACCESS_TOKEN } from '../packages/infra/src/auth/access-token.js';
 import { startTestRedis } from '../packages/infra/src/testing/redis-server.js';
 
 const quick = process.argv.includes('--quick');
@@ -62,8 +65,21 @@ const SCENARIOS: Scenario[] = [
 interface Running {
   child: ChildProcess;
   port: number;
-  token: string;
 }
+
+// Access tokens: the servers trust this key's public half; a fresh token for each measurement.
+const keys = await generateKeyPair('ES256');
+const PUBLIC_JWK = JSON.stringify(await exportJWK(keys.publicKey));
+const freshToken = () =>
+  new SignJWT({ roles: [] })
+    .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'bench' })
+    .setSubject(randomUUID())
+    .setJti(randomUUID())
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .setIssuer(ACCESS_TOKEN.issuer)
+    .setAudience(ACCESS_TOKEN.audience)
+    .sign(keys.privateKey);
 
 function startServer(name: string, env: NodeJS.ProcessEnv): Promise<Running> {
   const child = spawn('taskset', ['-c', '1', process.execPath, '--import', 'tsx', SERVERS, name], {
@@ -72,8 +88,8 @@ function startServer(name: string, env: NodeJS.ProcessEnv): Promise<Running> {
   });
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = /^READY (\d+) ?(.*)$/.exec(line);
-      if (match) resolve({ child, port: Number(match[1]), token: match[2] ?? '' });
+      const match = /^READY (\d+)/.exec(line);
+      if (match) resolve({ child, port: Number(match[1]) });
     });
     child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it listened`)));
   });
@@ -98,10 +114,10 @@ interface Sample {
   socketErrors: number;
 }
 
-function wrk(server: Running, path: string, seconds: number, auth: boolean): Sample {
-  const before = cpuTicks(server.child.pid!);
+async function wrk(server: Running, path: string, seconds: number, auth: boolean): Promise<Sample> {
   const args = ['-c', '0', 'wrk', '-t1', '-c50', `-d${seconds}s`, '--timeout', '5s'];
-  if (auth) args.push('-H', `Authorization: Bearer ${server.token}`);
+  if (auth) args.push('-H', `Authorization: Bearer ${await freshToken()}`);
+  const before = cpuTicks(server.child.pid!);
   args.push(`http://127.0.0.1:${server.port}${path}`);
   const run = spawnSync('taskset', args, { encoding: 'utf8' });
   const after = cpuTicks(server.child.pid!);
@@ -132,7 +148,7 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
   });
   if (build.status !== 0) throw new Error('npm run build failed');
   const redis = await startTestRedis();
-  const env = { ...process.env, REDIS_URL: redis.url };
+  const env = { ...process.env, REDIS_URL: redis.url, BENCH_PUBLIC_JWK: PUBLIC_JWK };
   const servers = new Map<string, Running>();
   try {
     for (const name of new Set(['raw', ...SCENARIOS.map(serverOf)])) servers.set(name, await startServer(name, env));
@@ -140,11 +156,11 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
     for (const scenario of [{ name: 'raw', path: '/', auth: false } as Scenario, ...SCENARIOS]) {
       const server = servers.get(serverOf(scenario))!;
       const res = await fetch(`http://127.0.0.1:${server.port}${scenario.path}`, {
-        headers: scenario.auth ? { authorization: `Bearer ${server.token}` } : {},
+        headers: scenario.auth ? { authorization: `Bearer ${await freshToken()}` } : {},
       });
       const body = await res.text();
       if (res.status !== 200 || !body.includes('hello')) throw new Error(`${scenario.name} answered ${res.status}: ${body}`);
-      wrk(server, scenario.path, WARMUP_S, scenario.auth ?? false);
+      await wrk(server, scenario.path, WARMUP_S, scenario.auth ?? false);
     }
     const idleRss = Object.fromEntries(SCENARIOS.map((sc) => [sc.name, rssMb(servers.get(serverOf(sc))!.child.pid!)]));
     idleRss.raw = rssMb(servers.get('raw')!.child.pid!);
@@ -154,14 +170,15 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
     const rawRows: Sample[] = [];
     let discarded = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const start = wrk(raw, '/', MEASURE_S, false);
+      const start = await wrk(raw, '/', MEASURE_S, false);
       const order = SCENARIOS.map((_, i) => SCENARIOS[(i + round) % SCENARIOS.length]!);
-      const samples = order.map((scenario) => {
-        const sample = wrk(servers.get(serverOf(scenario))!, scenario.path, MEASURE_S, scenario.auth ?? false);
+      const samples: Array<readonly [Scenario, Sample]> = [];
+      for (const scenario of order) {
+        const sample = await wrk(servers.get(serverOf(scenario))!, scenario.path, MEASURE_S, scenario.auth ?? false);
         const perPage = scenario.perPage ?? 1;
-        return [scenario, { ...sample, perSecond: sample.perSecond / perPage, cpuMicrosPerRequest: sample.cpuMicrosPerRequest * perPage }] as const;
-      });
-      const end = wrk(raw, '/', MEASURE_S, false);
+        samples.push([scenario, { ...sample, perSecond: sample.perSecond / perPage, cpuMicrosPerRequest: sample.cpuMicrosPerRequest * perPage }]);
+      }
+      const end = await wrk(raw, '/', MEASURE_S, false);
       rawRows.push(start, end);
       const drift = Math.abs(start.perSecond - end.perSecond) / Math.max(start.perSecond, end.perSecond);
       if (drift > 0.05 && ROUNDS >= 3) {

@@ -1,5 +1,5 @@
 // One benchmark server per process: `node --import tsx bench/servers.ts <scenario>`; prints
-// `READY <port> [token]` when it listens on 127.0.0.1. The workspace packages load from their
+// `READY <port>` when it listens on 127.0.0.1. The workspace packages load from their
 // compiled dist/ (bench/http.ts builds them first), as in production.
 // Production settings (BENCHMARKS.md rule 6): NODE_ENV=production, logs at the shipped level to
 // /dev/null, no pretty printing.
@@ -9,12 +9,11 @@ import { initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express from 'express';
-import { SignJWT, generateKeyPair } from 'jose';
+import { importJWK, type JWK } from 'jose';
 import pino from 'pino';
 import { z } from 'zod';
-import { randomUUID } from 'node:crypto';
 import { defineContract } from '@switchyard/api-contracts';
-import { ACCESS_TOKEN, createAccessTokenVerifier } from '@switchyard/infra/auth';
+import { createAccessTokenVerifier } from '@switchyard/infra/auth';
 import { loadConfig, portVar, serviceEnvShape } from '@switchyard/infra/config';
 import { createLogger } from '@switchyard/infra/logging';
 import { createRedisPlatform } from '@switchyard/infra/redis';
@@ -25,7 +24,7 @@ import { implement } from '@switchyard/infra/trpc';
 const scenario = process.argv[2] ?? 'raw';
 // A clean exit on SIGINT (writes --cpu-prof profiles).
 process.on('SIGINT', () => process.exit(0));
-const ready = (port: number, token = '') => process.stdout.write(`READY ${port} ${token}\n`);
+const ready = (port: number) => process.stdout.write(`READY ${port}\n`);
 const HelloInput = z.object({ name: z.string().min(1).max(50) });
 
 async function raw() {
@@ -81,20 +80,11 @@ async function switchyard(options: { adapter?: 'fast' | 'stock'; auth?: boolean;
     destination: pino.destination({ dest: '/dev/null', sync: true }),
   });
   const metrics = createMetrics({ service: 'bench', procedures: ['hello'] });
-  let token = '';
   let verifyAccessToken;
   if (options.auth) {
-    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    // The runner holds the private key and signs a fresh token for each measurement (tokens live 5 min).
+    const publicKey = await importJWK(JSON.parse(process.env.BENCH_PUBLIC_JWK!) as JWK, 'ES256');
     verifyAccessToken = createAccessTokenVerifier({ keys: async () => publicKey, cacheMaxEntries: options.jwtCache === false ? 0 : 10_000 });
-    token = await new SignJWT({ roles: [] })
-      .setProtectedHeader({ alg: 'ES256', typ: ACCESS_TOKEN.typ, kid: 'k1' })
-      .setSubject(randomUUID())
-      .setJti(randomUUID())
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .setIssuer(ACCESS_TOKEN.issuer)
-      .setAudience(ACCESS_TOKEN.audience)
-      .sign(privateKey);
   }
   const platform =
     options.rateLimit && process.env.REDIS_URL
@@ -111,7 +101,7 @@ async function switchyard(options: { adapter?: 'fast' | 'stock'; auth?: boolean;
     ...(platform ? { rateLimiter: platform.rateLimiter } : {}),
   });
   const { port } = await service.start();
-  ready(port, token);
+  ready(port);
 }
 
 const scenarios: Record<string, () => Promise<void>> = {

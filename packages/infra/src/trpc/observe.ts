@@ -2,7 +2,7 @@ import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opente
 import type { TRPCError } from '@trpc/server';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { now, remainingMs } from '../policies/deadline.js';
-import { traceFields, tracer } from '../tracing/tracing.js';
+import { traceFields, tracer, tracingWanted } from '../tracing/tracing.js';
 import { classify } from './format-error.js';
 import type { RequestContext } from './context.js';
 import { t } from './mesh.js';
@@ -32,21 +32,24 @@ export async function observed(
   const started = now();
   const deadlineAt = Math.min(ctx.deadlineAt, timeoutMs === undefined ? Infinity : started + timeoutMs);
   const done = ctx.mesh.metrics.trackInFlight(path);
-  const span = tracer.startSpan(
-    `${ctx.mesh.service}/${path}`,
-    {
-      kind: SpanKind.SERVER,
-      attributes: {
-        'rpc.system': 'trpc',
-        'rpc.service': ctx.mesh.service,
-        'rpc.method': path,
-        'switchyard.request_id': ctx.requestId,
-      },
-    },
-    ctx.otel,
-  );
-  const otel = trace.setSpan(ctx.otel, span);
-  const ids = traceFields(span);
+  const traced = tracingWanted(ctx.otel);
+  const span = traced
+    ? tracer.startSpan(
+        `${ctx.mesh.service}/${path}`,
+        {
+          kind: SpanKind.SERVER,
+          attributes: {
+            'rpc.system': 'trpc',
+            'rpc.service': ctx.mesh.service,
+            'rpc.method': path,
+            'switchyard.request_id': ctx.requestId,
+          },
+        },
+        ctx.otel,
+      )
+    : undefined;
+  const otel = span ? trace.setSpan(ctx.otel, span) : ctx.otel;
+  const ids = span ? traceFields(span) : undefined;
   const log = ids ? ctx.log.child(ids) : ctx.log;
   const left = remainingMs(deadlineAt, started);
   // The call's signal fires at its deadline or when the request goes away. One controller and one
@@ -59,15 +62,16 @@ export async function observed(
   const onRequestGone = () => controller.abort(ctx.signal.reason);
   if (ctx.signal.aborted) onRequestGone();
   else ctx.signal.addEventListener('abort', onRequestGone, { once: true });
-  const result: CallResult & { thrown?: true } = await otelContext
-    .with(otel, () => {
-      if (left < 1) {
-        // The budget was spent upstream: answer at once, run nothing.
-        throw new SwitchyardError('DEADLINE_EXCEEDED', 'The deadline passed before the call started');
-      }
-      return run({ log, otel, deadlineAt, signal: controller.signal as RequestContext['signal'] });
-    })
-    .catch((error: unknown) => ({ ok: false as const, error: error as TRPCError, thrown: true as const }));
+  const invoke = async () => {
+    if (left < 1) {
+      // The budget was spent upstream: answer at once, run nothing.
+      throw new SwitchyardError('DEADLINE_EXCEEDED', 'The deadline passed before the call started');
+    }
+    return run({ log, otel, deadlineAt, signal: controller.signal as RequestContext['signal'] });
+  };
+  const result: CallResult & { thrown?: true } = await (span ? otelContext.with(otel, invoke) : invoke()).catch(
+    (error: unknown) => ({ ok: false as const, error: error as TRPCError, thrown: true as const }),
+  );
   clearTimeout(timer);
   ctx.signal.removeEventListener('abort', onRequestGone);
   done();
@@ -76,12 +80,12 @@ export async function observed(
   ctx.mesh.metrics.recordCall({ procedure: path, type, code, durationSeconds: durationMs / 1000 });
   const line = { procedure: path, type, outcome: code, durationMs: Math.round(durationMs * 1000) / 1000 };
   if (result.ok) {
-    span.end();
+    span?.end();
     log.info(line, 'call');
     return result;
   }
-  span.setStatus({ code: SpanStatusCode.ERROR, message: result.error.code });
-  span.end();
+  span?.setStatus({ code: SpanStatusCode.ERROR, message: result.error.code });
+  span?.end();
   observedErrors.add(result.error);
   if (result.error.code === 'INTERNAL_SERVER_ERROR') {
     log.error({ ...line, err: result.error.cause ?? result.error }, 'call failed');
