@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { AnyTRPCRouter } from '@trpc/server';
@@ -145,6 +146,8 @@ export function createService(options: CreateServiceOptions): Service {
         });
       }
       const controller = new AbortController();
+      // Every call of a batch listens on the request's signal (up to MAX_BATCH_SIZE of them).
+      setMaxListeners(config.MAX_BATCH_SIZE + 10, controller.signal);
       res.once('close', () => {
         if (!res.writableFinished) controller.abort();
       });

@@ -1,0 +1,31 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { REPO } from './stack.js';
+
+// The benchmark harness in its quick mode, so it keeps working; its figures are not asserted here
+// (they come from full runs on an idle machine, see the README's performance section).
+describe('npm run bench -- --quick', () => {
+  it('runs every benchmark and prints its table', () => {
+    const run = spawnSync('npm', ['run', 'bench', '--silent', '--', '--quick'], {
+      cwd: REPO,
+      encoding: 'utf8',
+      env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+      timeout: 280_000,
+    });
+    const out = `${run.stdout}${run.stderr}`;
+    expect(run.status, out.slice(-3000)).toBe(0);
+    for (const line of [
+      /S1 raw node:http JSON hello\s+\d+/,
+      /S-bare Switchyard procedure .*\d\.\d\d \(/,
+      /S5 full stack .*\d\.\d\d \(/,
+      /S8 batched \/ unbatched pages per second: \d/,
+      /S9 Redis limiter \d+ decisions\/s vs redis-benchmark EVALSHA \d+/,
+      /memory: idle RSS auth \d+ MB, notes \d+ MB, activity \d+ MB/,
+      /batched: policy stack throughput/,
+    ]) {
+      expect(out).toMatch(line);
+    }
+    // Every scenario answered 2xx only.
+    expect(out).not.toContain('non-2xx');
+  }, 300_000);
+});
