@@ -186,14 +186,16 @@ describe('the web app in chromium, through Caddy', () => {
       );
     expect(await attempt(allowedOrigin)).toBe('read 401'); // readable (and refused: no token)
     expect(await attempt(otherOrigin)).toBe('blocked');
-    // A sandboxed document's Origin is "null".
-    await page.setContent(`<iframe sandbox="allow-scripts" srcdoc="<script>
+    // A sandboxed document's Origin is "null". The listener is in place before the frame loads.
+    await page.setContent(`<script>window.messages = []; addEventListener('message', (e) => messages.push(String(e.data)));</script>
+      <iframe sandbox="allow-scripts" srcdoc="<script>
       fetch('${stack.gateway.url}/api/notes/trpc/list').then(() => parent.postMessage('read', '*'), () => parent.postMessage('blocked', '*'));
     </script>"></iframe>`);
-    const fromNull = await page.evaluate(
-      () => new Promise<string>((resolve) => window.addEventListener('message', (event) => resolve(String(event.data)), { once: true })),
-    );
+    await expect
+      .poll(() => page.evaluate(() => (window as unknown as { messages: string[] }).messages.length), { timeout: 10_000 })
+      .toBe(1);
+    const fromNull = await page.evaluate(() => (window as unknown as { messages: string[] }).messages[0]);
     expect(fromNull).toBe('blocked');
     await context.close();
-  });
+  }, 60_000);
 });

@@ -169,7 +169,9 @@ describe('failover through the gateway, under load', () => {
     try {
       await sleep(1_500); // a few health-check intervals
       for (const instance of stack.instances) {
-        const res = await fetch(`${instance.url}/ready`);
+        const res = await fetch(`${instance.url}/ready`).catch((err: unknown) => {
+          throw new Error(`${instance.name} on ${instance.url} did not answer (${String(err)}):\n${instance.current.output().slice(-3000)}`);
+        });
         expect(res.status, instance.name).toBe(200);
       }
       const before = stack.notes.map(served);

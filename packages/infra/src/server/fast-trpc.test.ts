@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { createTRPCClient, httpBatchLink, httpBatchStreamLink, httpLink } from '@trpc/client';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -206,6 +206,28 @@ describe('the fast tRPC path against the stock adapter', () => {
       expect(fast.select(req, path) !== undefined, probe.name).toBe(probe.fast);
     }
     expect(corpus.filter((p) => p.fast).length).toBeGreaterThan(25);
+  });
+
+  it('a client that goes away in the middle of a body costs nothing: the service keeps answering', async () => {
+    const { port } = new URL(urls.fast);
+    await new Promise<void>((resolve) => {
+      const req = request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/trpc/save',
+        headers: { 'content-type': 'application/json', 'content-length': '500' },
+      });
+      req.on('error', () => undefined);
+      req.write('{"json":{"at":');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 100);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const res = await fetch(`${urls.fast}/trpc/greet?input=${q({ json: { name: 'still here' } })}`);
+    expect(res.status).toBe(200);
   });
 
   it('@trpc/client works against it: httpLink, httpBatchLink and httpBatchStreamLink', async () => {

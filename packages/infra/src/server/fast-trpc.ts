@@ -143,7 +143,14 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
           inputFailure = inputError(cause);
         }
       };
-      const bodyText = req.method === 'POST' ? await readBody(req) : plan.queryInput;
+      let bodyText: string | null;
+      try {
+        bodyText = req.method === 'POST' ? await readBody(req) : plan.queryInput;
+      } catch {
+        // The client went away mid-body (or the socket failed): nobody is left to answer.
+        res.destroy();
+        return;
+      }
 
       let ctx: RequestContext | undefined;
       let ctxError: TRPCError | undefined;

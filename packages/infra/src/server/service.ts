@@ -209,7 +209,10 @@ export function createService(options: CreateServiceOptions): Service {
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
     if (path.startsWith(TRPC_PREFIX)) {
-      void trpc(req, res, path.slice(TRPC_PREFIX.length));
+      trpc(req, res, path.slice(TRPC_PREFIX.length)).catch((err: unknown) => {
+        logger.error({ err }, 'tRPC handler failed');
+        res.destroy();
+      });
       return;
     }
     const route = options.routes?.[path];

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TRPCError, type AnyTRPCRouter } from '@trpc/server';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
+import { getErrorShape, getTRPCErrorFromUnknown, transformTRPCResponse } from '@trpc/server/unstable-core-do-not-import';
 import type { RequestContext } from '../trpc/context.js';
 import { createFastTrpc } from './fast-trpc.js';
 
@@ -37,7 +38,22 @@ export function createTrpcHandler(options: TrpcHandlerOptions & { fast?: boolean
   const fast = createFastTrpc(options);
   return (req, res, path) => {
     const plan = fast.select(req, path);
-    return plan ? fast.handle(req, res, plan) : stock(req, res, path);
+    if (!plan) return stock(req, res, path);
+    // Never a rejection out of here (it would end the process): an unexpected failure is answered
+    // as the stock adapter answers its own, a 500 with the formatted error.
+    return fast.handle(req, res, plan).catch((cause: unknown) => {
+      const error = getTRPCErrorFromUnknown(cause);
+      options.onError({ error, path: undefined, type: 'unknown', ctx: undefined, req });
+      if (res.headersSent || res.destroyed) {
+        res.destroy();
+        return;
+      }
+      const config = options.router._def._config;
+      const shape = getErrorShape({ config, error, type: 'unknown', path: undefined, input: undefined, ctx: undefined });
+      res.statusCode = 500;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(transformTRPCResponse(config, { error: shape })));
+    });
   };
 }
 
