@@ -37,7 +37,6 @@ export interface Gateway {
   readonly child: ChildProcess;
   readonly url: string;
   readonly metricsUrl: string;
-  readonly adminUrl: string;
   output(): string;
   /** Caddy's JSON access-log entries so far. */
   accessLog(): Array<{ status: number; request: { uri: string; method: string; headers: Record<string, string[]> } }>;
@@ -94,7 +93,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     child,
     url,
     metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
-    adminUrl: `http://127.0.0.1:${adminPort}`,
     output: () => out,
     accessLog: () =>
       out
@@ -115,8 +113,6 @@ export interface Instance {
   readonly metricsPort: number;
   readonly url: string;
   current: SpawnedService;
-  /** Every process this instance ran, oldest first. */
-  readonly runs: SpawnedService[];
   restart(): Promise<SpawnedService>;
 }
 
@@ -195,10 +191,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         metricsPort,
         url: `http://127.0.0.1:${port}`,
         current: first,
-        runs: [first],
         async restart() {
           self.current = await run();
-          self.runs.push(self.current);
           return self.current;
         },
       };

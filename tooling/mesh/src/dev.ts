@@ -10,11 +10,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@switchyard/infra/db';
+import { freePort } from '@switchyard/infra/testing';
 
 interface MeshList {
   gateway: { port: number; metricsPort: number };
@@ -31,14 +32,6 @@ const dataRoot = resolve(ROOT, env.DEV_DATA_ROOT ?? '.data');
 // Development-only secrets; production refuses to start without real ones.
 const DEV_NOTES_KEY = env.NOTES_SERVICE_KEY ?? 'dev-only-notes-key-0123456789';
 const DEV_AUTH_SECRET = env.AUTH_KEY_SECRET ?? 'dev-only-secret-not-for-production-0123';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 const port = (fixed: number) => (autoPorts ? freePort() : Promise.resolve(fixed));
 
