@@ -150,6 +150,22 @@ describe('the callee sees the deadline', () => {
     expect(abort!.afterMs).toBeLessThan(300);
   });
 
+  it('its AbortSignal fires as soon as the caller goes away, long before the deadline', async () => {
+    const before = downstream.state.aborts.length;
+    const gone = new AbortController();
+    setTimeout(() => gone.abort(), 100);
+    await fetch(`${downstream.address.url}/trpc/waitForAbort?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, {
+      headers: { 'x-deadline-ms': '5000' },
+      signal: gone.signal,
+    }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const aborts = downstream.state.aborts.slice(before);
+    expect(aborts).toHaveLength(1);
+    expect(aborts[0]!.reason).toBe('AbortError');
+    expect(aborts[0]!.budgetMs).toBeGreaterThan(4_000);
+    expect(aborts[0]!.afterMs).toBeLessThan(200);
+  });
+
   it('a request whose x-deadline-ms is already spent runs no handler', async () => {
     const before = downstream.state.calls.work ?? 0;
     const res = await fetch(`${downstream.address.url}/trpc/work?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, {

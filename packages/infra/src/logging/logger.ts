@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { MESH_LOGGER } from './lines.js';
 
 export type { Logger } from 'pino';
 
@@ -54,9 +55,12 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
-  if (options.destination) return pino(base, options.destination);
-  if (options.pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, singleLine: true } } });
-  }
-  return pino(base);
+  const logger = options.destination
+    ? pino(base, options.destination)
+    : options.pretty
+      ? pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, singleLine: true } } })
+      : pino(base);
+  // The line format writeInfoLine reproduces: level label, ISO time, bindings, fields, msg.
+  Object.defineProperty(logger, MESH_LOGGER, { value: true });
+  return logger;
 }

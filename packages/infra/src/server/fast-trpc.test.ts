@@ -33,7 +33,33 @@ const contract = defineContract({
     access: 'public',
   },
   cookie: { type: 'mutation', input: z.strictObject({}), output: z.object({ ok: z.boolean() }), access: 'public' },
+  shape: { type: 'query', input: z.strictObject({ kind: z.string() }), output: z.unknown(), access: 'public' },
 });
+
+// Outputs that superjson writes as plain JSON and outputs it annotates: the fast path writes the
+// first kind itself and must give superjson's bytes for both.
+const shared = { n: 1 };
+const nullProto = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1, b: [true, null] });
+const SHAPES: Record<string, () => unknown> = {
+  plain: () => ({ s: 'héllo "q" \u2028', n: -1.5e-7, b: false, z: null, list: [1, 'two', [3], { four: 4 }], deep: { a: { b: { c: {} } } } }),
+  'top-level string': () => 'just text',
+  'top-level null': () => null,
+  'top-level array': () => [1, 2, 3],
+  'null prototype': () => nullProto,
+  'undefined field': () => ({ a: undefined, b: 1 }),
+  'top-level undefined': () => undefined,
+  'repeated reference': () => ({ first: shared, second: shared }),
+  'negative zero': () => ({ n: -0 }),
+  NaN: () => ({ n: Number.NaN }),
+  Infinity: () => ({ n: Number.POSITIVE_INFINITY }),
+  Date: () => ({ at: new Date(7) }),
+  Map: () => ({ m: new Map([['k', 1]]) }),
+  Set: () => [new Set([1])],
+  BigInt: () => ({ big: 10n }),
+  'sparse array': () => [1, , 3], // eslint-disable-line no-sparse-arrays
+  'class instance': () => new (class Point { x = 1; })(),
+  'constructor key': () => JSON.parse('{"constructor":1}') as unknown,
+};
 
 const router = implement(contract, {
   greet: ({ input }) => ({ text: `hello ${input.name}`, at: new Date(Date.UTC(2026, 0, 1)) }),
@@ -45,6 +71,11 @@ const router = implement(contract, {
   },
   mine: ({ ctx }) => ({ id: ctx.user!.id }),
   save: ({ input }) => ({ at: input.at, tags: input.tags, note: input.note ?? null }),
+  shape: ({ input }) => {
+    const make = SHAPES[input.kind];
+    if (!make) throw new SwitchyardError('NOT_FOUND', `No shape ${input.kind}`);
+    return make();
+  },
   cookie: ({ ctx }) => {
     ctx.setHeader('set-cookie', 'a=1; Path=/; HttpOnly');
     ctx.setHeader('set-cookie', 'b=2; Path=/');
@@ -157,6 +188,12 @@ const corpus: Probe[] = [
   },
   { name: 'user procedure, good token', path: `/trpc/mine?input=${q({ json: {} })}`, headers: { authorization: 'Bearer good' }, fast: true },
   { name: 'malformed Idempotency-Key', method: 'POST', path: '/trpc/cookie', headers: { ...json, 'idempotency-key': 'x' }, body: '{"json":{}}', fast: true },
+  ...Object.keys(SHAPES).map((kind) => ({ name: `output: ${kind}`, path: `/trpc/shape?input=${q({ json: { kind } })}`, fast: true })),
+  {
+    name: 'output: a batch of plain and annotated results',
+    path: `/trpc/shape,shape,shape?batch=1&input=${q({ 0: { json: { kind: 'plain' } }, 1: { json: { kind: 'Date' } }, 2: { json: { kind: 'repeated reference' } } })}`,
+    fast: true,
+  },
   { name: 'deadline header', path: `/trpc/greet?input=${q({ json: { name: 'A' } })}`, headers: { 'x-deadline-ms': '1500' }, fast: true },
 ];
 

@@ -7,6 +7,7 @@ import {
   getTRPCErrorFromUnknown,
   transformTRPCResponse,
 } from '@trpc/server/unstable-core-do-not-import';
+import superjson from 'superjson';
 import type { RequestContext } from '../trpc/context.js';
 import { DIRECT_CALLS, type DirectCall } from '../trpc/implement.js';
 import type { TrpcHandlerOptions } from './trpc-handler.js';
@@ -62,6 +63,41 @@ function isDataStream(value: unknown): boolean {
   return false;
 }
 
+/**
+ * Whether superjson would serialize `value` as `{ json: value }` with no annotations: only strings,
+ * booleans, null, finite numbers other than -0, and arrays and plain objects of those, each object
+ * met once (a repeated reference is annotated, a cycle is cut). Anything else (Date, Map, BigInt,
+ * undefined, class instances) goes through superjson itself.
+ */
+function plainJson(value: unknown, seen: Set<object>, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !(value === 0 && 1 / value < 0);
+    case 'object': {
+      if (value === null) return true;
+      if (depth > 32 || seen.has(value)) return false;
+      seen.add(value);
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!plainJson(value[i], seen, depth + 1)) return false;
+        return true;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key in value) {
+        // superjson refuses these keys: let it answer as it does.
+        if (key === '__proto__' || key === 'constructor' || key === 'prototype') return false;
+        if (!plainJson((value as Record<string, unknown>)[key], seen, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -84,6 +120,12 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
   // Routers built by implement() carry each procedure's direct call: no tRPC middleware machinery.
   const direct = (router as unknown as Record<symbol, Record<string, DirectCall> | undefined>)[DIRECT_CALLS];
   const deserialize = (value: unknown) => config.transformer.input.deserialize(value);
+  // A success item as transformTRPCResponse makes it; with superjson, plain JSON data skips its walk.
+  const serializeOutput = config.transformer.output.serialize as (value: unknown) => unknown;
+  const successItem =
+    config.transformer.output === superjson
+      ? (data: unknown) => ({ result: { data: plainJson(data, new Set(), 0) ? { json: data } : serializeOutput(data) } })
+      : (data: unknown) => ({ result: { data: serializeOutput(data) } });
 
   return {
     select(req, path) {
@@ -189,15 +231,34 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
       );
 
       const errors: Array<TRPCError | undefined> = [];
+      let failed = false;
       const untransformed = results.map(([error, data], index) => {
         errors.push(error);
         if (!error) return { result: { data } };
+        failed = true;
         return {
           error: getErrorShape({ config, ctx, error, input: inputs?.[index], path: paths[index]!, type }),
         };
       });
-      const status = getHTTPStatusCode(untransformed, errors);
-      const body = JSON.stringify(transformTRPCResponse(config, plan.isBatch ? untransformed : untransformed[0]!));
+      let status: number;
+      let body: string;
+      try {
+        status = getHTTPStatusCode(untransformed, errors);
+        if (failed) {
+          body = JSON.stringify(transformTRPCResponse(config, plan.isBatch ? untransformed : untransformed[0]!));
+        } else {
+          const items = results.map(([, data]) => successItem(data));
+          body = JSON.stringify(plan.isBatch ? items : items[0]);
+        }
+      } catch (cause) {
+        // The output cannot be serialized (superjson refuses it): one error for the whole
+        // response, as the stock adapter's catch-all answers it.
+        const error = getTRPCErrorFromUnknown(cause);
+        options.onError({ error, path: undefined, type, ctx, req });
+        const shape = { error: getErrorShape({ config, ctx, error, input: undefined, path: undefined, type }) };
+        status = getHTTPStatusCode(shape, [error]);
+        body = JSON.stringify(transformTRPCResponse(config, shape));
+      }
       if (res.statusCode === 200) res.statusCode = status;
       res.setHeader('vary', VARY);
       res.setHeader('content-type', 'application/json');

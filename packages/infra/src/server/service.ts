@@ -10,7 +10,7 @@ import { TRPCError } from '@trpc/server';
 import { SERVICE_CREDENTIAL_HEADER, verifyServiceCredential, type TrustedServiceKeys } from '../identity/service-identity.js';
 import { DEADLINE_HEADER, now, parseDeadlineHeader } from '../policies/deadline.js';
 import { extractTraceContext } from '../tracing/tracing.js';
-import type { RequestContext } from '../trpc/context.js';
+import type { EndUser, RequestContext } from '../trpc/context.js';
 import { observedErrors } from '../trpc/observe.js';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { IDEMPOTENCY_KEY_HEADER, isWellFormedIdempotencyKey, type IdempotencyStore } from '../idempotency/idempotency-store.js';
@@ -95,6 +95,23 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(text);
 }
 
+/**
+ * The request's signal: aborted when the response closes before it was sent (the caller went
+ * away). Every call of a batch listens on it, so it allows a batch's worth of listeners.
+ */
+function requestSignal(res: ServerResponse, maxBatchSize: number): AbortSignal {
+  const controller = new AbortController();
+  setMaxListeners(maxBatchSize + 10, controller.signal);
+  if (res.closed) {
+    if (!res.writableFinished) controller.abort();
+  } else {
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+  }
+  return controller.signal;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -108,7 +125,7 @@ export function createService(options: CreateServiceOptions): Service {
   const exposeErrors = config.NODE_ENV === 'development';
   const monitor = dependencyMonitor(options.dependencies ?? {});
   const trusted = options.trustedServiceKeys ?? config.TRUSTED_SERVICE_KEYS;
-  const runtime = { service: name, metrics, exposeErrors, rateLimiter: options.rateLimiter, idempotency: options.idempotency };
+  const runtime = { service: name, logger, metrics, exposeErrors, rateLimiter: options.rateLimiter, idempotency: options.idempotency };
   const trustedProxies = new Set(config.TRUSTED_PROXIES);
   const closers: Array<{ name: string; close: () => Promise<unknown> | unknown }> = [];
   let readiness: Readiness = 'starting';
@@ -145,39 +162,45 @@ export function createService(options: CreateServiceOptions): Service {
           ],
         });
       }
-      const controller = new AbortController();
-      // Every call of a batch listens on the request's signal (up to MAX_BATCH_SIZE of them).
-      setMaxListeners(config.MAX_BATCH_SIZE + 10, controller.signal);
-      res.once('close', () => {
-        if (!res.writableFinished) controller.abort();
-      });
-      const base: RequestContext = {
+      // The logger and the signal are made on first use: a call that needs neither (no handler
+      // log line, a handler answering at once) costs no child logger and no AbortController.
+      let log: Logger | undefined;
+      let signal: AbortSignal | undefined;
+      const context = {
         requestId,
-        log: logger.child({ requestId }),
-        signal: controller.signal,
+        get log(): Logger {
+          return (log ??= logger.child({ requestId }));
+        },
+        get signal(): AbortSignal {
+          return (signal ??= requestSignal(res, config.MAX_BATCH_SIZE));
+        },
         deadlineAt: ((req as TimedRequest)[START] ?? now()) + budgetMs,
         otel: extractTraceContext(req.headers),
         caller,
+        user: undefined as EndUser | undefined,
         clientIp: clientIpOf(req, trustedProxies),
         idempotencyKey,
-        header: (header) => {
+        header: (header: string) => {
           const value = req.headers[header.toLowerCase()];
           return Array.isArray(value) ? value.join(', ') : value;
         },
-        setHeader: (header, value) => {
+        setHeader: (header: string, value: string) => {
           if (res.headersSent) return;
           if (header.toLowerCase() !== 'set-cookie') res.setHeader(header, value);
           else res.appendHeader('set-cookie', value);
         },
         mesh: runtime,
-      };
+      } satisfies RequestContext;
       const authorization = req.headers.authorization;
-      if (authorization === undefined || !options.verifyAccessToken) return base;
+      if (authorization === undefined || !options.verifyAccessToken) return context;
       return userOf(authorization, options.verifyAccessToken).then(
-        (user) => ({ ...base, user }),
+        (user) => {
+          context.user = user;
+          return context;
+        },
         (err: unknown) => {
           // One answer for every bad token; the reason goes to the log only (never the token).
-          base.log.info({ reason: err instanceof TokenRejectedError ? err.reason : 'error' }, 'access token refused');
+          context.log.info({ reason: err instanceof TokenRejectedError ? err.reason : 'error' }, 'access token refused');
           res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
           throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Invalid or expired access token' });
         },

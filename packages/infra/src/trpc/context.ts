@@ -9,6 +9,8 @@ import type { RateLimiter } from '../rate-limit/rate-limiter.js';
 export interface MeshRuntime {
   /** The serving service's name. */
   readonly service: string;
+  /** The service's logger (request loggers are its children). */
+  readonly logger: Logger;
   readonly metrics: ServiceMetrics;
   /** Send internal messages and stacks to callers: development mode only, set explicitly. */
   readonly exposeErrors: boolean;

@@ -7,7 +7,7 @@ import { accessDenied, authorize } from './authorize.js';
 import { limitRate, takeRateLimit } from './limit-rate.js';
 import type { RequestContext } from './context.js';
 import { t } from './mesh.js';
-import { observeCall, observed } from './observe.js';
+import { callContext, observeCall, observed } from './observe.js';
 
 /**
  * Where {@link implement} leaves each procedure's direct call on the router: the same steps as
@@ -49,8 +49,10 @@ function metaOf(def: ProcedureDef): ProcedureMeta {
 }
 
 /** The handler's result, or a rejection as soon as the call's signal fires (deadline or caller gone). */
-function untilAborted<T>(work: T | Promise<T>, signal: AbortSignal): T | Promise<T> {
+function untilAborted<T>(work: T | Promise<T>, ctx: RequestContext): T | Promise<T> {
+  // A result at hand needs no signal (nor the timer behind it).
   if (!(work instanceof Promise)) return work;
+  const { signal } = ctx;
   if (signal.aborted) return Promise.reject(abortError(signal));
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abortError(signal));
@@ -94,7 +96,16 @@ export function implement<const C extends Contract>(contract: C, handlers: NoInf
       .input(def.input)
       .output(def.output);
     const run = ({ input, ctx }: { input: unknown; ctx: RequestContext }) =>
-      untilAborted(handler({ input, ctx, signal: ctx.signal }), ctx.signal);
+      untilAborted(
+        handler({
+          input,
+          ctx,
+          get signal() {
+            return ctx.signal;
+          },
+        }),
+        ctx,
+      );
     // A mutation sent with an Idempotency-Key runs once per caller, key and input.
     const resolve =
       def.type === 'mutation'
@@ -150,7 +161,7 @@ function directCall(
   };
   return async ({ ctx, getRawInput }) => {
     const result = await observed(ctx, name, def.type, meta.timeoutMs, (scope) =>
-      steps({ ...ctx, ...scope }, getRawInput).then(
+      steps(callContext(ctx, scope), getRawInput).then(
         (data) => ({ ok: true as const, data }),
         (cause: unknown) => ({ ok: false as const, error: getTRPCErrorFromUnknown(cause) }),
       ),

@@ -1,0 +1,44 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { captureLogs } from '../testing/log-capture.js';
+import { writeInfoLine } from './lines.js';
+import { createLogger } from './logger.js';
+
+/** A line without its time, which differs by nature; the key order is kept. */
+const withoutTime = (line: string) => {
+  const { time, ...rest } = JSON.parse(line) as Record<string, unknown>;
+  expect(typeof time).toBe('string');
+  return JSON.stringify(rest);
+};
+
+describe('writeInfoLine', () => {
+  it('writes the line logger.info would write, bindings and key order included', () => {
+    const capture = captureLogs();
+    const root = createLogger({ service: 'lines', destination: capture.stream });
+    const child = root.child({ requestId: 'r-1' });
+    child.info({ procedure: 'notes.get', type: 'query', outcome: 'OK', durationMs: 0.125 }, 'call');
+    writeInfoLine(child, '', ',"procedure":"notes.get","type":"query","outcome":"OK","durationMs":0.125', 'call', () => ({}));
+    // Bindings not made into a child logger give the same line as the child.
+    writeInfoLine(root, ',"requestId":"r-1"', ',"procedure":"notes.get","type":"query","outcome":"OK","durationMs":0.125', 'call', () => ({}));
+    const [viaPino, viaLine, viaBindings] = capture.text().trim().split('\n');
+    expect(withoutTime(viaLine!)).toBe(withoutTime(viaPino!));
+    expect(withoutTime(viaBindings!)).toBe(withoutTime(viaPino!));
+    expect(JSON.parse(viaLine!)).toMatchObject({ level: 'info', service: 'lines', requestId: 'r-1', msg: 'call' });
+  });
+
+  it('honours the level: nothing below it is written', () => {
+    const capture = captureLogs();
+    const logger = createLogger({ service: 'lines', level: 'warn', destination: capture.stream });
+    writeInfoLine(logger, '', ',"a":1', 'call', () => ({ a: 1 }));
+    logger.level = 'info';
+    writeInfoLine(logger, '', ',"a":2', 'call', () => ({ a: 2 }));
+    expect(capture.lines().map((l) => l.a)).toEqual([2]);
+  });
+
+  it('a logger made elsewhere gets logger.info with the fallback fields, so its own options apply', () => {
+    const capture = captureLogs();
+    const logger = pino({ base: null, redact: ['a'], timestamp: false }, capture.stream);
+    writeInfoLine(logger, ',"never":1', ',"never":1', 'call', () => ({ a: 'secret', b: 2 }));
+    expect(capture.lines()).toEqual([{ level: 30, a: '[Redacted]', b: 2, msg: 'call' }]);
+  });
+});

@@ -1,0 +1,30 @@
+import { pino, type Logger } from 'pino';
+
+/** Marks the loggers {@link createLogger} makes (children inherit it through their prototype). */
+export const MESH_LOGGER = Symbol.for('switchyard.meshLogger');
+
+const { chindingsSym, streamSym, timeSym } = pino.symbols;
+
+type Internals = Record<symbol, unknown>;
+
+/**
+ * Writes one info line with `msg` and pre-encoded fields, as `logger.info(fields, msg)` would write
+ * it for a logger of {@link createLogger}, without pino's per-line object walk and redaction pass.
+ * `fields` is a JSON fragment of `,"key":value` pairs whose values the caller encoded with
+ * `JSON.stringify` and knows to hold no secret (procedure names, outcome codes, durations), and
+ * `bindings` the same for child bindings not made into a child logger (e.g. the request id).
+ * A logger from anywhere else gets `logger.info`, so its own options apply.
+ */
+export function writeInfoLine(logger: Logger, bindings: string, fields: string, msg: string, fallback: () => object): void {
+  const internals = logger as unknown as Internals;
+  if (internals[MESH_LOGGER] !== true) {
+    logger.info(fallback(), msg);
+    return;
+  }
+  if (!logger.isLevelEnabled('info')) return;
+  const time = (internals[timeSym] as () => string)();
+  const chindings = internals[chindingsSym] as string;
+  (internals[streamSym] as { write(line: string): unknown }).write(
+    `{"level":"info"${time}${chindings}${bindings}${fields},"msg":${JSON.stringify(msg)}}\n`,
+  );
+}
