@@ -58,7 +58,13 @@ async function trpcExpress() {
 }
 
 /** Switchyard: the same procedure through createService (request id, metrics, access log always on). */
-async function switchyard(options: { adapter?: 'fast' | 'stock'; auth?: boolean; jwtCache?: boolean; rateLimit?: boolean; log?: boolean }) {
+async function switchyard(options: {
+  adapter?: 'fast' | 'stock';
+  auth?: boolean;
+  jwtCache?: boolean;
+  rateLimit?: boolean;
+  log?: boolean;
+}) {
   const contract = defineContract({
     hello: {
       type: 'query',
@@ -77,14 +83,18 @@ async function switchyard(options: { adapter?: 'fast' | 'stock'; auth?: boolean;
   const logger = createLogger({
     service: 'bench',
     level: options.log === false ? 'silent' : 'info',
-    destination: pino.destination({ dest: '/dev/null', sync: true }),
+    // As shipped: createLogger's stdout destination is pino's asynchronous SonicBoom.
+    destination: pino.destination({ dest: '/dev/null', sync: false }),
   });
   const metrics = createMetrics({ service: 'bench', procedures: ['hello'] });
   let verifyAccessToken;
   if (options.auth) {
     // The runner holds the private key and signs a fresh token for each measurement (tokens live 5 min).
     const publicKey = await importJWK(JSON.parse(process.env.BENCH_PUBLIC_JWK!) as JWK, 'ES256');
-    verifyAccessToken = createAccessTokenVerifier({ keys: async () => publicKey, cacheMaxEntries: options.jwtCache === false ? 0 : 10_000 });
+    verifyAccessToken = createAccessTokenVerifier({
+      keys: async () => publicKey,
+      cacheMaxEntries: options.jwtCache === false ? 0 : 10_000,
+    });
   }
   const platform =
     options.rateLimit && process.env.REDIS_URL

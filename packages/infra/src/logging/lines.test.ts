@@ -19,7 +19,13 @@ describe('writeInfoLine', () => {
     child.info({ procedure: 'notes.get', type: 'query', outcome: 'OK', durationMs: 0.125 }, 'call');
     writeInfoLine(child, '', ',"procedure":"notes.get","type":"query","outcome":"OK","durationMs":0.125', 'call', () => ({}));
     // Bindings not made into a child logger give the same line as the child.
-    writeInfoLine(root, ',"requestId":"r-1"', ',"procedure":"notes.get","type":"query","outcome":"OK","durationMs":0.125', 'call', () => ({}));
+    writeInfoLine(
+      root,
+      ',"requestId":"r-1"',
+      ',"procedure":"notes.get","type":"query","outcome":"OK","durationMs":0.125',
+      'call',
+      () => ({}),
+    );
     const [viaPino, viaLine, viaBindings] = capture.text().trim().split('\n');
     expect(withoutTime(viaLine!)).toBe(withoutTime(viaPino!));
     expect(withoutTime(viaBindings!)).toBe(withoutTime(viaPino!));

@@ -41,7 +41,14 @@ const contract = defineContract({
 const shared = { n: 1 };
 const nullProto = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1, b: [true, null] });
 const SHAPES: Record<string, () => unknown> = {
-  plain: () => ({ s: 'héllo "q" \u2028', n: -1.5e-7, b: false, z: null, list: [1, 'two', [3], { four: 4 }], deep: { a: { b: { c: {} } } } }),
+  plain: () => ({
+    s: 'héllo "q" \u2028',
+    n: -1.5e-7,
+    b: false,
+    z: null,
+    list: [1, 'two', [3], { four: 4 }],
+    deep: { a: { b: { c: {} } } },
+  }),
   'top-level string': () => 'just text',
   'top-level null': () => null,
   'top-level array': () => [1, 2, 3],
@@ -57,7 +64,10 @@ const SHAPES: Record<string, () => unknown> = {
   Set: () => [new Set([1])],
   BigInt: () => ({ big: 10n }),
   'sparse array': () => [1, , 3], // eslint-disable-line no-sparse-arrays
-  'class instance': () => new (class Point { x = 1; })(),
+  'class instance': () =>
+    new (class Point {
+      x = 1;
+    })(),
   'constructor key': () => JSON.parse('{"constructor":1}') as unknown,
 };
 
@@ -140,7 +150,11 @@ const corpus: Probe[] = [
   },
   { name: 'batch, input not an object', path: `/trpc/greet,greet?batch=1&input=${q([1, 2])}`, fast: true },
   { name: 'batch, malformed input', path: '/trpc/greet,greet?batch=1&input=%5B%7B', fast: true },
-  { name: 'batch, a call without input', path: `/trpc/greet,greet?batch=1&input=${q({ 0: { json: { name: 'A' } } })}`, fast: true },
+  {
+    name: 'batch, a call without input',
+    path: `/trpc/greet,greet?batch=1&input=${q({ 0: { json: { name: 'A' } } })}`,
+    fast: true,
+  },
   { name: 'batch of one', path: `/trpc/greet?batch=1&input=${q({ 0: { json: { name: 'A' } } })}`, fast: true },
   { name: 'batch over the limit', path: `/trpc/greet,greet,greet,greet,greet,greet?batch=1&input=${q({})}`, fast: false },
   { name: 'batch=true is not a batch', path: `/trpc/greet,greet?batch=true`, fast: false },
@@ -151,9 +165,25 @@ const corpus: Probe[] = [
   { name: 'GET to a mutation', path: '/trpc/save', fast: false },
   { name: 'POST to a query', method: 'POST', path: '/trpc/greet', headers: json, body: '{}', fast: false },
   { name: 'HEAD', method: 'HEAD', path: '/trpc/greet', fast: false },
-  { name: 'streaming accept', path: `/trpc/greet?batch=1&input=${q({ 0: { json: { name: 'A' } } })}`, headers: { 'trpc-accept': 'application/jsonl' }, fast: false },
-  { name: 'connectionParams', path: `/trpc/greet?connectionParams=${q({ a: 1 })}&input=${q({ json: { name: 'A' } })}`, fast: false },
-  { name: 'mutation with transformer payload', method: 'POST', path: '/trpc/save', headers: json, body: JSON.stringify(at), fast: true },
+  {
+    name: 'streaming accept',
+    path: `/trpc/greet?batch=1&input=${q({ 0: { json: { name: 'A' } } })}`,
+    headers: { 'trpc-accept': 'application/jsonl' },
+    fast: false,
+  },
+  {
+    name: 'connectionParams',
+    path: `/trpc/greet?connectionParams=${q({ a: 1 })}&input=${q({ json: { name: 'A' } })}`,
+    fast: false,
+  },
+  {
+    name: 'mutation with transformer payload',
+    method: 'POST',
+    path: '/trpc/save',
+    headers: json,
+    body: JSON.stringify(at),
+    fast: true,
+  },
   {
     name: 'mutation, superjson undefined and Date',
     method: 'POST',
@@ -162,7 +192,14 @@ const corpus: Probe[] = [
     body: JSON.stringify(superjson.serialize({ at: new Date(0), note: undefined })),
     fast: true,
   },
-  { name: 'mutation, Date expected, string given', method: 'POST', path: '/trpc/save', headers: json, body: '{"json":{"at":"2020-01-01"}}', fast: true },
+  {
+    name: 'mutation, Date expected, string given',
+    method: 'POST',
+    path: '/trpc/save',
+    headers: json,
+    body: '{"json":{"at":"2020-01-01"}}',
+    fast: true,
+  },
   { name: 'mutation, malformed JSON body', method: 'POST', path: '/trpc/save', headers: json, body: '{"json":', fast: true },
   { name: 'mutation, empty body', method: 'POST', path: '/trpc/save', headers: json, body: '', fast: true },
   {
@@ -173,28 +210,82 @@ const corpus: Probe[] = [
     body: JSON.stringify({ 0: at, 1: { json: { at: 'no' } }, 2: { json: {} } }),
     fast: true,
   },
-  { name: 'mutation setting cookies and headers', method: 'POST', path: '/trpc/cookie', headers: json, body: '{"json":{}}', fast: true },
-  { name: 'mutation, text/plain', method: 'POST', path: '/trpc/save', headers: { 'content-type': 'text/plain' }, body: '{}', fast: false },
+  {
+    name: 'mutation setting cookies and headers',
+    method: 'POST',
+    path: '/trpc/cookie',
+    headers: json,
+    body: '{"json":{}}',
+    fast: true,
+  },
+  {
+    name: 'mutation, text/plain',
+    method: 'POST',
+    path: '/trpc/save',
+    headers: { 'content-type': 'text/plain' },
+    body: '{}',
+    fast: false,
+  },
   { name: 'mutation, no content-type', method: 'POST', path: '/trpc/save', body: '{}', fast: false },
-  { name: 'mutation, form data', method: 'POST', path: '/trpc/save', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x--', fast: false },
-  { name: 'mutation over the body limit', method: 'POST', path: '/trpc/save', headers: json, body: JSON.stringify({ json: { at: 'x'.repeat(3000) } }), fast: false },
+  {
+    name: 'mutation, form data',
+    method: 'POST',
+    path: '/trpc/save',
+    headers: { 'content-type': 'multipart/form-data; boundary=x' },
+    body: '--x--',
+    fast: false,
+  },
+  {
+    name: 'mutation over the body limit',
+    method: 'POST',
+    path: '/trpc/save',
+    headers: json,
+    body: JSON.stringify({ json: { at: 'x'.repeat(3000) } }),
+    fast: false,
+  },
   { name: 'user procedure, no token', path: `/trpc/mine?input=${q({ json: {} })}`, fast: true },
-  { name: 'user procedure, bad token', path: `/trpc/mine?input=${q({ json: {} })}`, headers: { authorization: 'Bearer bad' }, fast: true },
+  {
+    name: 'user procedure, bad token',
+    path: `/trpc/mine?input=${q({ json: {} })}`,
+    headers: { authorization: 'Bearer bad' },
+    fast: true,
+  },
   {
     name: 'batch with a bad token (context fails for every call)',
     path: `/trpc/mine,greet?batch=1&input=${q({ 0: { json: {} }, 1: { json: { name: 'A' } } })}`,
     headers: { authorization: 'Bearer bad' },
     fast: true,
   },
-  { name: 'user procedure, good token', path: `/trpc/mine?input=${q({ json: {} })}`, headers: { authorization: 'Bearer good' }, fast: true },
-  { name: 'malformed Idempotency-Key', method: 'POST', path: '/trpc/cookie', headers: { ...json, 'idempotency-key': 'x' }, body: '{"json":{}}', fast: true },
-  ...Object.keys(SHAPES).map((kind) => ({ name: `output: ${kind}`, path: `/trpc/shape?input=${q({ json: { kind } })}`, fast: true })),
+  {
+    name: 'user procedure, good token',
+    path: `/trpc/mine?input=${q({ json: {} })}`,
+    headers: { authorization: 'Bearer good' },
+    fast: true,
+  },
+  {
+    name: 'malformed Idempotency-Key',
+    method: 'POST',
+    path: '/trpc/cookie',
+    headers: { ...json, 'idempotency-key': 'x' },
+    body: '{"json":{}}',
+    fast: true,
+  },
+  ...Object.keys(SHAPES).map((kind) => ({
+    name: `output: ${kind}`,
+    path: `/trpc/shape?input=${q({ json: { kind } })}`,
+    fast: true,
+  })),
   {
     name: 'output: a batch of plain and annotated results',
     path: `/trpc/shape,shape,shape?batch=1&input=${q({ 0: { json: { kind: 'plain' } }, 1: { json: { kind: 'Date' } }, 2: { json: { kind: 'repeated reference' } } })}`,
     fast: true,
   },
-  { name: 'deadline header', path: `/trpc/greet?input=${q({ json: { name: 'A' } })}`, headers: { 'x-deadline-ms': '1500' }, fast: true },
+  {
+    name: 'deadline header',
+    path: `/trpc/greet?input=${q({ json: { name: 'A' } })}`,
+    headers: { 'x-deadline-ms': '1500' },
+    fast: true,
+  },
 ];
 
 /** Headers that differ by nature (time, framing, connection): not compared. */

@@ -9,6 +9,7 @@ import {
 } from '@trpc/server/unstable-core-do-not-import';
 import superjson from 'superjson';
 import type { RequestContext } from '../trpc/context.js';
+import type { CallResult } from '../trpc/observe.js';
 import { DIRECT_CALLS, type DirectCall } from '../trpc/implement.js';
 import type { TrpcHandlerOptions } from './trpc-handler.js';
 
@@ -119,7 +120,11 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
   const procedures = router._def.procedures as Record<string, AnyTRPCProcedure | undefined>;
   // Routers built by implement() carry each procedure's direct call: no tRPC middleware machinery.
   const direct = (router as unknown as Record<symbol, Record<string, DirectCall> | undefined>)[DIRECT_CALLS];
-  const deserialize = (value: unknown) => config.transformer.input.deserialize(value);
+  // The parsed JSON is this request's own: superjson may revive it in place instead of copying it.
+  const deserialize =
+    config.transformer.input === superjson
+      ? (value: unknown) => superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0], { inPlace: true })
+      : (value: unknown) => config.transformer.input.deserialize(value);
   // A success item as transformTRPCResponse makes it; with superjson, plain JSON data skips its walk.
   const serializeOutput = config.transformer.output.serialize as (value: unknown) => unknown;
   const successItem =
@@ -197,38 +202,66 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
       let ctx: RequestContext | undefined;
       let ctxError: TRPCError | undefined;
       try {
-        ctx = await options.createContext(req, res);
+        const made = options.createContext(req, res);
+        ctx = made instanceof Promise ? await made : made;
       } catch (cause) {
         ctxError = getTRPCErrorFromUnknown(cause);
       }
 
-      const results = await Promise.all(
-        paths.map(async (path, index): Promise<[TRPCError, undefined] | [undefined, unknown]> => {
-          try {
-            if (ctxError) throw ctxError;
-            const getRawInput = () => {
-              if (!inputs && !inputFailure) parseInputs(bodyText);
-              if (inputFailure) return Promise.reject(inputFailure);
-              return Promise.resolve(inputs![index]);
-            };
-            const call = direct?.[path];
-            const data: unknown = call
-              ? await call({ ctx: ctx!, getRawInput })
-              : await plan.procedures[index]!({ path, getRawInput, ctx, type, signal: ctx!.signal, batchIndex: index });
-            if (isDataStream(data)) {
-              throw new TRPCError({
+      type Outcome = [TRPCError, undefined] | [undefined, unknown];
+      const failure = (cause: unknown, path: string): Outcome => {
+        const error = getTRPCErrorFromUnknown(cause);
+        options.onError({ error, path, type, ctx, req });
+        return [error, undefined];
+      };
+      const success = (data: unknown, path: string): Outcome =>
+        isDataStream(data)
+          ? failure(
+              new TRPCError({
                 code: 'UNSUPPORTED_MEDIA_TYPE',
                 message: 'Cannot use stream-like response in non-streaming request - use httpBatchStreamLink',
-              });
-            }
-            return [undefined, data];
-          } catch (cause) {
-            const error = getTRPCErrorFromUnknown(cause);
-            options.onError({ error, path, type, ctx, req });
-            return [error, undefined];
+              }),
+              path,
+            )
+          : [undefined, data];
+      const settle = (result: CallResult, path: string): Outcome =>
+        result.ok ? success(result.data, path) : failure(result.error, path);
+      // Calls answered at once (every step synchronous) need no promise: the response is written
+      // in the same tick as the request was read.
+      let pending = false;
+      const outcomes = paths.map((path, index): Outcome | Promise<Outcome> => {
+        try {
+          if (ctxError) throw ctxError;
+          const call = direct?.[path];
+          if (call) {
+            const rawInput = () => {
+              if (!inputs && !inputFailure) parseInputs(bodyText);
+              if (inputFailure) throw inputFailure;
+              return inputs![index];
+            };
+            const result = call({ ctx: ctx!, rawInput });
+            if (!(result instanceof Promise)) return settle(result, path);
+            pending = true;
+            return result.then(
+              (settled) => settle(settled, path),
+              (cause: unknown) => failure(cause, path),
+            );
           }
-        }),
-      );
+          const getRawInput = () => {
+            if (!inputs && !inputFailure) parseInputs(bodyText);
+            if (inputFailure) return Promise.reject(inputFailure);
+            return Promise.resolve(inputs![index]);
+          };
+          pending = true;
+          return plan.procedures[index]!({ path, getRawInput, ctx, type, signal: ctx!.signal, batchIndex: index }).then(
+            (data: unknown) => success(data, path),
+            (cause: unknown) => failure(cause, path),
+          );
+        } catch (cause) {
+          return failure(cause, path);
+        }
+      });
+      const results = pending ? await Promise.all(outcomes) : (outcomes as Outcome[]);
 
       const errors: Array<TRPCError | undefined> = [];
       let failed = false;

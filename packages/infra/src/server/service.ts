@@ -125,7 +125,14 @@ export function createService(options: CreateServiceOptions): Service {
   const exposeErrors = config.NODE_ENV === 'development';
   const monitor = dependencyMonitor(options.dependencies ?? {});
   const trusted = options.trustedServiceKeys ?? config.TRUSTED_SERVICE_KEYS;
-  const runtime = { service: name, logger, metrics, exposeErrors, rateLimiter: options.rateLimiter, idempotency: options.idempotency };
+  const runtime = {
+    service: name,
+    logger,
+    metrics,
+    exposeErrors,
+    rateLimiter: options.rateLimiter,
+    idempotency: options.idempotency,
+  };
   const trustedProxies = new Set(config.TRUSTED_PROXIES);
   const closers: Array<{ name: string; close: () => Promise<unknown> | unknown }> = [];
   let readiness: Readiness = 'starting';

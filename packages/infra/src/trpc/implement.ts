@@ -2,12 +2,12 @@ import type { Contract, ProcedureDef, ProcedureMeta, RouterOf } from '@switchyar
 import type { z } from 'zod';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { TRPCError } from '@trpc/server';
-import { getParseFn, getTRPCErrorFromUnknown } from '@trpc/server/unstable-core-do-not-import';
+import { getParseFn } from '@trpc/server/unstable-core-do-not-import';
 import { accessDenied, authorize } from './authorize.js';
 import { limitRate, takeRateLimit } from './limit-rate.js';
 import type { RequestContext } from './context.js';
 import { t } from './mesh.js';
-import { callContext, observeCall, observed } from './observe.js';
+import { callContext, observeCall, observed, type CallResult } from './observe.js';
 
 /**
  * Where {@link implement} leaves each procedure's direct call on the router: the same steps as
@@ -17,8 +17,11 @@ import { callContext, observeCall, observed } from './observe.js';
  */
 export const DIRECT_CALLS = Symbol.for('switchyard.directCalls');
 
-/** A procedure's direct call (see {@link DIRECT_CALLS}): resolves with the output or throws a TRPCError. */
-export type DirectCall = (opts: { ctx: RequestContext; getRawInput: () => Promise<unknown> }) => Promise<unknown>;
+/**
+ * A procedure's direct call (see {@link DIRECT_CALLS}): its outcome, synchronously when every step
+ * answered at once. `rawInput` returns the call's deserialized input or throws its input error.
+ */
+export type DirectCall = (opts: { ctx: RequestContext; rawInput: () => unknown }) => CallResult | Promise<CallResult>;
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -141,32 +144,52 @@ function directCall(
   const meta = metaOf(def);
   const parseInput = getParseFn(def.input);
   const parseOutput = getParseFn(def.output);
-  const steps = async (ctx: RequestContext, getRawInput: () => Promise<unknown>) => {
-    const denied = accessDenied(meta.access, ctx);
-    if (denied) throw denied;
-    await takeRateLimit(ctx, meta.rateLimitCost);
-    const rawInput = await getRawInput();
+  const badInput = (cause: unknown) => new TRPCError({ code: 'BAD_REQUEST', cause });
+  const badOutput = (cause: unknown) =>
+    new TRPCError({ message: 'Output validation failed', code: 'INTERNAL_SERVER_ERROR', cause });
+  const ok = (data: unknown): CallResult => ({ ok: true, data });
+  // Each step continues at once when the one before answered at once (a sync handler, no rate
+  // limiter, a synchronous schema): no promise or microtask unless some step is asynchronous.
+  const output = (data: unknown): CallResult | Promise<CallResult> => {
+    let parsed: unknown;
+    try {
+      parsed = parseOutput(data);
+    } catch (cause) {
+      throw badOutput(cause);
+    }
+    return parsed instanceof Promise
+      ? parsed.then(ok, (cause: unknown) => {
+          throw badOutput(cause);
+        })
+      : ok(parsed);
+  };
+  const handle = (ctx: RequestContext, input: unknown) => {
+    const data = resolve({ input, ctx });
+    return data instanceof Promise ? data.then(output) : output(data);
+  };
+  const afterLimit = (ctx: RequestContext, rawInput: () => unknown) => {
+    const raw = rawInput();
     let input: unknown;
     try {
-      input = await parseInput(rawInput);
+      input = parseInput(raw);
     } catch (cause) {
-      throw new TRPCError({ code: 'BAD_REQUEST', cause });
+      throw badInput(cause);
     }
-    const data = await resolve({ input, ctx });
-    try {
-      return await parseOutput(data);
-    } catch (cause) {
-      throw new TRPCError({ message: 'Output validation failed', code: 'INTERNAL_SERVER_ERROR', cause });
-    }
+    return input instanceof Promise
+      ? input.then(
+          (value) => handle(ctx, value),
+          (cause: unknown) => {
+            throw badInput(cause);
+          },
+        )
+      : handle(ctx, input);
   };
-  return async ({ ctx, getRawInput }) => {
-    const result = await observed(ctx, name, def.type, meta.timeoutMs, (scope) =>
-      steps(callContext(ctx, scope), getRawInput).then(
-        (data) => ({ ok: true as const, data }),
-        (cause: unknown) => ({ ok: false as const, error: getTRPCErrorFromUnknown(cause) }),
-      ),
-    );
-    if (!result.ok) throw result.error;
-    return result.data;
+  const steps = (ctx: RequestContext, rawInput: () => unknown): CallResult | Promise<CallResult> => {
+    const denied = accessDenied(meta.access, ctx);
+    if (denied) throw denied;
+    const limited = takeRateLimit(ctx, meta.rateLimitCost);
+    return limited ? limited.then(() => afterLimit(ctx, rawInput)) : afterLimit(ctx, rawInput);
   };
+  return ({ ctx, rawInput }) =>
+    observed(ctx, name, def.type, meta.timeoutMs, (scope) => steps(callContext(ctx, scope), rawInput));
 }

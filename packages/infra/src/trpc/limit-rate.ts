@@ -1,4 +1,5 @@
 import { SwitchyardError } from '../errors/switchyard-error.js';
+import type { RateLimiter } from '../rate-limit/rate-limiter.js';
 import type { RequestContext } from './context.js';
 import { t } from './mesh.js';
 
@@ -8,10 +9,17 @@ import { t } from './mesh.js';
  * headers; over the limit it answers 429 with `Retry-After`. While Redis is out, the degraded
  * mode decides and `X-RateLimit-Degraded` says which.
  */
-/** Takes one call's cost from the caller's shared limit; throws when it is over (see {@link limitRate}). */
-export async function takeRateLimit(ctx: RequestContext, cost: number): Promise<void> {
+/**
+ * Takes one call's cost from the caller's shared limit; rejects when it is over (see
+ * {@link limitRate}). `undefined` when there is nothing to take (no limiter, or a free call).
+ */
+export function takeRateLimit(ctx: RequestContext, cost: number): Promise<void> | undefined {
   const limiter = ctx.mesh.rateLimiter;
-  if (!limiter || cost === 0) return;
+  if (!limiter || cost === 0) return undefined;
+  return consume(ctx, limiter, cost);
+}
+
+async function consume(ctx: RequestContext, limiter: RateLimiter, cost: number): Promise<void> {
   const key = ctx.user ? `u:${ctx.user.id}` : `ip:${ctx.clientIp}`;
   const decision = await limiter.consume(key, cost);
   const resetSeconds = Math.ceil(decision.resetMs / 1000);

@@ -1,5 +1,6 @@
 import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
 import type { TRPCError } from '@trpc/server';
+import { getTRPCErrorFromUnknown } from '@trpc/server/unstable-core-do-not-import';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { now, remainingMs } from '../policies/deadline.js';
 import { traceFields, tracer, tracingWanted } from '../tracing/tracing.js';
@@ -15,6 +16,11 @@ export const observedErrors = new WeakSet<TRPCError>();
 /** A call's outcome, as tRPC middlewares pass it on. */
 export type CallResult = { ok: true; data: unknown } | { ok: false; error: TRPCError };
 
+/** A call's outcome after {@link observed}; `thrown` when `run` threw instead of returning it. */
+export type ObservedResult = CallResult & { thrown?: true };
+
+const thrownResult = (error: unknown): ObservedResult => ({ ok: false, error: getTRPCErrorFromUnknown(error), thrown: true });
+
 /** What {@link observed} gives the rest of the call: its own logger, trace, deadline and signal. */
 export type CallScope = Pick<RequestContext, 'log' | 'otel' | 'deadlineAt' | 'signal'>;
 
@@ -24,13 +30,13 @@ export type CallScope = Pick<RequestContext, 'log' | 'otel' | 'deadlineAt' | 'si
  * metrics and one access log line. Used by the tRPC middleware below and by the fast HTTP path's
  * direct calls, so both measure and log alike.
  */
-export async function observed(
+export function observed(
   ctx: RequestContext,
   path: string,
   type: string,
   timeoutMs: number | undefined,
-  run: (scope: CallScope) => Promise<CallResult>,
-): Promise<CallResult & { thrown?: true }> {
+  run: (scope: CallScope) => CallResult | Promise<CallResult>,
+): ObservedResult | Promise<ObservedResult> {
   const started = now();
   const deadlineAt = Math.min(ctx.deadlineAt, timeoutMs === undefined ? Infinity : started + timeoutMs);
   const done = ctx.mesh.metrics.trackInFlight(path);
@@ -80,42 +86,48 @@ export async function observed(
       return signal;
     },
   };
-  const invoke = async () => {
+  // A run that finishes synchronously is observed synchronously: no promise, no microtask.
+  let outcome: ObservedResult | Promise<ObservedResult>;
+  try {
     if (left < 1) {
       // The budget was spent upstream: answer at once, run nothing.
       throw new SwitchyardError('DEADLINE_EXCEEDED', 'The deadline passed before the call started');
     }
-    return run(scope);
-  };
-  const result: CallResult & { thrown?: true } = await (span ? otelContext.with(otel, invoke) : invoke()).catch(
-    (error: unknown) => ({ ok: false as const, error: error as TRPCError, thrown: true as const }),
-  );
-  if (controller) {
-    clearTimeout(timer);
-    ctx.signal.removeEventListener('abort', onRequestGone);
+    outcome = span ? otelContext.with(otel, run, undefined, scope) : run(scope);
+  } catch (error) {
+    outcome = thrownResult(error);
   }
-  done();
-  const durationMs = now() - started;
-  const code = result.ok ? 'OK' : result.error.code;
-  ctx.mesh.metrics.recordCall({ procedure: path, type, code, durationSeconds: durationMs / 1000 });
-  const rounded = Math.round(durationMs * 1000) / 1000;
-  if (result.ok) {
+  if (outcome instanceof Promise) return outcome.then(finish, (error: unknown) => finish(thrownResult(error)));
+  return finish(outcome);
+
+  function finish(result: ObservedResult): ObservedResult {
+    if (controller) {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onRequestGone);
+    }
+    done();
+    const durationMs = now() - started;
+    const code = result.ok ? 'OK' : result.error.code;
+    ctx.mesh.metrics.recordCall({ procedure: path, type, code, durationSeconds: durationMs / 1000 });
+    const rounded = Math.round(durationMs * 1000) / 1000;
+    if (result.ok) {
+      span?.end();
+      accessLine(ctx, ids, path, type, code, rounded, log);
+      return result;
+    }
+    span?.setStatus({ code: SpanStatusCode.ERROR, message: result.error.code });
     span?.end();
-    accessLine(ctx, ids, path, type, code, rounded, log);
+    observedErrors.add(result.error);
+    const line = { procedure: path, type, outcome: code, durationMs: rounded };
+    if (result.error.code === 'INTERNAL_SERVER_ERROR') {
+      scope.log.error({ ...line, err: result.error.cause ?? result.error }, 'call failed');
+    } else {
+      const { appCode, issues } = classify(result.error);
+      const detail = issues ? { fields: issues.map((i) => i.path) } : { error: result.error.message };
+      scope.log.info({ ...line, appCode, ...detail }, 'call');
+    }
     return result;
   }
-  span?.setStatus({ code: SpanStatusCode.ERROR, message: result.error.code });
-  span?.end();
-  observedErrors.add(result.error);
-  const line = { procedure: path, type, outcome: code, durationMs: rounded };
-  if (result.error.code === 'INTERNAL_SERVER_ERROR') {
-    scope.log.error({ ...line, err: result.error.cause ?? result.error }, 'call failed');
-  } else {
-    const { appCode, issues } = classify(result.error);
-    const detail = issues ? { fields: issues.map((i) => i.path) } : { error: result.error.message };
-    scope.log.info({ ...line, appCode, ...detail }, 'call');
-  }
-  return result;
 }
 
 /**
