@@ -22,7 +22,10 @@ async function setup() {
     contract: downstreamContract,
     url: downstream.address.url,
     registry,
-    policies: { maxAttempts: 1, breaker: { consecutiveFailures: 5, halfOpenAfterMs: HALF_OPEN_AFTER_MS, halfOpenMaxMs: HALF_OPEN_AFTER_MS } },
+    policies: {
+      maxAttempts: 1,
+      breaker: { consecutiveFailures: 5, halfOpenAfterMs: HALF_OPEN_AFTER_MS, halfOpenMaxMs: HALF_OPEN_AFTER_MS },
+    },
   });
   return { downstream, client, registry };
 }

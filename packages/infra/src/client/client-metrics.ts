@@ -1,10 +1,13 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { leanCounter, leanHistogram } from '../metrics/lean.js';
 import { METRIC } from '../metrics/names.js';
 
 /** The metrics of outbound calls, one set per registry. */
 export interface ClientMetrics {
-  readonly requests: Counter<'target' | 'procedure' | 'code'>;
-  readonly duration: Histogram<'target' | 'procedure'>;
+  /** Per call (lean, see metrics/lean.ts): labels target, procedure, code. */
+  readonly requests: ReturnType<typeof leanCounter>;
+  /** Per call (lean): labels target, procedure. */
+  readonly duration: ReturnType<typeof leanHistogram>;
   readonly retries: Counter<'target' | 'procedure' | 'reason'>;
   readonly budgetExhausted: Counter<'target'>;
   readonly rejections: Counter<'target' | 'reason'>;
@@ -19,18 +22,18 @@ export function clientMetrics(registry: Registry): ClientMetrics {
   if (existing) return existing;
   const registers = [registry];
   const metrics: ClientMetrics = {
-    requests: new Counter({
+    requests: leanCounter({
       name: METRIC.clientRequests,
       help: 'Outbound calls by target service, procedure and result code.',
       labelNames: ['target', 'procedure', 'code'],
-      registers,
+      registry,
     }),
-    duration: new Histogram({
+    duration: leanHistogram({
       name: METRIC.clientDuration,
       help: 'Outbound call duration in seconds, retries included.',
       labelNames: ['target', 'procedure'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
+      registry,
     }),
     retries: new Counter({
       name: METRIC.clientRetries,

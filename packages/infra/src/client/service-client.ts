@@ -23,6 +23,7 @@ import { injectTraceContext, tracer } from '../tracing/tracing.js';
 import type { RequestContext } from '../trpc/context.js';
 import { classifyAttemptError, policyClientError } from './call-errors.js';
 import { clientMetrics } from './client-metrics.js';
+import { observe, type HistogramSeries, type ValueSeries } from '../metrics/lean.js';
 
 /** The part of a request's context an outbound call carries on: request id, deadline, trace. */
 export type CallContext = Pick<RequestContext, 'requestId' | 'deadlineAt' | 'otel'>;
@@ -96,15 +97,12 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     log?.warn('retry budget exhausted: not retrying');
   });
 
-  // Label lookups hash their values on every call: keep the children of each procedure.
-  const series = new Map<
-    string,
-    { ok: ReturnType<typeof metrics.requests.labels>; duration: ReturnType<typeof metrics.duration.labels> }
-  >();
+  // The series of each procedure, found once (lean metrics: updated as plain fields).
+  const series = new Map<string, { ok: ValueSeries; duration: HistogramSeries }>();
   const seriesOf = (procedure: string) => {
     let entry = series.get(procedure);
     if (!entry) {
-      entry = { ok: metrics.requests.labels(target, procedure, 'OK'), duration: metrics.duration.labels(target, procedure) };
+      entry = { ok: metrics.requests.series(target, procedure, 'OK'), duration: metrics.duration.series(target, procedure) };
       series.set(procedure, entry);
     }
     return entry;
@@ -136,8 +134,8 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
         const finish = (code: string) => {
           finished = true;
           const series = seriesOf(procedure);
-          (code === 'OK' ? series.ok : metrics.requests.labels(target, procedure, code)).inc();
-          series.duration.observe((now() - started) / 1000);
+          (code === 'OK' ? series.ok : metrics.requests.series(target, procedure, code)).value += 1;
+          observe(series.duration, (now() - started) / 1000);
           if (code !== 'OK') span.setStatus({ code: SpanStatusCode.ERROR, message: code });
           span.end();
         };

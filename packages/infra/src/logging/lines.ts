@@ -7,6 +7,19 @@ const { chindingsSym, streamSym, timeSym } = pino.symbols;
 
 type Internals = Record<symbol, unknown>;
 
+const isoTime = pino.stdTimeFunctions.isoTime;
+let cachedMs = -1;
+let cachedTime = '';
+/** pino's isoTime field, made once per millisecond (a busy service writes many lines in one). */
+function isoTimeNow(): string {
+  const ms = Date.now();
+  if (ms !== cachedMs) {
+    cachedMs = ms;
+    cachedTime = `,"time":"${new Date(ms).toISOString()}"`;
+  }
+  return cachedTime;
+}
+
 /**
  * Writes one info line with `msg` and pre-encoded fields, as `logger.info(fields, msg)` would write
  * it for a logger of {@link createLogger}, without pino's per-line object walk and redaction pass.
@@ -22,7 +35,8 @@ export function writeInfoLine(logger: Logger, bindings: string, fields: string, 
     return;
   }
   if (!logger.isLevelEnabled('info')) return;
-  const time = (internals[timeSym] as () => string)();
+  const timeOf = internals[timeSym] as () => string;
+  const time = timeOf === isoTime ? isoTimeNow() : timeOf();
   const chindings = internals[chindingsSym] as string;
   (internals[streamSym] as { write(line: string): unknown }).write(
     `{"level":"info"${time}${chindings}${bindings}${fields},"msg":${JSON.stringify(msg)}}\n`,

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { leanCounter, leanGauge, leanHistogram, observe, type HistogramSeries, type ValueSeries } from './lean.js';
 import { METRIC, UNKNOWN_PROCEDURE } from './names.js';
 
 /** Options of {@link createMetrics}. */
@@ -47,30 +48,31 @@ export function createMetrics(options: CreateMetricsOptions): ServiceMetrics {
   const known = new Set(options.procedures);
   const procedureLabel = (path: string | undefined) => (path !== undefined && known.has(path) ? path : UNKNOWN_PROCEDURE);
 
-  const requests = new Counter({
+  // The per-call series: lean metrics (see lean.ts), same exposition as prom-client's.
+  const requests = leanCounter({
     name: METRIC.rpcRequests,
     help: 'Procedure calls by procedure, type and result code (OK or the tRPC error code).',
-    labelNames: ['procedure', 'type', 'code'] as const,
-    registers: [registry],
+    labelNames: ['procedure', 'type', 'code'],
+    registry,
   });
-  const duration = new Histogram({
+  const duration = leanHistogram({
     name: METRIC.rpcDuration,
     help: 'Procedure call duration in seconds.',
-    labelNames: ['procedure', 'type'] as const,
+    labelNames: ['procedure', 'type'],
     buckets: DURATION_BUCKETS,
-    registers: [registry],
+    registry,
   });
-  const errors = new Counter({
+  const errors = leanCounter({
     name: METRIC.rpcErrors,
     help: 'Failed procedure calls by procedure and tRPC error code.',
-    labelNames: ['procedure', 'code'] as const,
-    registers: [registry],
+    labelNames: ['procedure', 'code'],
+    registry,
   });
-  const inFlight = new Gauge({
+  const inFlight = leanGauge({
     name: METRIC.rpcInFlight,
     help: 'Procedure calls being served now.',
-    labelNames: ['procedure'] as const,
-    registers: [registry],
+    labelNames: ['procedure'],
+    registry,
   });
   const rejected = new Counter({
     name: METRIC.httpRejected,
@@ -85,32 +87,23 @@ export function createMetrics(options: CreateMetricsOptions): ServiceMetrics {
   });
   ready.set(0);
 
-  // prom-client hashes the label values on every labelled call: keep each series' child instead
-  // (procedures are known and codes few, so these stay small).
-  type Series = {
-    requests: ReturnType<typeof requests.labels>;
-    duration: ReturnType<typeof duration.labels>;
-    errors: ReturnType<typeof errors.labels> | undefined;
-  };
-  const seriesCache = new Map<string, Series>();
+  // Each series is found once per (procedure, type, code) and then updated in place.
+  type Series = { requests: ValueSeries; duration: HistogramSeries; errors: ValueSeries | undefined };
+  const seriesCache = new Map<string, Map<string, Series>>();
   const seriesOf = (procedure: string, type: string, code: string): Series => {
-    const key = `${procedure}\u0000${type}\u0000${code}`;
-    let series = seriesCache.get(key);
+    let byCode = seriesCache.get(procedure);
+    if (!byCode) seriesCache.set(procedure, (byCode = new Map()));
+    const key = type === 'query' ? code : `${type} ${code}`;
+    let series = byCode.get(key);
     if (!series) {
       series = {
-        requests: requests.labels({ procedure, type, code }),
-        duration: duration.labels({ procedure, type }),
-        errors: code === 'OK' ? undefined : errors.labels({ procedure, code }),
+        requests: requests.series(procedure, type, code),
+        duration: duration.series(procedure, type),
+        errors: code === 'OK' ? undefined : errors.series(procedure, code),
       };
-      seriesCache.set(key, series);
+      byCode.set(key, series);
     }
     return series;
-  };
-  const inFlightCache = new Map<string, ReturnType<typeof inFlight.labels>>();
-  const inFlightOf = (procedure: string) => {
-    let gauge = inFlightCache.get(procedure);
-    if (!gauge) inFlightCache.set(procedure, (gauge = inFlight.labels({ procedure })));
-    return gauge;
   };
 
   return {
@@ -118,14 +111,16 @@ export function createMetrics(options: CreateMetricsOptions): ServiceMetrics {
     procedureLabel,
     recordCall({ procedure, type, code, durationSeconds }) {
       const series = seriesOf(procedureLabel(procedure), type, code);
-      series.requests.inc();
-      series.duration.observe(durationSeconds);
-      series.errors?.inc();
+      series.requests.value += 1;
+      observe(series.duration, durationSeconds);
+      if (series.errors) series.errors.value += 1;
     },
     trackInFlight(procedure) {
-      const gauge = inFlightOf(procedureLabel(procedure));
-      gauge.inc();
-      return () => gauge.dec();
+      const gauge = inFlight.series(procedureLabel(procedure));
+      gauge.value += 1;
+      return () => {
+        gauge.value -= 1;
+      };
     },
     recordRejected(reason) {
       rejected.inc({ reason });
