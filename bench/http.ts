@@ -13,7 +13,10 @@ import { ACCESS_TOKEN } from '../packages/infra/src/auth/access-token.js';
 import { startTestRedis } from '../packages/infra/src/testing/redis-server.js';
 
 const quick = process.argv.includes('--quick');
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const ROUNDS = Number(arg('rounds') ?? (quick ? 1 : 5));
 const WARMUP_S = Number(arg('warmup') ?? (quick ? 0.5 : 3));
@@ -39,12 +42,36 @@ const helloJson = encodeURIComponent(JSON.stringify({ json: { name: 'bench' } })
 const SCENARIOS: Scenario[] = [
   { name: 'trpc-standalone', label: 'S3 stock tRPC standalone adapter (zod input)', path: `/hello?input=${hello}` },
   { name: 'trpc-express', label: 'S3 stock tRPC express adapter', path: `/hello?input=${hello}` },
-  { name: 'sy-bare', label: 'S-bare Switchyard procedure (request id, metrics, access log)', path: `/trpc/hello?input=${helloJson}` },
+  {
+    name: 'sy-bare',
+    label: 'S-bare Switchyard procedure (request id, metrics, access log)',
+    path: `/trpc/hello?input=${helloJson}`,
+  },
   { name: 'sy-bare-stock', label: '  ablation: S-bare on the stock tRPC adapter', path: `/trpc/hello?input=${helloJson}` },
-  { name: 'sy-full', label: 'S5 full stack (JWT + zod + Redis limit + metrics + log + superjson)', path: `/trpc/hello?input=${helloJson}`, auth: true },
-  { name: 'sy-full-stock', label: '  ablation: S5 on the stock tRPC adapter', path: `/trpc/hello?input=${helloJson}`, auth: true },
-  { name: 'sy-full-no-jwt-cache', label: '  ablation: S5 without the JWT cache', path: `/trpc/hello?input=${helloJson}`, auth: true },
-  { name: 'sy-full-no-ratelimit', label: '  ablation: S5 without the Redis rate limit', path: `/trpc/hello?input=${helloJson}`, auth: true },
+  {
+    name: 'sy-full',
+    label: 'S5 full stack (JWT + zod + Redis limit + metrics + log + superjson)',
+    path: `/trpc/hello?input=${helloJson}`,
+    auth: true,
+  },
+  {
+    name: 'sy-full-stock',
+    label: '  ablation: S5 on the stock tRPC adapter',
+    path: `/trpc/hello?input=${helloJson}`,
+    auth: true,
+  },
+  {
+    name: 'sy-full-no-jwt-cache',
+    label: '  ablation: S5 without the JWT cache',
+    path: `/trpc/hello?input=${helloJson}`,
+    auth: true,
+  },
+  {
+    name: 'sy-full-no-ratelimit',
+    label: '  ablation: S5 without the Redis rate limit',
+    path: `/trpc/hello?input=${helloJson}`,
+    auth: true,
+  },
   { name: 'sy-full-no-log', label: '  ablation: S5 without the access log', path: `/trpc/hello?input=${helloJson}`, auth: true },
   { name: 'sy-full-no-auth', label: '  ablation: S5 without JWT (public procedure)', path: `/trpc/hello?input=${helloJson}` },
   {
@@ -62,7 +89,7 @@ const SCENARIOS: Scenario[] = [
   },
 ].filter((s) => !only || only.includes(s.name));
 
-interface Running {
+export interface Running {
   child: ChildProcess;
   port: number;
 }
@@ -81,8 +108,10 @@ const freshToken = () =>
     .setAudience(ACCESS_TOKEN.audience)
     .sign(keys.privateKey);
 
-function startServer(name: string, env: NodeJS.ProcessEnv): Promise<Running> {
-  const child = spawn('taskset', ['-c', '1', process.execPath, '--import', 'tsx', SERVERS, name], {
+/** Starts a servers.ts scenario: pinned to core 1, or (`pin` false) free on the whole machine. */
+export function startServer(name: string, env: NodeJS.ProcessEnv, pin = true): Promise<Running> {
+  const command = [process.execPath, '--import', 'tsx', SERVERS, name];
+  const child = spawn(pin ? 'taskset' : command[0]!, pin ? ['-c', '1', ...command] : command.slice(1), {
     env: { ...env, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -95,7 +124,7 @@ function startServer(name: string, env: NodeJS.ProcessEnv): Promise<Running> {
   });
 }
 
-function cpuTicks(pid: number): number {
+export function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime + stime
@@ -106,7 +135,7 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
-interface Sample {
+export interface Sample {
   perSecond: number;
   requests: number;
   cpuMicrosPerRequest: number;
@@ -114,39 +143,58 @@ interface Sample {
   socketErrors: number;
 }
 
-async function wrk(server: Running, path: string, seconds: number, auth: boolean): Promise<Sample> {
-  const args = ['-c', '0', 'wrk', '-t1', '-c50', `-d${seconds}s`, '--timeout', '5s'];
+/**
+ * One wrk run (keep-alive, -t1 -c50): pinned to core 0, or (`pin` false) free. CPU per request is
+ * the server's, plus that of `alsoPids` (the other processes a request goes through).
+ */
+export async function wrk(
+  server: Running,
+  path: string,
+  seconds: number,
+  auth: boolean,
+  pin = true,
+  alsoPids: number[] = [],
+): Promise<Sample> {
+  const args = ['-t1', '-c50', `-d${seconds}s`, '--timeout', '5s'];
   if (auth) args.push('-H', `Authorization: Bearer ${await freshToken()}`);
-  const before = cpuTicks(server.child.pid!);
+  const pids = [server.child.pid!, ...alsoPids];
+  const ticks = () => pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const before = ticks();
   args.push(`http://127.0.0.1:${server.port}${path}`);
-  const run = spawnSync('taskset', args, { encoding: 'utf8' });
-  const after = cpuTicks(server.child.pid!);
+  const run = pin
+    ? spawnSync('taskset', ['-c', '0', 'wrk', ...args], { encoding: 'utf8' })
+    : spawnSync('wrk', args, { encoding: 'utf8' });
+  const after = ticks();
   const out = run.stdout;
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {
     perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
     requests,
-    cpuMicrosPerRequest: requests ? ((after - before) / CLK_TCK) * 1e6 / requests : 0,
+    cpuMicrosPerRequest: requests ? (((after - before) / CLK_TCK) * 1e6) / requests : 0,
     non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
     socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
+/** The servers run the compiled packages, as production does: builds them first. */
+export function buildPackages(): void {
+  const build = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@switchyard/infra', '--output-logs=errors-only'], {
+    stdio: 'inherit',
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+  });
+  if (build.status !== 0) throw new Error('npm run build failed');
+}
 
 export async function benchHttp(): Promise<Record<string, unknown>> {
   if (spawnSync('sh', ['-c', 'command -v wrk && command -v taskset'], { stdio: 'ignore' }).status !== 0) {
     console.log('wrk or taskset missing: apt-get install -y wrk util-linux');
     return { skipped: 'wrk or taskset missing' };
   }
-  // The servers run the compiled packages, as production does.
-  const build = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@switchyard/infra', '--output-logs=errors-only'], {
-    stdio: 'inherit',
-    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
-  });
-  if (build.status !== 0) throw new Error('npm run build failed');
+  buildPackages();
   const redis = await startTestRedis();
   const env = { ...process.env, REDIS_URL: redis.url, BENCH_PUBLIC_JWK: PUBLIC_JWK };
   const servers = new Map<string, Running>();
@@ -176,7 +224,10 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
       for (const scenario of order) {
         const sample = await wrk(servers.get(serverOf(scenario))!, scenario.path, MEASURE_S, scenario.auth ?? false);
         const perPage = scenario.perPage ?? 1;
-        samples.push([scenario, { ...sample, perSecond: sample.perSecond / perPage, cpuMicrosPerRequest: sample.cpuMicrosPerRequest * perPage }]);
+        samples.push([
+          scenario,
+          { ...sample, perSecond: sample.perSecond / perPage, cpuMicrosPerRequest: sample.cpuMicrosPerRequest * perPage },
+        ]);
       }
       const end = await wrk(raw, '/', MEASURE_S, false);
       rawRows.push(start, end);
@@ -200,10 +251,19 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
 
     const rawMedian = median(rawRows.map((r) => r.perSecond));
     const rawCpu = median(rawRows.map((r) => r.cpuMicrosPerRequest));
-    console.log(`\nHTTP, server pinned to core 1, wrk -t1 -c50 on core 0; ${ROUNDS} rounds of ${MEASURE_S} s (${discarded} discarded)`);
+    console.log(
+      `\nHTTP, server pinned to core 1, wrk -t1 -c50 on core 0; ${ROUNDS} rounds of ${MEASURE_S} s (${discarded} discarded)`,
+    );
     console.log(`${'scenario'.padEnd(72)} ${'req/s'.padStart(8)}  ratio median (min-max)   CPU us/req  idle RSS MB`);
-    console.log(`${'S1 raw node:http JSON hello'.padEnd(72)} ${fmt(rawMedian, 0).padStart(8)}  1.00                     ${fmt(rawCpu, 1).padStart(9)}  ${fmt(idleRss.raw!, 0)}`);
-    const result: Record<string, unknown> = { rounds: ROUNDS, measureSeconds: MEASURE_S, discarded, raw: { perSecond: rawMedian, cpuMicrosPerRequest: rawCpu } };
+    console.log(
+      `${'S1 raw node:http JSON hello'.padEnd(72)} ${fmt(rawMedian, 0).padStart(8)}  1.00                     ${fmt(rawCpu, 1).padStart(9)}  ${fmt(idleRss.raw!, 0)}`,
+    );
+    const result: Record<string, unknown> = {
+      rounds: ROUNDS,
+      measureSeconds: MEASURE_S,
+      discarded,
+      raw: { perSecond: rawMedian, cpuMicrosPerRequest: rawCpu },
+    };
     for (const scenario of SCENARIOS) {
       const row = rows.get(scenario.name);
       if (!row) continue;
@@ -211,14 +271,24 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
       console.log(
         `${scenario.label.padEnd(72)} ${fmt(median(row.perSecond), 0).padStart(8)}  ${fmt(ratio.median)} (${fmt(ratio.min)}-${fmt(ratio.max)})${' '.repeat(12)}${fmt(median(row.cpu), 1).padStart(9)}  ${fmt(idleRss[scenario.name]!, 0)}${row.non2xx || row.errors ? `  !! ${row.non2xx} non-2xx, ${row.errors} socket errors` : ''}`,
       );
-      result[scenario.name] = { label: scenario.label.trim(), ratio, perSecond: median(row.perSecond), cpuMicrosPerRequest: median(row.cpu), idleRssMb: idleRss[scenario.name], non2xx: row.non2xx, socketErrors: row.errors };
+      result[scenario.name] = {
+        label: scenario.label.trim(),
+        ratio,
+        perSecond: median(row.perSecond),
+        cpuMicrosPerRequest: median(row.cpu),
+        idleRssMb: idleRss[scenario.name],
+        non2xx: row.non2xx,
+        socketErrors: row.errors,
+      };
     }
     const batched = rows.get('page-batched');
     const unbatched = rows.get('page-unbatched');
     if (batched && unbatched) {
       const ratios = batched.perSecond.map((b, i) => b / unbatched.perSecond[i]!);
       result.pageBatchedOverUnbatched = { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
-      console.log(`S8 batched / unbatched pages per second: ${fmt(median(ratios))} (${fmt(Math.min(...ratios))}-${fmt(Math.max(...ratios))})`);
+      console.log(
+        `S8 batched / unbatched pages per second: ${fmt(median(ratios))} (${fmt(Math.min(...ratios))}-${fmt(Math.max(...ratios))})`,
+      );
     }
     mkdirSync(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true });
     writeFileSync(fileURLToPath(new URL('results/http.json', import.meta.url)), `${JSON.stringify(result, null, 2)}\n`);

@@ -42,7 +42,26 @@ async function limiterPerSecond(limiter: RateLimiter, seconds: number): Promise<
 function redisBenchmark(port: number, sha: string, requests: number): number {
   const run = spawnSync(
     'taskset',
-    ['-c', '0', 'redis-benchmark', '-p', String(port), '-c', '50', '-n', String(requests), '-q', 'evalsha', sha, '1', 'bench:rl:rb', '1', '60', '1000000000', '60'],
+    [
+      '-c',
+      '0',
+      'redis-benchmark',
+      '-p',
+      String(port),
+      '-c',
+      '50',
+      '-n',
+      String(requests),
+      '-q',
+      'evalsha',
+      sha,
+      '1',
+      'bench:rl:rb',
+      '1',
+      '60',
+      '1000000000',
+      '60',
+    ],
     { encoding: 'utf8' },
   );
   const match = /([\d.]+) requests per second/.exec(run.stdout);
@@ -54,7 +73,9 @@ export async function benchLimiter(): Promise<Record<string, unknown>> {
   spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
   const redis = await startTestRedis();
   // The server alone on core 1 (BENCHMARKS.md rule 2).
-  const pid = spawnSync('sh', ['-c', `pgrep -f "redis-server.*:${redis.port}"`], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+  const pid = spawnSync('sh', ['-c', `pgrep -f "redis-server.*:${redis.port}"`], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')[0];
   if (pid) spawnSync('taskset', ['-cp', '1', pid], { stdio: 'ignore' });
   const client = new Redis(redis.url, { enableOfflineQueue: true });
   try {
@@ -105,12 +126,18 @@ export async function benchMemory(): Promise<Record<string, number>> {
       env: { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', REDIS_URL: redis.url, ...env },
     }).then((s) => (running.push(s), s));
   try {
-    const auth = await start('auth', { DATABASE_URL: dbs[0]!.url, AUTH_KEY_SECRET: randomBytes(32).toString('base64url'), TRUSTED_SERVICE_KEYS: `notes=${key}` });
+    const auth = await start('auth', {
+      DATABASE_URL: dbs[0]!.url,
+      AUTH_KEY_SECRET: randomBytes(32).toString('base64url'),
+      TRUSTED_SERVICE_KEYS: `notes=${key}`,
+    });
     const notes = await start('notes', { DATABASE_URL: dbs[1]!.url, AUTH_URL: auth.url, SERVICE_KEY: key });
     const activity = await start('activity', { DATABASE_URL: dbs[2]!.url, AUTH_URL: auth.url });
     await new Promise((resolve) => setTimeout(resolve, 5_000));
     const result = { auth: rssMb(auth.child.pid!), notes: rssMb(notes.child.pid!), activity: rssMb(activity.child.pid!) };
-    console.log(`memory: idle RSS auth ${result.auth.toFixed(0)} MB, notes ${result.notes.toFixed(0)} MB, activity ${result.activity.toFixed(0)} MB (dist/, NODE_ENV=production)`);
+    console.log(
+      `memory: idle RSS auth ${result.auth.toFixed(0)} MB, notes ${result.notes.toFixed(0)} MB, activity ${result.activity.toFixed(0)} MB (dist/, NODE_ENV=production)`,
+    );
     return result;
   } finally {
     for (const s of running) s.signal('SIGKILL');

@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark here, one after another (`-- --quick` for a few seconds each).
 //   http.ts          S1 raw node:http, S3 stock tRPC adapters, S-bare, S5 full stack + ablations, S8
+//   hops.ts          S6 Caddy hop and Caddy -> 3 instances, the inter-service hop with and without policies
 //   mesh.ts          S9 Redis limiter vs redis-benchmark, idle RSS of each service
 //   inter-service.ts S7 a call through the contract client with and without its policy stack
 //   jwt-verify.ts    S10 micro-benchmark: jose verify per algorithm
@@ -8,12 +9,16 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
-for (const script of ['http.ts', 'mesh.ts', 'inter-service.ts', 'jwt-verify.ts']) {
+for (const script of ['http.ts', 'hops.ts', 'mesh.ts', 'inter-service.ts', 'jwt-verify.ts']) {
   process.stdout.write(`\n== ${script}\n`);
-  // http.ts runs the compiled packages (its servers resolve dist/); the others run from source.
-  const conditions = script === 'http.ts' ? [] : ['--conditions=@switchyard/source'];
-  const run = spawnSync(process.execPath, [...conditions, '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], {
-    stdio: 'inherit',
-  });
+  // http.ts and hops.ts run the compiled packages (its servers resolve dist/); the others run from source.
+  const conditions = script === 'http.ts' || script === 'hops.ts' ? [] : ['--conditions=@switchyard/source'];
+  const run = spawnSync(
+    process.execPath,
+    [...conditions, '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args],
+    {
+      stdio: 'inherit',
+    },
+  );
   if (run.status !== 0) process.exit(run.status ?? 1);
 }

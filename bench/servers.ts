@@ -18,6 +18,7 @@ import { loadConfig, portVar, serviceEnvShape } from '@switchyard/infra/config';
 import { createLogger } from '@switchyard/infra/logging';
 import { createRedisPlatform } from '@switchyard/infra/redis';
 import { createMetrics } from '@switchyard/infra/metrics';
+import { createServiceClient } from '@switchyard/infra/client';
 import { createService } from '@switchyard/infra/server';
 import { implement } from '@switchyard/infra/trpc';
 
@@ -25,6 +26,7 @@ const scenario = process.argv[2] ?? 'raw';
 // A clean exit on SIGINT (writes --cpu-prof profiles).
 process.on('SIGINT', () => process.exit(0));
 const ready = (port: number) => process.stdout.write(`READY ${port}\n`);
+const HOP_KEY = 'hop-bench-key-0123456789abcdef';
 const HelloInput = z.object({ name: z.string().min(1).max(50) });
 
 async function raw() {
@@ -79,6 +81,8 @@ async function switchyard(options: {
     HOST: '127.0.0.1',
     DRAIN_DELAY_MS: '0',
     RATE_LIMIT_POINTS: '1000000000',
+    // The hop scenarios' caller (sy-hop) identifies itself with this key.
+    TRUSTED_SERVICE_KEYS: `hop=${HOP_KEY}`,
   });
   const logger = createLogger({
     service: 'bench',
@@ -114,7 +118,36 @@ async function switchyard(options: {
   ready(port);
 }
 
+/**
+ * A service whose `hello` calls `hello` on another (HOP_TARGET) through the contract client: the
+ * inter-service hop. `policies: false` is the same client without its policy stack.
+ */
+async function hop(options: { policies: boolean }) {
+  const contract = defineContract({
+    hello: { type: 'query', input: HelloInput, output: z.object({ message: z.string() }), access: 'public' },
+  });
+  const target = createServiceClient({
+    target: 'bench',
+    contract,
+    url: process.env.HOP_TARGET!,
+    caller: { service: 'hop', key: HOP_KEY },
+    ...(options.policies ? {} : { policies: false as const }),
+  });
+  const router = implement(contract, { hello: ({ input, ctx }) => target.with(ctx).hello.query({ name: input.name }) });
+  const config = loadConfig(z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) }), {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    DRAIN_DELAY_MS: '0',
+  });
+  const logger = createLogger({ service: 'hop', destination: pino.destination({ dest: '/dev/null', sync: false }) });
+  const service = createService({ name: 'hop', router, config, logger });
+  const { port } = await service.start();
+  ready(port);
+}
+
 const scenarios: Record<string, () => Promise<void>> = {
+  'sy-hop': () => hop({ policies: true }),
+  'sy-hop-no-policies': () => hop({ policies: false }),
   raw,
   'trpc-standalone': trpcStandalone,
   'trpc-express': trpcExpress,

@@ -1,17 +1,7 @@
 import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
-import {
-  TRPCClientError,
-  createTRPCClient,
-  httpBatchLink,
-  type OperationResultEnvelope,
-  type TRPCClient,
-  type TRPCLink,
-} from '@trpc/client';
-import { observable } from '@trpc/server/observable';
-import type { AnyTRPCRouter } from '@trpc/server';
+import { TRPCClientError, type TRPCClient } from '@trpc/client';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import superjson from 'superjson';
 import type { Contract, RouterOf } from '@switchyard/api-contracts';
 import { randomUUID } from 'node:crypto';
 import { IDEMPOTENCY_KEY_HEADER } from '../idempotency/idempotency-store.js';
@@ -23,6 +13,7 @@ import { injectTraceContext, tracer } from '../tracing/tracing.js';
 import type { RequestContext } from '../trpc/context.js';
 import { classifyAttemptError, policyClientError } from './call-errors.js';
 import { clientMetrics } from './client-metrics.js';
+import { HttpTransport, type BatchHeaders } from './transport.js';
 import { observe, type HistogramSeries, type ValueSeries } from '../metrics/lean.js';
 
 /** The part of a request's context an outbound call carries on: request id, deadline, trace. */
@@ -41,7 +32,12 @@ export interface CreateServiceClientOptions<C extends Contract> {
   headers?: () => Record<string, string> | Promise<Record<string, string>>;
   /** Calls per HTTP batch: the target's `MAX_BATCH_SIZE`. @default 20 */
   maxBatchSize?: number;
-  policies?: CallPolicyOptions;
+  /**
+   * Deadline, retries, breaker and bulkhead settings. `false` sends calls straight to the
+   * transport (no deadline, retry, breaker, bulkhead, span or metrics; identity and request id
+   * still sent): for benchmarks measuring what the policies cost, and one-off scripts.
+   */
+  policies?: CallPolicyOptions | false;
   /** Where the client metrics go (the service's registry). @default a private registry */
   registry?: Registry;
   logger?: Logger;
@@ -62,14 +58,18 @@ export interface ServiceClient<C extends Contract> {
   with(ctx?: CallContext): TRPCClient<RouterOf<C>>;
 }
 
-const MESH = Symbol.for('switchyard.call');
-
 export type BreakerStateName = 'closed' | 'open' | 'half-open' | 'isolated';
 const STATE_NAMES: readonly BreakerStateName[] = ['closed', 'open', 'half-open', 'isolated'];
 
 interface AttemptContext {
   budgetMs: number;
   trace: Record<string, string>;
+}
+
+/** The calls made for one request context: they share batches and headers. */
+interface ContextClient {
+  readonly ctx: CallContext | undefined;
+  readonly headers: BatchHeaders<AttemptContext>;
 }
 
 /**
@@ -80,7 +80,10 @@ interface AttemptContext {
  */
 export function createServiceClient<C extends Contract>(options: CreateServiceClientOptions<C>): ServiceClient<C> {
   const { target, contract } = options;
-  const policies = new TargetPolicies(options.policies ?? {}, classifyAttemptError);
+  const bare = options.policies === false;
+  const policyOptions =
+    options.policies === false ? { breaker: false as const, bulkhead: false as const } : (options.policies ?? {});
+  const policies = new TargetPolicies(policyOptions, classifyAttemptError);
   const metrics = clientMetrics(options.registry ?? new Registry());
   const credential = options.caller ? serviceCredential(options.caller.service, options.caller.key) : undefined;
   const log = options.logger?.child({ target });
@@ -108,103 +111,102 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     return entry;
   };
 
-  const policyLink =
-    (ctx: CallContext | undefined): TRPCLink<AnyTRPCRouter> =>
-    () =>
-    ({ op, next }) =>
-      observable((observer) => {
-        const def = contract[op.path];
-        const procedure = def ? op.path : '__unknown__';
-        const started = now();
-        const parent = ctx?.otel ?? otelContext.active();
-        const span = tracer.startSpan(
-          `${target}/${op.path}`,
-          { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'trpc', 'rpc.service': target, 'rpc.method': op.path } },
-          parent,
-        );
-        const carrier: Record<string, string> = {};
-        injectTraceContext(trace.setSpan(parent, span), carrier);
-        const call = {
-          procedure,
-          idempotent: def?.type === 'query' || def?.idempotent === true,
-          timeoutMs: def?.timeoutMs ?? policies.defaultTimeoutMs,
-          deadlineAt: ctx?.deadlineAt,
-        };
-        let finished = false;
-        const finish = (code: string) => {
-          finished = true;
-          const series = seriesOf(procedure);
-          (code === 'OK' ? series.ok : metrics.requests.series(target, procedure, code)).value += 1;
-          observe(series.duration, (now() - started) / 1000);
-          if (code !== 'OK') span.setStatus({ code: SpanStatusCode.ERROR, message: code });
-          span.end();
-        };
-        policies
-          .execute(
-            call,
-            (cancellation, budgetMs) =>
-              new Promise<OperationResultEnvelope<unknown, TRPCClientError<AnyTRPCRouter>>>((resolve, reject) => {
-                const attemptContext: AttemptContext = { budgetMs, trace: carrier };
-                const subscription = next({ ...op, context: { ...op.context, [MESH]: attemptContext } }).subscribe({
-                  next: resolve,
-                  error: reject,
-                });
-                // Unsubscribing makes httpBatchLink abort the request once no call in it waits.
-                cancellation.onCancel((reason) => {
-                  subscription.unsubscribe();
-                  reject(reason);
-                });
-              }),
-          )
-          .then(
-            (result) => {
-              finish('OK');
-              observer.next(result);
-              observer.complete();
-            },
-            (error: unknown) => {
-              const clientError =
-                error instanceof CallRejectedError
-                  ? policyClientError(error.reason, error.message, target, error.cause)
-                  : TRPCClientError.from(error as Error);
-              finish((clientError.data as { code?: string } | undefined)?.code ?? 'UNKNOWN');
-              observer.error(clientError as TRPCClientError<AnyTRPCRouter>);
-            },
-          );
-        return () => {
-          if (!finished) span.addEvent('unsubscribed');
-        };
-      });
+  const transport = new HttpTransport<AttemptContext>({ url: options.url, maxBatchSize: options.maxBatchSize ?? 20 });
 
-  const create = (ctx: CallContext | undefined) => {
+  /** One call through the policies: deadline, retries, breaker, bulkhead, span, metrics. */
+  const guarded = (scope: ContextClient, path: string, type: 'query' | 'mutation', input: unknown): Promise<unknown> => {
+    if (bare) return transport.send(scope, { path, type, input, extra: { budgetMs: 0, trace: {} } }, scope.headers);
+    const { ctx } = scope;
+    const def = contract[path];
+    const procedure = def ? path : '__unknown__';
+    const started = now();
+    const parent = ctx?.otel ?? otelContext.active();
+    const span = tracer.startSpan(
+      `${target}/${path}`,
+      { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'trpc', 'rpc.service': target, 'rpc.method': path } },
+      parent,
+    );
+    const carrier: Record<string, string> = {};
+    injectTraceContext(trace.setSpan(parent, span), carrier);
+    const call = {
+      procedure,
+      idempotent: type === 'query' || def?.idempotent === true,
+      timeoutMs: def?.timeoutMs ?? policies.defaultTimeoutMs,
+      deadlineAt: ctx?.deadlineAt,
+    };
+    const finish = (code: string) => {
+      const series = seriesOf(procedure);
+      (code === 'OK' ? series.ok : metrics.requests.series(target, procedure, code)).value += 1;
+      observe(series.duration, (now() - started) / 1000);
+      if (code !== 'OK') span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      span.end();
+    };
+    return policies
+      .execute(call, (cancellation, budgetMs) =>
+        transport.send(scope, { path, type, input, extra: { budgetMs, trace: carrier } }, scope.headers, cancellation),
+      )
+      .then(
+        (data) => {
+          finish('OK');
+          return data;
+        },
+        (error: unknown) => {
+          const clientError =
+            error instanceof CallRejectedError
+              ? policyClientError(error.reason, error.message, target, error.cause)
+              : error instanceof TRPCClientError
+                ? error
+                : TRPCClientError.from(error as Error);
+          finish((clientError.data as { code?: string } | undefined)?.code ?? 'UNKNOWN');
+          throw clientError;
+        },
+      );
+  };
+
+  /** The headers of one HTTP request made for `ctx` (calls of one context share a request). */
+  const headersFor =
+    (ctx: CallContext | undefined, idempotencyKey: string | undefined): BatchHeaders<AttemptContext> =>
+    (calls) => {
+      const headers: Record<string, string> = { ...extraHeaders, ...(calls[0]?.extra.trace ?? {}) };
+      // One header per batch: the longest budget among its calls; each call still enforces its own.
+      let budgetMs = 0;
+      for (const c of calls) budgetMs = Math.max(budgetMs, c.extra.budgetMs);
+      if (budgetMs > 0) headers[DEADLINE_HEADER] = String(budgetMs);
+      if (ctx) headers[REQUEST_ID_HEADER] = ctx.requestId;
+      if (credential) headers[SERVICE_CREDENTIAL_HEADER] = credential;
+      if (idempotencyKey && calls.some((c) => c.type === 'mutation' && contract[c.path]?.idempotent === true)) {
+        headers[IDEMPOTENCY_KEY_HEADER] = idempotencyKey;
+      }
+      return headers;
+    };
+
+  // Static extra headers are read once per batch; a function (e.g. a token getter) may be async,
+  // so it is resolved before the call enters the transport.
+  let extraHeaders: Record<string, string> = {};
+  const send = async (scope: ContextClient, path: string, type: 'query' | 'mutation', input: unknown) => {
+    if (options.headers) extraHeaders = await options.headers();
+    return guarded(scope, path, type, input);
+  };
+
+  const create = (ctx: CallContext | undefined): TRPCClient<RouterOf<C>> => {
     // One key per request context: a retried idempotent mutation carries the same key, so a server
     // with idempotency keys runs it once. Calls without a context get none.
     const idempotencyKey = ctx ? `${ctx.requestId.slice(0, 60)}.${randomUUID()}` : undefined;
-    return createTRPCClient<RouterOf<C>>({
-      links: [
-        policyLink(ctx),
-        httpBatchLink({
-          url: `${options.url.replace(/\/$/, '')}/trpc`,
-          transformer: superjson,
-          maxItems: options.maxBatchSize ?? 20,
-          headers: async ({ opList }) => {
-            const extra = options.headers ? await options.headers() : undefined;
-            const attempts = opList.map((op) => (op.context as Record<symbol, AttemptContext | undefined>)[MESH]);
-            // One header per batch: the longest budget among its calls; each call still enforces its own.
-            const budgetMs = Math.max(...attempts.map((a) => a?.budgetMs ?? 0));
-            return {
-              ...extra,
-              ...(attempts[0]?.trace ?? {}),
-              ...(budgetMs > 0 ? { [DEADLINE_HEADER]: String(budgetMs) } : {}),
-              ...(ctx ? { [REQUEST_ID_HEADER]: ctx.requestId } : {}),
-              ...(credential ? { [SERVICE_CREDENTIAL_HEADER]: credential } : {}),
-              ...(idempotencyKey && opList.some((op) => op.type === 'mutation' && contract[op.path]?.idempotent === true)
-                ? { [IDEMPOTENCY_KEY_HEADER]: idempotencyKey }
-                : {}),
-            };
-          },
-        }),
-      ],
+    const scope: ContextClient = { ctx, headers: headersFor(ctx, idempotencyKey) };
+    const procedures = new Map<string, object>();
+    return new Proxy({} as TRPCClient<RouterOf<C>>, {
+      get(_, name) {
+        if (typeof name !== 'string') return undefined;
+        let procedure = procedures.get(name);
+        if (!procedure) {
+          procedure = {
+            query: (input: unknown) => send(scope, name, 'query', input),
+            mutate: (input: unknown) => send(scope, name, 'mutation', input),
+          };
+          procedures.set(name, procedure);
+        }
+        return procedure;
+      },
     });
   };
 

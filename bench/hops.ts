@@ -1,0 +1,191 @@
+// Whole-machine scenarios of ../shared/BENCHMARKS.md (servers and wrk unpinned, both cores shared):
+//   S6  one Caddy hop (the real Caddyfile, /api/notes/* -> one instance) vs the instance direct,
+//       and Caddy -> 3 instances (round robin)
+//   hop a request to service A whose procedure calls service B through the contract client, vs
+//       the same request to B direct (a single hop); with the policy stack and without it
+// Interleaved over rounds; every ratio is to the single hop measured in the same round (median,
+// min-max). CPU per request sums every process the request goes through. JSON: results/hops.json.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../packages/infra/src/testing/index.js';
+import { buildPackages, median, startServer, wrk, type Running, type Sample } from './http.js';
+
+const quick = process.argv.includes('--quick');
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const ROUNDS = Number(arg('rounds') ?? (quick ? 1 : 5));
+const WARMUP_S = Number(arg('warmup') ?? (quick ? 0.5 : 3));
+const MEASURE_S = Number(arg('seconds') ?? (quick ? 1 : 8));
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const HELLO = `/trpc/hello?input=${encodeURIComponent(JSON.stringify({ json: { name: 'bench' } }))}`;
+
+async function startCaddy(upstreams: Running[]): Promise<Running> {
+  const [port, metricsPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const data = mkdtempSync(join(tmpdir(), 'switchyard-bench-caddy-'));
+  const child: ChildProcess = spawn('caddy', ['run', '--adapter', 'caddyfile', '--config', join(REPO, 'Caddyfile')], {
+    cwd: REPO,
+    // Access log and all: as shipped, written to /dev/null.
+    stdio: 'ignore',
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      XDG_DATA_HOME: data,
+      XDG_CONFIG_HOME: data,
+      GATEWAY_SITE: `:${port}`,
+      GATEWAY_METRICS_PORT: String(metricsPort),
+      CADDY_ADMIN: `127.0.0.1:${adminPort}`,
+      CORS_ORIGINS: 'http://localhost',
+      WEB_ROOT: data,
+      NOTES_UPSTREAMS: upstreams.map((u) => `127.0.0.1:${u.port}`).join(' '),
+    },
+  });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const answer = await fetch(`http://127.0.0.1:${port}/api/notes${HELLO}`).catch(() => undefined);
+    if (answer?.status === 200) break;
+    if (Date.now() > deadline) throw new Error(`caddy did not route to the instances (last status ${answer?.status})`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return { child, port };
+}
+
+interface HopScenario {
+  name: string;
+  label: string;
+  /** The process wrk calls. */
+  front: () => Running;
+  path: string;
+  /** Every process a request goes through after the front one (their CPU counts too). */
+  behind: () => Running[];
+}
+
+export async function benchHops(): Promise<Record<string, unknown>> {
+  if (spawnSync('sh', ['-c', 'command -v wrk && command -v caddy'], { stdio: 'ignore' }).status !== 0) {
+    console.log('wrk or caddy missing: apt-get install -y wrk caddy');
+    return { skipped: 'wrk or caddy missing' };
+  }
+  buildPackages();
+  const env = { ...process.env };
+  const started: Running[] = [];
+  const start = async (name: string, extra: NodeJS.ProcessEnv = {}) => {
+    const running = await startServer(name, { ...env, ...extra }, false);
+    started.push(running);
+    return running;
+  };
+  try {
+    const b = [await start('sy-bare'), await start('sy-bare'), await start('sy-bare')];
+    const target = { HOP_TARGET: `http://127.0.0.1:${b[0]!.port}` };
+    const hop = await start('sy-hop', target);
+    const hopBare = await start('sy-hop-no-policies', target);
+    const caddyOne = await startCaddy([b[0]!]);
+    started.push(caddyOne);
+    const caddyThree = await startCaddy(b);
+    started.push(caddyThree);
+    const direct: HopScenario = {
+      name: 'direct',
+      label: 'single hop: wrk -> B',
+      front: () => b[0]!,
+      path: HELLO,
+      behind: () => [],
+    };
+    const scenarios: HopScenario[] = [
+      {
+        name: 'hop',
+        label: 'inter-service hop: wrk -> A -> B, contract client with policies',
+        front: () => hop,
+        path: HELLO,
+        behind: () => [b[0]!],
+      },
+      {
+        name: 'hop-no-policies',
+        label: 'inter-service hop, the same client without its policy stack',
+        front: () => hopBare,
+        path: HELLO,
+        behind: () => [b[0]!],
+      },
+      {
+        name: 'caddy-1',
+        label: 'S6 wrk -> Caddy -> B (the shipped Caddyfile)',
+        front: () => caddyOne,
+        path: `/api/notes${HELLO}`,
+        behind: () => [b[0]!],
+      },
+      {
+        name: 'caddy-3',
+        label: 'S6 wrk -> Caddy -> 3 instances of B',
+        front: () => caddyThree,
+        path: `/api/notes${HELLO}`,
+        behind: () => b,
+      },
+    ];
+    const measure = (s: HopScenario, seconds: number) =>
+      wrk(
+        s.front(),
+        s.path,
+        seconds,
+        false,
+        false,
+        s.behind().map((r) => r.child.pid!),
+      );
+    for (const s of [direct, ...scenarios]) await measure(s, WARMUP_S);
+
+    const rows = new Map<string, Array<{ ratio: number; sample: Sample }>>();
+    const directs: Sample[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const base = await measure(direct, MEASURE_S);
+      directs.push(base);
+      const order = scenarios.map((_, i) => scenarios[(i + round) % scenarios.length]!);
+      for (const s of order) {
+        const sample = await measure(s, MEASURE_S);
+        const list = rows.get(s.name) ?? [];
+        list.push({ ratio: sample.perSecond / base.perSecond, sample });
+        rows.set(s.name, list);
+      }
+    }
+    const fmt = (n: number, digits = 2) => n.toFixed(digits);
+    const result: Record<string, unknown> = {
+      rounds: ROUNDS,
+      measureSeconds: MEASURE_S,
+      machine: 'whole machine: servers and wrk unpinned on 2 cores',
+      direct: {
+        perSecond: median(directs.map((d) => d.perSecond)),
+        cpuMicrosPerRequest: median(directs.map((d) => d.cpuMicrosPerRequest)),
+      },
+    };
+    console.log(
+      `\nWhole machine (unpinned), wrk -t1 -c50; ${ROUNDS} rounds of ${MEASURE_S} s; ratios to the single hop of the same round`,
+    );
+    console.log(`${'scenario'.padEnd(72)} ${'req/s'.padStart(8)}  ratio median (min-max)   CPU us/req (all processes)`);
+    console.log(
+      `${direct.label.padEnd(72)} ${fmt(median(directs.map((d) => d.perSecond)), 0).padStart(8)}  1.00                     ${fmt(median(directs.map((d) => d.cpuMicrosPerRequest)), 1).padStart(9)}`,
+    );
+    for (const s of scenarios) {
+      const list = rows.get(s.name)!;
+      const ratios = list.map((r) => r.ratio);
+      const ratio = { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+      const perSecond = median(list.map((r) => r.sample.perSecond));
+      const cpu = median(list.map((r) => r.sample.cpuMicrosPerRequest));
+      const bad = list.reduce((n, r) => n + r.sample.non2xx + r.sample.socketErrors, 0);
+      console.log(
+        `${s.label.padEnd(72)} ${fmt(perSecond, 0).padStart(8)}  ${fmt(ratio.median)} (${fmt(ratio.min)}-${fmt(ratio.max)})${' '.repeat(12)}${fmt(cpu, 1).padStart(9)}${bad ? `  !! ${bad} non-2xx or socket errors` : ''}`,
+      );
+      result[s.name] = { label: s.label, ratio, perSecond, cpuMicrosPerRequest: cpu, failures: bad };
+    }
+    const withPolicies = rows.get('hop')!.map((r) => r.sample.perSecond);
+    const without = rows.get('hop-no-policies')!.map((r) => r.sample.perSecond);
+    const cost = withPolicies.map((w, i) => 1 - w / without[i]!);
+    result.policyCost = { median: median(cost), min: Math.min(...cost), max: Math.max(...cost) };
+    console.log(
+      `policy stack on the hop: ${fmt(median(cost) * 100, 1)}% fewer req/s (${fmt(Math.min(...cost) * 100, 1)}..${fmt(Math.max(...cost) * 100, 1)}%)`,
+    );
+    mkdirSync(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true });
+    writeFileSync(fileURLToPath(new URL('results/hops.json', import.meta.url)), `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  } finally {
+    for (const s of started) s.child.kill('SIGKILL');
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchHops();

@@ -1,0 +1,115 @@
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { TRPCClientError } from '@trpc/client';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { classifyAttemptError } from './call-errors.js';
+import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
+import { createServiceClient } from './service-client.js';
+import { HttpTransport } from './transport.js';
+
+// The transport against a real service, through a recording HTTP proxy that counts requests.
+let downstream: Downstream;
+let proxy: Server;
+let proxyUrl = '';
+const seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }> = [];
+
+beforeAll(async () => {
+  downstream = await startDownstream();
+  proxy = createServer((req, res) => {
+    seen.push({ method: req.method!, url: req.url!, headers: req.headers });
+    if (req.headers['x-test-answer'] === 'plain-502') {
+      res.writeHead(502, { 'content-type': 'text/plain' }).end('Bad Gateway');
+      return;
+    }
+    const upstream = request(`${downstream.address.url}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise((resolve) => proxy.close(resolve));
+  await downstream.service.shutdown('done');
+});
+beforeEach(() => {
+  seen.length = 0;
+});
+
+const ctxOf = (requestId: string) => ({ requestId, deadlineAt: performance.now() + 5_000, otel: ROOT_CONTEXT });
+
+describe('the mesh client transport', () => {
+  it('sends the calls of one context made in the same turn as one request per type, in tRPC batch form', async () => {
+    const client = createServiceClient({ target: 'downstream', contract: downstreamContract, url: proxyUrl });
+    const calls = client.with(ctxOf('transport-test-0001'));
+    const [a, b, refused, r1, r2] = await Promise.allSettled([
+      calls.work.query({ n: 1 }),
+      calls.work.query({ n: 2 }),
+      calls.refuse.query({ status: '404' }),
+      calls.record.mutate({ id: 'x' }),
+      calls.record.mutate({ id: 'y' }),
+    ]);
+    expect(a).toEqual({ status: 'fulfilled', value: { ok: true, n: 1 } });
+    expect(b).toEqual({ status: 'fulfilled', value: { ok: true, n: 2 } });
+    expect(refused.status).toBe('rejected');
+    const error = (refused as PromiseRejectedResult).reason as unknown;
+    expect(error).toBeInstanceOf(TRPCClientError);
+    expect((error as TRPCClientError<never>).data).toMatchObject({ appCode: 'NOT_FOUND', httpStatus: 404 });
+    expect([r1, r2].map((r) => (r as PromiseFulfilledResult<{ count: number }>).value.count).sort()).toEqual([1, 2]);
+    expect(seen.map((r) => `${r.method} ${r.url.split('&')[0]}`).sort()).toEqual([
+      'GET /trpc/work,work,refuse?batch=1',
+      'POST /trpc/record,record?batch=1',
+    ]);
+    expect(seen.every((r) => r.headers['x-request-id'] === 'transport-test-0001')).toBe(true);
+    expect(seen.find((r) => r.method === 'POST')!.headers['content-type']).toBe('application/json');
+  });
+
+  it('never batches calls of different contexts together, and splits batches at maxBatchSize', async () => {
+    const client = createServiceClient({ target: 'downstream', contract: downstreamContract, url: proxyUrl, maxBatchSize: 2 });
+    const one = client.with(ctxOf('transport-test-one1'));
+    const two = client.with(ctxOf('transport-test-two2'));
+    const results = await Promise.all([...[1, 2, 3, 4, 5].map((n) => one.work.query({ n })), two.work.query({ n: 6 })]);
+    expect(results.map((r) => r.n)).toEqual([1, 2, 3, 4, 5, 6]);
+    const byId = (id: string) => seen.filter((r) => r.headers['x-request-id'] === id).map((r) => r.url.split('?')[0]);
+    expect(byId('transport-test-one1')).toEqual(['/trpc/work,work', '/trpc/work,work', '/trpc/work']);
+    expect(byId('transport-test-two2')).toEqual(['/trpc/work']);
+  });
+
+  it('errors carry what the policies classify: the server status, a proxy page, a refused connection', async () => {
+    const transport = new HttpTransport({ url: proxyUrl, maxBatchSize: 20 });
+    const send = (headers: Record<string, string>, path = 'refuse', input: unknown = { status: '429' }) =>
+      transport.send({}, { path, type: 'query', input, extra: undefined }, () => ({ ...headers })).catch((e: unknown) => e);
+    const limited = await send({});
+    expect(classifyAttemptError(limited)).toMatchObject({ kind: 'answered', status: 429 });
+    const proxyPage = await send({ 'x-test-answer': 'plain-502' });
+    expect(proxyPage).toBeInstanceOf(TRPCClientError);
+    expect(classifyAttemptError(proxyPage)).toEqual({ kind: 'maybe-sent' });
+    const closed = await new HttpTransport({ url: 'http://127.0.0.1:1', maxBatchSize: 20 })
+      .send({}, { path: 'work', type: 'query', input: {}, extra: undefined }, () => ({}))
+      .catch((e: unknown) => e);
+    expect(classifyAttemptError(closed)).toEqual({ kind: 'not-sent' });
+    transport.close();
+  });
+
+  it('a cancelled call rejects at once with its reason, and the request ends when no call in it waits', async () => {
+    const transport = new HttpTransport({ url: downstream.address.url, maxBatchSize: 20 });
+    let cancel: (reason: Error) => void = () => undefined;
+    const before = downstream.state.aborts.length;
+    const pending = transport.send(
+      {},
+      { path: 'waitForAbort', type: 'query', input: {}, extra: undefined },
+      () => ({ 'x-deadline-ms': '5000' }),
+      { onCancel: (listener) => (cancel = listener) },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    cancel(new Error('gave up'));
+    await expect(pending).rejects.toThrow('gave up');
+    // The service sees its caller go away: the handler's signal fires.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(downstream.state.aborts.slice(before).map((a) => a.reason)).toEqual(['AbortError']);
+    transport.close();
+  });
+});

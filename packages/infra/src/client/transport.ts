@@ -1,0 +1,246 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { TRPCClientError } from '@trpc/client';
+import type { AnyTRPCRouter } from '@trpc/server';
+import superjson from 'superjson';
+
+/**
+ * The mesh client's HTTP transport: tRPC's batch wire format (`/trpc/a,b?batch=1`, superjson,
+ * GET for queries, POST for mutations) over node:http with a keep-alive agent, without Fetch
+ * objects, web streams or an AbortController per call. Calls sent for the same group (a request
+ * context) in the same turn of the event loop share one HTTP request, as httpBatchLink batches
+ * them; calls of different groups never share one (each carries its own request id, deadline and
+ * trace). Errors are `TRPCClientError`s as httpBatchLink gives them: the server's error shape in
+ * `data`, `meta.response` with the status and headers, or the socket error as `cause`.
+ */
+export interface TransportOptions {
+  /** The service's base URL, e.g. `http://127.0.0.1:4002`; calls go to `<url>/trpc`. */
+  url: string;
+  /** Calls per HTTP request: the target's `MAX_BATCH_SIZE`. */
+  maxBatchSize: number;
+  /** Longest URL of a batch of queries; longer batches are split. @default 8000 */
+  maxUrlLength?: number;
+}
+
+/** One call handed to the transport. */
+export interface OutboundCall<Extra = unknown> {
+  readonly path: string;
+  readonly type: 'query' | 'mutation';
+  readonly input: unknown;
+  /** What the caller keeps with the call (e.g. its budget), read when headers are made. */
+  readonly extra: Extra;
+}
+
+/** How an in-flight call is cancelled: it rejects with the reason; its request ends when no call in it waits. */
+export interface Cancellable {
+  onCancel(listener: (reason: Error) => void): void;
+}
+
+/** The headers of one HTTP request, from the calls it carries. */
+export type BatchHeaders<Extra> = (calls: ReadonlyArray<OutboundCall<Extra>>) => Record<string, string>;
+
+interface Pending<Extra> {
+  call: OutboundCall<Extra>;
+  resolve(data: unknown): void;
+  reject(error: unknown): void;
+  settled: boolean;
+}
+
+interface Group<Extra> {
+  headers: BatchHeaders<Extra>;
+  query: Array<Pending<Extra>>;
+  mutation: Array<Pending<Extra>>;
+}
+
+/** A minimal `Response` for `TRPCClientError.meta.response` (status and headers, as the classifiers read them). */
+export interface ResponseMeta {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
+}
+
+function responseMeta(res: IncomingMessage): ResponseMeta {
+  const status = res.statusCode ?? 0;
+  return {
+    status,
+    ok: status >= 200 && status < 300,
+    headers: {
+      get(name) {
+        const value = res.headers[name.toLowerCase()];
+        if (value === undefined) return null;
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+    },
+  };
+}
+
+type ClientError = TRPCClientError<AnyTRPCRouter>;
+
+/** A response item as httpBatchLink's `transformResult` reads it: the data, or the server's error. */
+function itemOutcome(
+  item: unknown,
+  meta: { response: ResponseMeta; responseJSON: unknown },
+): { data: unknown } | { error: ClientError } {
+  if (item !== null && typeof item === 'object') {
+    if ('error' in item) {
+      const shape = superjson.deserialize((item as { error: Parameters<typeof superjson.deserialize>[0] }).error);
+      return { error: TRPCClientError.from({ error: shape } as never, { meta }) as ClientError };
+    }
+    const result = (item as { result?: unknown }).result;
+    if (result !== null && typeof result === 'object') {
+      const { data } = result as { data?: Parameters<typeof superjson.deserialize>[0] };
+      return { data: data === undefined ? undefined : superjson.deserialize(data, { inPlace: true }) };
+    }
+  }
+  return { error: new TRPCClientError(`Bad response from the service (HTTP ${meta.response.status})`, { meta }) as ClientError };
+}
+
+export class HttpTransport<Extra = unknown> {
+  private readonly base: string;
+  private readonly request: typeof httpRequest;
+  private readonly agent: HttpAgent;
+  private readonly maxUrlLength: number;
+  private groups = new Map<object, Group<Extra>>();
+  private scheduled = false;
+
+  constructor(private readonly options: TransportOptions) {
+    const url = new URL(options.url);
+    this.base = `${url.origin}${url.pathname.replace(/\/$/, '')}/trpc/`;
+    const https = url.protocol === 'https:';
+    this.request = https ? (httpsRequest as unknown as typeof httpRequest) : httpRequest;
+    // Keep-alive; Node's agent also retires a socket before the server's `Keep-Alive: timeout`.
+    this.agent = https
+      ? new HttpsAgent({ keepAlive: true, scheduling: 'lifo' })
+      : new HttpAgent({ keepAlive: true, scheduling: 'lifo' });
+    this.maxUrlLength = options.maxUrlLength ?? 8_000;
+  }
+
+  /**
+   * Sends `call` in the next batch of `group` (calls of one group and type made in the same turn
+   * of the event loop go in one request); `headers` makes that request's headers.
+   */
+  send(group: object, call: OutboundCall<Extra>, headers: BatchHeaders<Extra>, cancellation?: Cancellable): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const pending: Pending<Extra> = { call, resolve, reject, settled: false };
+      let entry = this.groups.get(group);
+      if (!entry) {
+        entry = { headers, query: [], mutation: [] };
+        this.groups.set(group, entry);
+      }
+      entry[call.type].push(pending);
+      cancellation?.onCancel((reason) => this.settle(pending, undefined, reason));
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Closes idle keep-alive sockets. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private settle(pending: Pending<Extra>, data: unknown, error?: unknown): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    if (error === undefined) pending.resolve(data);
+    else pending.reject(error);
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const groups = this.groups;
+    this.groups = new Map();
+    for (const group of groups.values()) {
+      for (const list of [group.query, group.mutation]) {
+        const live = list.filter((p) => !p.settled);
+        for (let i = 0; i < live.length;) {
+          const batch = this.takeBatch(live, i);
+          i += batch.length;
+          this.dispatch(batch, group.headers);
+        }
+      }
+    }
+  }
+
+  /** The next batch from `from`: at most maxBatchSize calls, and for queries a URL within the limit. */
+  private takeBatch(list: Array<Pending<Extra>>, from: number): Array<Pending<Extra>> {
+    const end = Math.min(list.length, from + this.options.maxBatchSize);
+    if (list[from]!.call.type === 'mutation') return list.slice(from, end);
+    let length = this.base.length + 20;
+    let i = from;
+    for (; i < end; i++) {
+      const cost =
+        list[i]!.call.path.length + 1 + encodeURIComponent(JSON.stringify(superjson.serialize(list[i]!.call.input))).length + 8;
+      if (i > from && length + cost > this.maxUrlLength) break;
+      length += cost;
+    }
+    return list.slice(from, i);
+  }
+
+  private dispatch(batch: Array<Pending<Extra>>, headersOf: BatchHeaders<Extra>): void {
+    const type = batch[0]!.call.type;
+    const inputs: Record<number, unknown> = {};
+    batch.forEach((p, i) => (inputs[i] = superjson.serialize(p.call.input)));
+    const encoded = JSON.stringify(inputs);
+    const paths = batch.map((p) => p.call.path).join(',');
+    const url =
+      type === 'query' ? `${this.base}${paths}?batch=1&input=${encodeURIComponent(encoded)}` : `${this.base}${paths}?batch=1`;
+    let headers: Record<string, string>;
+    try {
+      headers = headersOf(batch.map((p) => p.call));
+    } catch (error) {
+      for (const p of batch) this.settle(p, undefined, TRPCClientError.from(error as Error));
+      return;
+    }
+    if (type === 'mutation') {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(encoded));
+    }
+    const fail = (error: Error) => {
+      const clientError = TRPCClientError.from(error);
+      for (const p of batch) this.settle(p, undefined, clientError);
+    };
+    const req = this.request(url, { method: type === 'query' ? 'GET' : 'POST', headers, agent: this.agent });
+    // The request ends when no call in it waits any more (each was cancelled or settled).
+    const abandon = () => {
+      if (batch.every((p) => p.settled) && !req.destroyed) req.destroy();
+    };
+    for (const p of batch) {
+      const { reject } = p;
+      p.reject = (error) => {
+        reject(error);
+        queueMicrotask(abandon);
+      };
+    }
+    req.on('error', fail);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', fail);
+      res.on('end', () => {
+        const response = responseMeta(res);
+        let json: unknown;
+        try {
+          json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch (cause) {
+          const error = new TRPCClientError(`Unexpected response from the service (HTTP ${response.status}, not JSON)`, {
+            meta: { response },
+            cause: cause as Error,
+          });
+          for (const p of batch) this.settle(p, undefined, error);
+          return;
+        }
+        const meta = { response, responseJSON: json };
+        const items = Array.isArray(json) ? json : batch.map(() => json);
+        batch.forEach((p, i) => {
+          const outcome = itemOutcome(items[i], meta);
+          if ('error' in outcome) this.settle(p, undefined, outcome.error);
+          else this.settle(p, outcome.data);
+        });
+      });
+    });
+    req.end(type === 'mutation' ? encoded : undefined);
+  }
+}
