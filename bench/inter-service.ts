@@ -1,20 +1,27 @@
 // S7: an inter-service call through the contract client with its policy stack (deadline, retry,
-// breaker, bulkhead, identity, trace and request-id headers, metrics) against the same call through
-// a stock tRPC client with the same link (httpBatchLink + superjson). Both call the same downstream
-// process; variants are interleaved over rounds; the ratio is reported as median (min-max).
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+// breaker, bulkhead, trace and request-id headers, metrics) against the same client without it
+// (`policies: false`: the same transport, identity and request id). A stock tRPC client
+// (httpBatchLink + superjson, the global fetch) is measured beside them for reference. All call
+// the same downstream process; variants are interleaved over rounds; ratios are median (min-max).
+import { spawnSync } from 'node:child_process';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import superjson from 'superjson';
-import type { RouterOf } from '../packages/api-contracts/src/index.js';
-import { createServiceClient } from '../packages/infra/src/client/service-client.js';
-import { downstreamContract } from '../packages/infra/src/client/fixtures/downstream.js';
-import { now } from '../packages/infra/src/policies/deadline.js';
+import { z } from 'zod';
+import { defineContract, type RouterOf } from '@switchyard/api-contracts';
+import { createServiceClient } from '@switchyard/infra/client';
+import { buildPackages, startServer } from './http.js';
+import { HOP_KEY } from './shared.js';
+
+const now = () => performance.now();
+/** The downstream's contract (sy-bare of servers.ts): `hello` answers at once. */
+const downstreamContract = defineContract({
+  hello: { type: 'query', input: z.object({ name: z.string() }), output: z.object({ message: z.string() }), access: 'public' },
+});
 
 const quick = process.argv.includes('--quick');
-const ROUNDS = quick ? 2 : 7;
-const SECONDS = quick ? 0.5 : 3;
+const ROUNDS = quick ? 2 : 11;
+const SECONDS = quick ? 0.5 : 2;
 const CONCURRENCY = 16;
 
 type Caller = () => Promise<unknown>;
@@ -54,86 +61,80 @@ async function latency(call: Caller, calls: number): Promise<number> {
 const pinned = spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
 export async function benchInterService(): Promise<Record<string, unknown>> {
-  const server = [
-    process.execPath,
-    '--conditions=@switchyard/source',
-    '--import',
-    'tsx',
-    fileURLToPath(new URL('./downstream-server.ts', import.meta.url)),
-  ];
-  const [command, ...args] = pinned ? ['taskset', '-c', '1', ...server] : server;
-  const child = spawn(command!, args, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'silent' },
-  });
-  const url = await new Promise<string>((resolve) =>
-    child.stdout.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { url: string }).url)),
-  );
+  // The compiled packages, as production runs them: sy-bare of servers.ts is the downstream.
+  buildPackages();
+  const downstream = await startServer('sy-bare', process.env, pinned);
+  const url = `http://127.0.0.1:${downstream.port}`;
+  const child = downstream.child;
   try {
-    const stock = createTRPCClient<RouterOf<typeof downstreamContract>>({
-      links: [httpBatchLink({ url: `${url}/trpc`, transformer: superjson, maxItems: 64 })],
-    });
-    const mesh = createServiceClient({
-      target: 'downstream',
-      contract: downstreamContract,
-      url,
-      caller: { service: 'bench', key: 'bench-key-0123456789abcdef' },
-    });
     const stockClient = () =>
       createTRPCClient<RouterOf<typeof downstreamContract>>({
         links: [httpBatchLink({ url: `${url}/trpc`, transformer: superjson, maxItems: 64 })],
       });
+    const caller = { service: 'hop', key: HOP_KEY };
+    const mesh = createServiceClient({ target: 'downstream', contract: downstreamContract, url, caller });
+    const bare = createServiceClient({ target: 'downstream', contract: downstreamContract, url, caller, policies: false });
     const shared = { requestId: 'bench-request-000001', deadlineAt: now() + 3_600_000, otel: ROOT_CONTEXT };
+    const fresh = () => ({ requestId: 'bench-request-000001', deadlineAt: now() + 5_000, otel: ROOT_CONTEXT });
     const PAIRS = [
       // Calls made while serving one request share its context, so concurrent ones share a batch.
-      ['batched', 'stockBatched', 'meshBatched'],
+      ['batched', 'bareBatched', 'meshBatched'],
       // Calls made while serving different requests: each its own context, deadline, trace, batch.
-      ['per-request', 'stockPerRequest', 'meshPerRequest'],
+      ['per-request', 'barePerRequest', 'meshPerRequest'],
     ] as const;
     const variants: Record<string, Caller> = {
-      stockBatched: () => stock.work.query({}),
-      meshBatched: () => mesh.with(shared).work.query({}),
-      stockPerRequest: () => stockClient().work.query({}),
-      meshPerRequest: () =>
-        mesh.with({ requestId: 'bench-request-000001', deadlineAt: now() + 5_000, otel: ROOT_CONTEXT }).work.query({}),
+      bareBatched: () => bare.with(shared).hello.query({ name: 'bench' }),
+      meshBatched: () => mesh.with(shared).hello.query({ name: 'bench' }),
+      barePerRequest: () => bare.with(fresh()).hello.query({ name: 'bench' }),
+      meshPerRequest: () => mesh.with(fresh()).hello.query({ name: 'bench' }),
+      stockPerRequest: () => stockClient().hello.query({ name: 'bench' }),
     };
     for (const call of Object.values(variants)) await measure(call, quick ? 0.2 : 1); // warm-up
     const rounds: Array<Record<string, { perSecond: number; cpuMicrosPerCall: number }>> = [];
     for (let round = 0; round < ROUNDS; round++) {
       const result: Record<string, { perSecond: number; cpuMicrosPerCall: number }> = {};
-      for (const [, stockName, meshName] of PAIRS) {
-        const order = round % 2 === 0 ? [stockName, meshName] : [meshName, stockName];
+      for (const [, bareName, meshName] of PAIRS) {
+        const order = round % 2 === 0 ? [bareName, meshName] : [meshName, bareName];
         for (const name of order) result[name] = await measure(variants[name]!, SECONDS);
       }
+      result.stockPerRequest = await measure(variants.stockPerRequest!, SECONDS);
       rounds.push(result);
     }
     const spread = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
-    const latencies: Array<{ stock: number; mesh: number }> = [];
+    const latencies: Array<{ bare: number; mesh: number }> = [];
     for (let round = 0; round < ROUNDS; round++) {
       const calls = quick ? 50 : 400;
-      const stockUs = await latency(variants.stockPerRequest!, calls);
-      const meshUs = await latency(variants.meshPerRequest!, calls);
-      latencies.push({ stock: stockUs, mesh: meshUs });
+      const order = round % 2 === 0 ? (['bare', 'mesh'] as const) : (['mesh', 'bare'] as const);
+      const sample = { bare: 0, mesh: 0 };
+      for (const name of order)
+        sample[name] = await latency(name === 'bare' ? variants.barePerRequest! : variants.meshPerRequest!, calls);
+      latencies.push(sample);
     }
     return {
-      scenario: 'S7 inter-service call: contract client with its policy stack vs a stock tRPC client with the same link',
+      scenario: 'S7 inter-service call: contract client with its policy stack vs the same client without it',
       rounds: ROUNDS,
       secondsPerRound: SECONDS,
       concurrency: CONCURRENCY,
       pinned: pinned ? 'caller on core 0, downstream on core 1' : 'not pinned (no taskset)',
       sequentialLatency: {
-        stockMedianUs: Math.round(median(latencies.map((l) => l.stock))),
+        bareMedianUs: Math.round(median(latencies.map((l) => l.bare))),
         meshMedianUs: Math.round(median(latencies.map((l) => l.mesh))),
-        addedRatio: spread(latencies.map((l) => l.mesh / l.stock - 1)),
+        addedRatio: spread(latencies.map((l) => l.mesh / l.bare - 1)),
+      },
+      stockTrpcClientPerRequest: {
+        perSecond: Math.round(median(rounds.map((r) => r.stockPerRequest!.perSecond))),
+        cpuMicrosPerCall: Math.round(median(rounds.map((r) => r.stockPerRequest!.cpuMicrosPerCall))),
       },
       pairs: Object.fromEntries(
-        PAIRS.map(([label, stockName, meshName]) => [
+        PAIRS.map(([label, bareName, meshName]) => [
           label,
           {
-            stockPerSecond: Math.round(median(rounds.map((r) => r[stockName]!.perSecond))),
+            barePerSecond: Math.round(median(rounds.map((r) => r[bareName]!.perSecond))),
             meshPerSecond: Math.round(median(rounds.map((r) => r[meshName]!.perSecond))),
-            throughputRatio: spread(rounds.map((r) => r[meshName]!.perSecond / r[stockName]!.perSecond)),
-            stockCpuMicrosPerCall: Math.round(median(rounds.map((r) => r[stockName]!.cpuMicrosPerCall))),
+            throughputRatio: spread(rounds.map((r) => r[meshName]!.perSecond / r[bareName]!.perSecond)),
+            bareCpuMicrosPerCall: Math.round(median(rounds.map((r) => r[bareName]!.cpuMicrosPerCall))),
+            // Per round, the caller's CPU per call with the policies over without (robust to drift).
+            cpuRatio: spread(rounds.map((r) => r[meshName]!.cpuMicrosPerCall / r[bareName]!.cpuMicrosPerCall)),
             meshCpuMicrosPerCall: Math.round(median(rounds.map((r) => r[meshName]!.cpuMicrosPerCall))),
           },
         ]),
@@ -149,20 +150,29 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   const pairs = result.pairs as Record<
     string,
-    { throughputRatio: { median: number; min: number; max: number }; stockCpuMicrosPerCall: number; meshCpuMicrosPerCall: number }
+    {
+      throughputRatio: { median: number; min: number; max: number };
+      cpuRatio: { median: number; min: number; max: number };
+      bareCpuMicrosPerCall: number;
+      meshCpuMicrosPerCall: number;
+    }
   >;
   const lat = result.sequentialLatency as {
-    stockMedianUs: number;
+    bareMedianUs: number;
     meshMedianUs: number;
     addedRatio: { median: number; min: number; max: number };
   };
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   process.stdout.write(
-    `one call at a time: stock ${lat.stockMedianUs} us, with policies ${lat.meshMedianUs} us: +${(lat.addedRatio.median * 100).toFixed(1)}% (min ${(lat.addedRatio.min * 100).toFixed(1)}%, max ${(lat.addedRatio.max * 100).toFixed(1)}%)\n`,
+    `one call at a time: without policies ${lat.bareMedianUs} us, with ${lat.meshMedianUs} us: +${pct(lat.addedRatio.median)} (min ${pct(lat.addedRatio.min)}, max ${pct(lat.addedRatio.max)})\n`,
   );
   for (const [label, p] of Object.entries(pairs)) {
-    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
     process.stdout.write(
-      `${label}: policy stack throughput ${pct(p.throughputRatio.median)} of stock (min ${pct(p.throughputRatio.min)}, max ${pct(p.throughputRatio.max)}); client CPU ${p.stockCpuMicrosPerCall} -> ${p.meshCpuMicrosPerCall} us/call\n`,
+      `${label}, 16 concurrent: throughput with policies ${pct(p.throughputRatio.median)} of without (min ${pct(p.throughputRatio.min)}, max ${pct(p.throughputRatio.max)}); caller CPU ${p.bareCpuMicrosPerCall} -> ${p.meshCpuMicrosPerCall} us/call, per round +${pct(p.cpuRatio.median - 1)} (${pct(p.cpuRatio.min - 1)}..${pct(p.cpuRatio.max - 1)})\n`,
     );
   }
+  const stock = result.stockTrpcClientPerRequest as { perSecond: number; cpuMicrosPerCall: number };
+  process.stdout.write(
+    `reference, stock tRPC client per request: ${stock.perSecond} calls/s, caller CPU ${stock.cpuMicrosPerCall} us/call\n`,
+  );
 }

@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 const args = process.argv.slice(2);
 for (const script of ['http.ts', 'hops.ts', 'mesh.ts', 'inter-service.ts', 'jwt-verify.ts']) {
   process.stdout.write(`\n== ${script}\n`);
-  // http.ts and hops.ts run the compiled packages (its servers resolve dist/); the others run from source.
-  const conditions = script === 'http.ts' || script === 'hops.ts' ? [] : ['--conditions=@switchyard/source'];
+  // http.ts, hops.ts and inter-service.ts run the compiled packages (as production does); the others run from source.
+  const conditions = script === 'jwt-verify.ts' || script === 'mesh.ts' ? ['--conditions=@switchyard/source'] : [];
   const run = spawnSync(
     process.execPath,
     [...conditions, '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args],

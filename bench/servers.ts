@@ -26,7 +26,7 @@ const scenario = process.argv[2] ?? 'raw';
 // A clean exit on SIGINT (writes --cpu-prof profiles).
 process.on('SIGINT', () => process.exit(0));
 const ready = (port: number) => process.stdout.write(`READY ${port}\n`);
-const HOP_KEY = 'hop-bench-key-0123456789abcdef';
+import { HOP_KEY } from './shared.js';
 const HelloInput = z.object({ name: z.string().min(1).max(50) });
 
 async function raw() {

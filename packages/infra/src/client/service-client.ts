@@ -9,7 +9,7 @@ import { SERVICE_CREDENTIAL_HEADER, serviceCredential } from '../identity/servic
 import { DEADLINE_HEADER, now } from '../policies/deadline.js';
 import { CallRejectedError, TargetPolicies, type CallPolicyOptions } from '../policies/target-policies.js';
 import { REQUEST_ID_HEADER } from '../server/request-id.js';
-import { injectTraceContext, tracer } from '../tracing/tracing.js';
+import { injectTraceContext, tracer, tracingWanted } from '../tracing/tracing.js';
 import type { RequestContext } from '../trpc/context.js';
 import { classifyAttemptError, policyClientError } from './call-errors.js';
 import { clientMetrics } from './client-metrics.js';
@@ -121,13 +121,16 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     const procedure = def ? path : '__unknown__';
     const started = now();
     const parent = ctx?.otel ?? otelContext.active();
-    const span = tracer.startSpan(
-      `${target}/${path}`,
-      { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'trpc', 'rpc.service': target, 'rpc.method': path } },
-      parent,
-    );
+    // A client span only when something records it or a trace is going on (as on the server).
+    const span = tracingWanted(parent)
+      ? tracer.startSpan(
+          `${target}/${path}`,
+          { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'trpc', 'rpc.service': target, 'rpc.method': path } },
+          parent,
+        )
+      : undefined;
     const carrier: Record<string, string> = {};
-    injectTraceContext(trace.setSpan(parent, span), carrier);
+    if (span) injectTraceContext(trace.setSpan(parent, span), carrier);
     const call = {
       procedure,
       idempotent: type === 'query' || def?.idempotent === true,
@@ -138,8 +141,8 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
       const series = seriesOf(procedure);
       (code === 'OK' ? series.ok : metrics.requests.series(target, procedure, code)).value += 1;
       observe(series.duration, (now() - started) / 1000);
-      if (code !== 'OK') span.setStatus({ code: SpanStatusCode.ERROR, message: code });
-      span.end();
+      if (code !== 'OK') span?.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      span?.end();
     };
     return policies
       .execute(call, (cancellation, budgetMs) =>

@@ -41,6 +41,8 @@ export type BatchHeaders<Extra> = (calls: ReadonlyArray<OutboundCall<Extra>>) =>
 
 interface Pending<Extra> {
   call: OutboundCall<Extra>;
+  /** The input as sent (superjson), made when the batch is formed. */
+  wire?: unknown;
   resolve(data: unknown): void;
   reject(error: unknown): void;
   settled: boolean;
@@ -167,12 +169,15 @@ export class HttpTransport<Extra = unknown> {
   /** The next batch from `from`: at most maxBatchSize calls, and for queries a URL within the limit. */
   private takeBatch(list: Array<Pending<Extra>>, from: number): Array<Pending<Extra>> {
     const end = Math.min(list.length, from + this.options.maxBatchSize);
-    if (list[from]!.call.type === 'mutation') return list.slice(from, end);
+    // Mutations go in the body; a lone query has nothing to split.
+    if (list[from]!.call.type === 'mutation' || end - from === 1) return list.slice(from, end);
     let length = this.base.length + 20;
     let i = from;
     for (; i < end; i++) {
-      const cost =
-        list[i]!.call.path.length + 1 + encodeURIComponent(JSON.stringify(superjson.serialize(list[i]!.call.input))).length + 8;
+      const pending = list[i]!;
+      pending.wire = superjson.serialize(pending.call.input);
+      // Close enough for the limit: the encoded input plus its path and index.
+      const cost = pending.call.path.length + 8 + encodeURIComponent(JSON.stringify(pending.wire)).length;
       if (i > from && length + cost > this.maxUrlLength) break;
       length += cost;
     }
@@ -182,7 +187,7 @@ export class HttpTransport<Extra = unknown> {
   private dispatch(batch: Array<Pending<Extra>>, headersOf: BatchHeaders<Extra>): void {
     const type = batch[0]!.call.type;
     const inputs: Record<number, unknown> = {};
-    batch.forEach((p, i) => (inputs[i] = superjson.serialize(p.call.input)));
+    batch.forEach((p, i) => (inputs[i] = p.wire ?? superjson.serialize(p.call.input)));
     const encoded = JSON.stringify(inputs);
     const paths = batch.map((p) => p.call.path).join(',');
     const url =
