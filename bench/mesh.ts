@@ -3,7 +3,9 @@
 //     `redis-benchmark` running the same Lua script with EVALSHA (50 clients, core 0), one
 //     redis-server on core 1 for both; interleaved rounds, ratio median (min-max).
 // Memory: each service (auth, notes, activity) from its compiled dist/ with NODE_ENV=production,
-//     its own database and Redis: RSS after 5 s idle.
+//     its own database and Redis: RSS 5 s after it listens (start-up's young generation still
+//     held), and settled: after 60 s idle, once V8's memory reducer has run (it shrinks the heap
+//     when allocation stays low; seen here between 5 and 30 s). `--quick` takes the first only.
 // Writes bench/results/mesh.json. `--quick`: one short round.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -108,7 +110,7 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
-export async function benchMemory(): Promise<Record<string, number>> {
+export async function benchMemory(): Promise<Record<string, Record<string, number>>> {
   const build = spawnSync('npx', ['turbo', 'run', 'build', '--filter=./apps/*', '--output-logs=errors-only'], {
     cwd: REPO,
     stdio: 'inherit',
@@ -133,11 +135,19 @@ export async function benchMemory(): Promise<Record<string, number>> {
     });
     const notes = await start('notes', { DATABASE_URL: dbs[1]!.url, AUTH_URL: auth.url, SERVICE_KEY: key });
     const activity = await start('activity', { DATABASE_URL: dbs[2]!.url, AUTH_URL: auth.url });
+    const sample = () => ({ auth: rssMb(auth.child.pid!), notes: rssMb(notes.child.pid!), activity: rssMb(activity.child.pid!) });
+    const line = (r: Record<string, number>) =>
+      Object.entries(r)
+        .map(([name, mb]) => `${name} ${mb.toFixed(0)} MB`)
+        .join(', ');
     await new Promise((resolve) => setTimeout(resolve, 5_000));
-    const result = { auth: rssMb(auth.child.pid!), notes: rssMb(notes.child.pid!), activity: rssMb(activity.child.pid!) };
-    console.log(
-      `memory: idle RSS auth ${result.auth.toFixed(0)} MB, notes ${result.notes.toFixed(0)} MB, activity ${result.activity.toFixed(0)} MB (dist/, NODE_ENV=production)`,
-    );
+    const afterStart = sample();
+    console.log(`memory: RSS 5 s after start: ${line(afterStart)} (dist/, NODE_ENV=production)`);
+    if (quick) return { afterStart };
+    await new Promise((resolve) => setTimeout(resolve, 55_000));
+    const settled = sample();
+    console.log(`memory: idle RSS, settled after 60 s idle: ${line(settled)} (target <= 80 MB each)`);
+    const result = { afterStart, settled };
     return result;
   } finally {
     for (const s of running) s.signal('SIGKILL');
