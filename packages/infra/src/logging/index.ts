@@ -1,2 +1,3 @@
 export { REDACT_PATHS, createLogger, type CreateLoggerOptions, type Logger } from './logger.js';
-export { writeInfoLine } from './lines.js';
+export { holdLines, releaseLines, writeInfoLine } from './lines.js';
+export { LineDestination, type LineDestinationOptions } from './destination.js';

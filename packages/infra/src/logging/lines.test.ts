@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { captureLogs } from '../testing/log-capture.js';
-import { writeInfoLine } from './lines.js';
+import { holdLines, releaseLines, writeInfoLine } from './lines.js';
 import { createLogger } from './logger.js';
 
 /** A line without its time, which differs by nature; the key order is kept. */
@@ -46,5 +46,25 @@ describe('writeInfoLine', () => {
     const logger = pino({ base: null, redact: ['a'], timestamp: false }, capture.stream);
     writeInfoLine(logger, ',"never":1', ',"never":1', 'call', () => ({ a: 'secret', b: 2 }));
     expect(capture.lines()).toEqual([{ level: 30, a: '[Redacted]', b: 2, msg: 'call' }]);
+  });
+
+  it('lines held for a request are written in one piece, in order, when released', () => {
+    const writes: string[] = [];
+    const logger = createLogger({ service: 'lines', destination: { write: (chunk: string) => writes.push(chunk) } });
+    const request = {};
+    holdLines(request);
+    for (const n of [1, 2, 3]) writeInfoLine(logger, '', `,"n":${n}`, 'call', () => ({}), request);
+    expect(writes).toEqual([]);
+    releaseLines(request);
+    expect(writes).toHaveLength(1);
+    expect(
+      writes[0]!
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { n: number }).n),
+    ).toEqual([1, 2, 3]);
+    // Released: the next line goes straight out.
+    writeInfoLine(logger, '', ',"n":4', 'call', () => ({}), request);
+    expect(writes).toHaveLength(2);
   });
 });

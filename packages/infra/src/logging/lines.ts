@@ -28,7 +28,14 @@ function isoTimeNow(): string {
  * `bindings` the same for child bindings not made into a child logger (e.g. the request id).
  * A logger from anywhere else gets `logger.info`, so its own options apply.
  */
-export function writeInfoLine(logger: Logger, bindings: string, fields: string, msg: string, fallback: () => object): void {
+export function writeInfoLine(
+  logger: Logger,
+  bindings: string,
+  fields: string,
+  msg: string,
+  fallback: () => object,
+  holder?: object,
+): void {
   const internals = logger as unknown as Internals;
   if (internals[MESH_LOGGER] !== true) {
     logger.info(fallback(), msg);
@@ -38,7 +45,35 @@ export function writeInfoLine(logger: Logger, bindings: string, fields: string, 
   const timeOf = internals[timeSym] as () => string;
   const time = timeOf === isoTime ? isoTimeNow() : timeOf();
   const chindings = internals[chindingsSym] as string;
-  (internals[streamSym] as { write(line: string): unknown }).write(
-    `{"level":"info"${time}${chindings}${bindings}${fields},"msg":${JSON.stringify(msg)}}\n`,
-  );
+  const line = `{"level":"info"${time}${chindings}${bindings}${fields},"msg":${JSON.stringify(msg)}}\n`;
+  const held = holder as Held | undefined;
+  if (held?.[HELD] !== undefined) {
+    held[HELD] += line;
+    held[HELD_STREAM] = internals[streamSym] as Stream;
+    return;
+  }
+  (internals[streamSym] as Stream).write(line);
+}
+
+type Stream = { write(line: string): unknown };
+const HELD = Symbol('switchyard.heldLines');
+const HELD_STREAM = Symbol('switchyard.heldLinesStream');
+type Held = { [HELD]?: string; [HELD_STREAM]?: Stream };
+
+/**
+ * Lines written with `holder` (see {@link writeInfoLine}) are kept until {@link releaseLines}, then
+ * written in one piece: a batch of calls is one write to the log stream instead of one per call
+ * (pino's SonicBoom measures its whole pending buffer on every write).
+ */
+export function holdLines(holder: object): void {
+  (holder as Held)[HELD] = '';
+}
+
+/** Writes the lines held for `holder` in one piece, and stops holding. */
+export function releaseLines(holder: object): void {
+  const held = holder as Held;
+  const text = held[HELD];
+  const stream = held[HELD_STREAM];
+  held[HELD] = undefined;
+  if (text && stream) stream.write(text);
 }

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { LineDestination } from './destination.js';
 import { MESH_LOGGER } from './lines.js';
 
 export type { Logger } from 'pino';
@@ -39,7 +40,7 @@ export interface CreateLoggerOptions {
   level?: LoggerOptions['level'];
   /** Human-readable output (pino-pretty); for development only. @default false */
   pretty?: boolean;
-  /** Where lines go. @default standard output */
+  /** Where lines go. @default standard output, through a {@link LineDestination} */
   destination?: DestinationStream;
 }
 
@@ -59,7 +60,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     ? pino(base, options.destination)
     : options.pretty
       ? pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, singleLine: true } } })
-      : pino(base);
+      : pino(base, new LineDestination(process.stdout.fd ?? 1));
   // The line format writeInfoLine reproduces: level label, ISO time, bindings, fields, msg.
   Object.defineProperty(logger, MESH_LOGGER, { value: true });
   return logger;

@@ -10,6 +10,7 @@ import {
 import superjson from 'superjson';
 import type { RequestContext } from '../trpc/context.js';
 import type { CallResult } from '../trpc/observe.js';
+import { holdLines, releaseLines } from '../logging/lines.js';
 import { DIRECT_CALLS, type DirectCall } from '../trpc/implement.js';
 import type { TrpcHandlerOptions } from './trpc-handler.js';
 
@@ -226,6 +227,9 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
           : [undefined, data];
       const settle = (result: CallResult, path: string): Outcome =>
         result.ok ? success(result.data, path) : failure(result.error, path);
+      // A batch's access lines go to the log in one write, when its response is ready.
+      const holding = ctx !== undefined && paths.length > 1;
+      if (holding) holdLines(ctx!);
       // Calls answered at once (every step synchronous) need no promise: the response is written
       // in the same tick as the request was read.
       let pending = false;
@@ -262,6 +266,7 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
         }
       });
       const results = pending ? await Promise.all(outcomes) : (outcomes as Outcome[]);
+      if (holding) releaseLines(ctx!);
 
       const errors: Array<TRPCError | undefined> = [];
       let failed = false;

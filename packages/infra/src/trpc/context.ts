@@ -28,7 +28,8 @@ export interface EndUser {
 
 /**
  * The context of a request. For the HTTP request it is shared by the calls of a batch; each
- * procedure call then gets its own copy with its span, its deadline and its signal.
+ * procedure call then gets its own copy with its span, its deadline and its signal. `log` and
+ * `signal` are made on first use (getters): pass the context itself on, not a spread copy.
  * Handlers read `requestId`, `log`, `signal`, `caller`, `user`, and pass the context to service clients.
  */
 export interface RequestContext {

@@ -59,33 +59,7 @@ export function observed(
   const otel = span ? trace.setSpan(ctx.otel, span) : ctx.otel;
   const ids = span ? traceFields(span) : undefined;
   const left = remainingMs(deadlineAt, started);
-  // The call's logger and signal are made on first use (a handler answering at once needs
-  // neither). The signal fires at the call's deadline or when the request goes away: one
-  // controller and one timer per call (AbortSignal.any and AbortSignal.timeout cost several
-  // times more in Node 20).
-  let log: Logger | undefined;
-  let controller: AbortController | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const onRequestGone = () => controller!.abort(ctx.signal.reason);
-  const scope: CallScope = {
-    otel,
-    deadlineAt,
-    get log() {
-      return (log ??= ids ? ctx.log.child(ids) : ctx.log);
-    },
-    get signal() {
-      if (controller) return controller.signal;
-      controller = new AbortController();
-      const signal = controller.signal;
-      timer = setTimeout(
-        () => controller!.abort(new DOMException('The call did not finish within its deadline', 'TimeoutError')),
-        Math.max(1, Math.ceil(remainingMs(deadlineAt))),
-      );
-      if (ctx.signal.aborted) onRequestGone();
-      else ctx.signal.addEventListener('abort', onRequestGone, { once: true });
-      return signal;
-    },
-  };
+  const scope = new LazyScope(ctx, otel, deadlineAt, ids);
   // A run that finishes synchronously is observed synchronously: no promise, no microtask.
   let outcome: ObservedResult | Promise<ObservedResult>;
   try {
@@ -101,10 +75,7 @@ export function observed(
   return finish(outcome);
 
   function finish(result: ObservedResult): ObservedResult {
-    if (controller) {
-      clearTimeout(timer);
-      ctx.signal.removeEventListener('abort', onRequestGone);
-    }
+    scope.dispose();
     done();
     const durationMs = now() - started;
     const code = result.ok ? 'OK' : result.error.code;
@@ -112,7 +83,7 @@ export function observed(
     const rounded = Math.round(durationMs * 1000) / 1000;
     if (result.ok) {
       span?.end();
-      accessLine(ctx, ids, path, type, code, rounded, log);
+      accessLine(ctx, ids, path, type, code, rounded, scope.madeLog);
       return result;
     }
     span?.setStatus({ code: SpanStatusCode.ERROR, message: result.error.code });
@@ -147,43 +118,119 @@ function accessLine(
   const fields = `,"procedure":${JSON.stringify(procedure)},"type":"${type}","outcome":"${outcome}","durationMs":${durationMs}`;
   const fallback = () => ({ procedure, type, outcome, durationMs });
   if (log) {
-    writeInfoLine(log, '', fields, 'call', fallback);
+    writeInfoLine(log, '', fields, 'call', fallback, ctx);
     return;
   }
   const bindings = ids
     ? `,"requestId":${JSON.stringify(ctx.requestId)},"traceId":"${ids.traceId}","spanId":"${ids.spanId}"`
     : `,"requestId":${JSON.stringify(ctx.requestId)}`;
-  writeInfoLine(ctx.mesh.logger, bindings, fields, 'call', () => ({ requestId: ctx.requestId, ...ids, ...fallback() }));
+  writeInfoLine(ctx.mesh.logger, bindings, fields, 'call', () => ({ requestId: ctx.requestId, ...ids, ...fallback() }), ctx);
 }
 
 /**
- * The context a call's steps see: the request's, with the call's scope. Built field by field, not
- * by spreading, so the scope's lazy logger and signal stay lazy (a spread would make both).
+ * A call's scope. Its logger and signal are made on first use (a handler answering at once needs
+ * neither). The signal fires at the call's deadline or when the request goes away: one controller
+ * and one timer per call (AbortSignal.any and AbortSignal.timeout cost several times more in
+ * Node 20). A class, not an object literal with getters: V8 makes those slowly, per call.
  */
+class LazyScope implements CallScope {
+  madeLog: Logger | undefined;
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private onRequestGone: (() => void) | undefined;
+
+  constructor(
+    private readonly request: RequestContext,
+    readonly otel: CallScope['otel'],
+    readonly deadlineAt: number,
+    private readonly ids: { traceId: string; spanId: string } | undefined,
+  ) {}
+
+  get log(): Logger {
+    return (this.madeLog ??= this.ids ? this.request.log.child(this.ids) : this.request.log);
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller) return this.controller.signal;
+    const controller = (this.controller = new AbortController());
+    this.timer = setTimeout(
+      () => controller.abort(new DOMException('The call did not finish within its deadline', 'TimeoutError')),
+      Math.max(1, Math.ceil(remainingMs(this.deadlineAt))),
+    );
+    const request = this.request.signal;
+    const onRequestGone = (this.onRequestGone = () => controller.abort(request.reason));
+    if (request.aborted) onRequestGone();
+    else request.addEventListener('abort', onRequestGone, { once: true });
+    return controller.signal;
+  }
+
+  /** The call is over: its timer and its listener on the request go. */
+  dispose(): void {
+    if (!this.controller) return;
+    clearTimeout(this.timer);
+    this.request.signal.removeEventListener('abort', this.onRequestGone!);
+  }
+}
+
+/**
+ * The context a call's steps see: the request's, with the call's scope. Its logger and signal
+ * stay lazy (read through the scope); every other field is the request's.
+ */
+class ScopedContext implements RequestContext {
+  readonly requestId: string;
+  readonly deadlineAt: number;
+  readonly otel: RequestContext['otel'];
+  readonly caller: RequestContext['caller'];
+  readonly user: RequestContext['user'];
+  readonly clientIp: string;
+  readonly idempotencyKey: string | undefined;
+  readonly header: RequestContext['header'];
+  readonly setHeader: RequestContext['setHeader'];
+  readonly mesh: RequestContext['mesh'];
+
+  constructor(
+    ctx: RequestContext,
+    private readonly scope: CallScope,
+  ) {
+    this.requestId = ctx.requestId;
+    this.deadlineAt = scope.deadlineAt;
+    this.otel = scope.otel;
+    this.caller = ctx.caller;
+    this.user = ctx.user;
+    this.clientIp = ctx.clientIp;
+    this.idempotencyKey = ctx.idempotencyKey;
+    this.header = ctx.header;
+    this.setHeader = ctx.setHeader;
+    this.mesh = ctx.mesh;
+  }
+
+  get log(): Logger {
+    return this.scope.log;
+  }
+
+  get signal(): AbortSignal {
+    return this.scope.signal;
+  }
+}
+
+/** The context a call's steps see (see {@link ScopedContext}). */
 export function callContext(ctx: RequestContext, scope: CallScope): RequestContext {
-  return {
-    requestId: ctx.requestId,
-    get log() {
-      return scope.log;
-    },
-    get signal() {
-      return scope.signal;
-    },
-    deadlineAt: scope.deadlineAt,
-    otel: scope.otel,
-    caller: ctx.caller,
-    user: ctx.user,
-    clientIp: ctx.clientIp,
-    idempotencyKey: ctx.idempotencyKey,
-    header: ctx.header,
-    setHeader: ctx.setHeader,
-    mesh: ctx.mesh,
-  };
+  return new ScopedContext(ctx, scope);
 }
 
 /** The tRPC middleware on every mesh procedure (see {@link observed}). */
 export const observeCall = t.middleware(async ({ path, type, ctx, meta, next }) => {
-  const result = await observed(ctx, path, type, meta?.timeoutMs, (scope) => next({ ctx: scope }) as Promise<CallResult>);
+  // tRPC merges this into the context with a spread: plain values, read now.
+  const result = await observed(
+    ctx,
+    path,
+    type,
+    meta?.timeoutMs,
+    (scope) =>
+      next({
+        ctx: { log: scope.log, signal: scope.signal, deadlineAt: scope.deadlineAt, otel: scope.otel },
+      }) as Promise<CallResult>,
+  );
   if (!result.ok && result.thrown) throw result.error;
   return result as Awaited<ReturnType<typeof next>>;
 });

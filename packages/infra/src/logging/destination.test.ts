@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { LineDestination } from './destination.js';
+
+const BURST = fileURLToPath(new URL('./fixtures/log-burst.ts', import.meta.url));
+
+describe('LineDestination', () => {
+  it('writes the lines of a turn together at its end, in order', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'lines-')), 'log');
+    const fd = openSync(file, 'w');
+    const destination = new LineDestination(fd);
+    destination.write('a\n');
+    destination.write('b\n');
+    expect(readFileSync(file, 'utf8')).toBe('');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(readFileSync(file, 'utf8')).toBe('a\nb\n');
+    destination.write('c\n');
+    destination.flushSync();
+    expect(readFileSync(file, 'utf8')).toBe('a\nb\nc\n');
+    closeSync(fd);
+  });
+
+  it('past maxPending, writes at once instead of holding more', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'lines-')), 'log');
+    const fd = openSync(file, 'w');
+    const destination = new LineDestination(fd, { maxPending: 10 });
+    destination.write('12345\n');
+    expect(readFileSync(file, 'utf8')).toBe('');
+    destination.write('67890\n');
+    expect(readFileSync(file, 'utf8')).toBe('12345\n67890\n');
+    closeSync(fd);
+  });
+
+  it('loses nothing when the process exits at once, even into a pipe read slowly', async () => {
+    const count = 50_000; // ~9 MB: far more than a pipe holds
+    const child = spawn(process.execPath, ['--conditions=@switchyard/source', '--import', 'tsx', BURST, String(count)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    child.stdout.resume();
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    expect(code).toBe(0);
+    const lines = text.trim().split('\n');
+    expect(lines).toHaveLength(count);
+    expect(lines.every((line, i) => (JSON.parse(line) as { i: number }).i === i)).toBe(true);
+  }, 30_000);
+});
