@@ -18,14 +18,18 @@ describe('npm run bench -- --quick', () => {
       /S1 raw node:http JSON hello\s+\d+/,
       /S-bare Switchyard procedure .*\d\.\d\d \(/,
       /S5 full stack .*\d\.\d\d \(/,
-      /S8 batched \/ unbatched pages per second: \d/,
+      /S8 batched \/ unbatched: pages per second .*CPU per page \d/,
+      /inter-service hop: wrk -> A -> B, contract client with policies\s+\d+/,
+      /S6 wrk -> Caddy -> 3 instances of B\s+\d+/,
+      /policy stack on the hop: -?\d/,
       /S9 Redis limiter \d+ decisions\/s vs redis-benchmark EVALSHA \d+/,
-      /memory: idle RSS auth \d+ MB, notes \d+ MB, activity \d+ MB/,
-      /batched: policy stack throughput/,
+      /memory: RSS 5 s after start: auth \d+ MB, notes \d+ MB, activity \d+ MB/,
+      /batched, 16 concurrent: throughput with policies/,
     ]) {
       expect(out).toMatch(line);
     }
     // Every scenario answered 2xx only.
     expect(out).not.toContain('non-2xx');
+    expect(out).not.toContain('socket errors');
   }, 300_000);
 });
