@@ -166,6 +166,25 @@ describe('the callee sees the deadline', () => {
     expect(aborts[0]!.afterMs).toBeLessThan(200);
   });
 
+  it('a handler that ignores its signal still answers DEADLINE_EXCEEDED at the deadline', async () => {
+    downstream.state.delayMs = 2_000;
+    try {
+      const t0 = now();
+      const res = await fetch(`${downstream.address.url}/trpc/work?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, {
+        headers: { 'x-deadline-ms': '200' },
+      });
+      const ms = now() - t0;
+      expect(res.status).toBe(504);
+      expect(((await res.json()) as { error: { json: { data: { appCode: string } } } }).error.json.data.appCode).toBe(
+        'DEADLINE_EXCEEDED',
+      );
+      expect(ms).toBeGreaterThanOrEqual(190);
+      expect(ms).toBeLessThan(600);
+    } finally {
+      downstream.state.delayMs = 0;
+    }
+  });
+
   it('a request whose x-deadline-ms is already spent runs no handler', async () => {
     const before = downstream.state.calls.work ?? 0;
     const res = await fetch(`${downstream.address.url}/trpc/work?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, {

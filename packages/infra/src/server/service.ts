@@ -10,7 +10,7 @@ import { TRPCError } from '@trpc/server';
 import { SERVICE_CREDENTIAL_HEADER, verifyServiceCredential, type TrustedServiceKeys } from '../identity/service-identity.js';
 import { DEADLINE_HEADER, now, parseDeadlineHeader } from '../policies/deadline.js';
 import { extractTraceContext } from '../tracing/tracing.js';
-import type { EndUser, RequestContext } from '../trpc/context.js';
+import { WHEN_GONE, type EndUser, type RequestContext, type WhenGone } from '../trpc/context.js';
 import { observedErrors } from '../trpc/observe.js';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { IDEMPOTENCY_KEY_HEADER, isWellFormedIdempotencyKey, type IdempotencyStore } from '../idempotency/idempotency-store.js';
@@ -93,6 +93,28 @@ type TimedRequest = IncomingMessage & { [START]?: number };
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(text);
+}
+
+/**
+ * The caller-gone hook of a request (see WHEN_GONE): one 'close' listener on the response for all
+ * of the request's calls, made when the first asks.
+ */
+function whenGone(res: ServerResponse): WhenGone {
+  let callbacks: Set<() => void> | undefined;
+  return (callback) => {
+    if (res.closed) {
+      if (!res.writableFinished) callback();
+      return () => undefined;
+    }
+    if (!callbacks) {
+      const all = (callbacks = new Set());
+      res.once('close', () => {
+        if (!res.writableFinished) for (const f of all) f();
+      });
+    }
+    callbacks.add(callback);
+    return () => callbacks!.delete(callback);
+  };
 }
 
 /**
@@ -197,7 +219,8 @@ export function createService(options: CreateServiceOptions): Service {
           else res.appendHeader('set-cookie', value);
         },
         mesh: runtime,
-      } satisfies RequestContext;
+        [WHEN_GONE]: whenGone(res),
+      } satisfies RequestContext & { [WHEN_GONE]: WhenGone };
       const authorization = req.headers.authorization;
       if (authorization === undefined || !options.verifyAccessToken) return context;
       return userOf(authorization, options.verifyAccessToken).then(

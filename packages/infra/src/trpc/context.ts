@@ -55,3 +55,11 @@ export interface RequestContext {
   readonly setHeader: (name: string, value: string) => void;
   readonly mesh: MeshRuntime;
 }
+
+/**
+ * On a request context made by the service runtime: calls `callback` once if the caller goes away
+ * before the response is sent; returns what stops that. Cheaper than listening on `signal` (no
+ * AbortController, no EventTarget), for the runtime's own deadline race.
+ */
+export const WHEN_GONE = Symbol('switchyard.whenGone');
+export type WhenGone = (callback: () => void) => () => void;

@@ -7,7 +7,7 @@ import { accessDenied, authorize } from './authorize.js';
 import { limitRate, takeRateLimit } from './limit-rate.js';
 import type { RequestContext } from './context.js';
 import { t } from './mesh.js';
-import { callContext, observeCall, observed, type CallResult } from './observe.js';
+import { callContext, observeCall, observed, watchAbort, type CallResult } from './observe.js';
 
 /**
  * Where {@link implement} leaves each procedure's direct call on the router: the same steps as
@@ -51,31 +51,27 @@ function metaOf(def: ProcedureDef): ProcedureMeta {
   };
 }
 
-/** The handler's result, or a rejection as soon as the call's signal fires (deadline or caller gone). */
+/** The handler's result, or a rejection as soon as the call's deadline passes or its caller goes away. */
 function untilAborted<T>(work: T | Promise<T>, ctx: RequestContext): T | Promise<T> {
-  // A result at hand needs no signal (nor the timer behind it).
+  // A result at hand needs no watch (nor the timer behind it).
   if (!(work instanceof Promise)) return work;
-  const { signal } = ctx;
-  if (signal.aborted) return Promise.reject(abortError(signal));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const stop = watchAbort(ctx, (reason) => reject(abortError(reason)));
     work.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        stop();
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        stop();
         reject(error as Error);
       },
     );
   });
 }
 
-function abortError(signal: AbortSignal): SwitchyardError {
-  const reason = signal.reason as { name?: string } | undefined;
-  return reason?.name === 'TimeoutError'
+function abortError(reason: 'deadline' | 'gone'): SwitchyardError {
+  return reason === 'deadline'
     ? new SwitchyardError('DEADLINE_EXCEEDED', 'The call did not finish within its deadline')
     : new SwitchyardError('CLIENT_CLOSED_REQUEST', 'The caller went away');
 }

@@ -7,7 +7,7 @@ import { traceFields, tracer, tracingWanted } from '../tracing/tracing.js';
 import { writeInfoLine } from '../logging/lines.js';
 import type { Logger } from 'pino';
 import { classify } from './format-error.js';
-import type { RequestContext } from './context.js';
+import { WHEN_GONE, type RequestContext, type WhenGone } from './context.js';
 import { t } from './mesh.js';
 
 /** Errors already measured and logged by {@link observeCall}, so the HTTP layer skips them. */
@@ -164,6 +164,22 @@ class LazyScope implements CallScope {
     return controller.signal;
   }
 
+  /**
+   * Calls `onAbort` once, at the call's deadline or when the caller goes away, without making the
+   * signal (an AbortController and EventTarget listeners cost more than a timer and a callback);
+   * through the signal when it exists or the request has no cheaper hook. Returns what stops it.
+   */
+  watch(onAbort: (reason: 'deadline' | 'gone') => void): () => void {
+    const whenGone = (this.request as { [WHEN_GONE]?: WhenGone })[WHEN_GONE];
+    if (this.controller || !whenGone) return watchSignal(this.signal, onAbort);
+    const timer = setTimeout(() => onAbort('deadline'), Math.max(1, Math.ceil(remainingMs(this.deadlineAt))));
+    const stopGone = whenGone(() => onAbort('gone'));
+    return () => {
+      clearTimeout(timer);
+      stopGone();
+    };
+  }
+
   /** The call is over: its timer and its listener on the request go. */
   dispose(): void {
     if (!this.controller) return;
@@ -211,6 +227,30 @@ class ScopedContext implements RequestContext {
   get signal(): AbortSignal {
     return this.scope.signal;
   }
+
+  /** See {@link LazyScope.watch}. */
+  watchAbort(onAbort: (reason: 'deadline' | 'gone') => void): () => void {
+    return this.scope instanceof LazyScope ? this.scope.watch(onAbort) : watchSignal(this.scope.signal, onAbort);
+  }
+}
+
+/** Watches a signal as {@link LazyScope.watch} does. */
+function watchSignal(signal: AbortSignal, onAbort: (reason: 'deadline' | 'gone') => void): () => void {
+  const listener = () => onAbort((signal.reason as { name?: string } | undefined)?.name === 'TimeoutError' ? 'deadline' : 'gone');
+  if (signal.aborted) {
+    listener();
+    return () => undefined;
+  }
+  signal.addEventListener('abort', listener, { once: true });
+  return () => signal.removeEventListener('abort', listener);
+}
+
+/**
+ * Calls `onAbort` once at the call's deadline or when the caller goes away (the moments its
+ * signal fires), without making the signal when the runtime can avoid it; returns what stops it.
+ */
+export function watchAbort(ctx: RequestContext, onAbort: (reason: 'deadline' | 'gone') => void): () => void {
+  return ctx instanceof ScopedContext ? ctx.watchAbort(onAbort) : watchSignal(ctx.signal, onAbort);
 }
 
 /** The context a call's steps see (see {@link ScopedContext}). */
