@@ -91,10 +91,15 @@ function run(
   }
   child.once('exit', (code, signal) => {
     children.delete(child);
-    if (!stopping) {
-      say(`${name} exited (${code ?? signal}): stopping the mesh`);
-      void stop(1);
+    if (stopping) return;
+    // A terminal's Ctrl-C reaches the whole process group: a child can end by it before this
+    // process handles its own SIGINT. That is the user stopping the mesh, not a failure.
+    if (signal === 'SIGINT' || signal === 'SIGTERM') {
+      void stop(0);
+      return;
     }
+    say(`${name} exited (${code ?? signal}): stopping the mesh`);
+    void stop(1);
   });
   return { child, started };
 }
