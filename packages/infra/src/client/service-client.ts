@@ -51,8 +51,8 @@ export interface ServiceClient<C extends Contract> {
   breakerState(): BreakerStateName;
   /**
    * The tRPC client for calls made while serving `ctx`: they carry its request id, remaining
-   * deadline and trace, and calls made in the same tick share one HTTP batch. Without `ctx`, calls
-   * start a new request.
+   * deadline and trace, and calls made in the same event-loop turn share one HTTP request.
+   * Without `ctx`, calls start a new request.
    * @example await auth.with(ctx).getUser.query({ id })
    */
   with(ctx?: CallContext): TRPCClient<RouterOf<C>>;
@@ -74,9 +74,9 @@ interface ContextClient {
 
 /**
  * A typed client of a service, from its contract alone: superjson, HTTP batching (`maxItems` =
- * the target's batch limit), keep-alive connections (Node's fetch), and per call a deadline, retries
- * of idempotent calls within a budget, a circuit breaker and a bulkhead per target, service identity,
- * request id and W3C trace propagation, and metrics.
+ * the target's batch limit), keep-alive connections (node:http, see transport.ts), and per call
+ * a deadline, retries of idempotent calls within a budget, a circuit breaker and a bulkhead per
+ * target, service identity, request id and W3C trace propagation, and metrics.
  */
 export function createServiceClient<C extends Contract>(options: CreateServiceClientOptions<C>): ServiceClient<C> {
   const { target, contract } = options;
