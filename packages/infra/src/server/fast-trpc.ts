@@ -100,6 +100,16 @@ function plainJson(value: unknown, seen: Set<object>, depth: number): boolean {
   }
 }
 
+const SEEN = new Set<object>();
+/** {@link plainJson} with one reused set (the check is synchronous). */
+function isPlainJson(value: unknown): boolean {
+  try {
+    return plainJson(value, SEEN, 0);
+  } finally {
+    SEEN.clear();
+  }
+}
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -126,12 +136,16 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
     config.transformer.input === superjson
       ? (value: unknown) => superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0], { inPlace: true })
       : (value: unknown) => config.transformer.input.deserialize(value);
-  // A success item as transformTRPCResponse makes it; with superjson, plain JSON data skips its walk.
+  // A success item as transformTRPCResponse makes it, as JSON text; with superjson, plain JSON
+  // data skips its walk (superjson writes it as `{ json: data }`).
   const serializeOutput = config.transformer.output.serialize as (value: unknown) => unknown;
-  const successItem =
+  const successJson =
     config.transformer.output === superjson
-      ? (data: unknown) => ({ result: { data: plainJson(data, new Set(), 0) ? { json: data } : serializeOutput(data) } })
-      : (data: unknown) => ({ result: { data: serializeOutput(data) } });
+      ? (data: unknown) =>
+          isPlainJson(data)
+            ? `{"result":{"data":{"json":${JSON.stringify(data)}}}}`
+            : JSON.stringify({ result: { data: serializeOutput(data) } })
+      : (data: unknown) => JSON.stringify({ result: { data: serializeOutput(data) } });
 
   return {
     select(req, path) {
@@ -268,25 +282,22 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
       const results = pending ? await Promise.all(outcomes) : (outcomes as Outcome[]);
       if (holding) releaseLines(ctx!);
 
-      const errors: Array<TRPCError | undefined> = [];
-      let failed = false;
-      const untransformed = results.map(([error, data], index) => {
-        errors.push(error);
-        if (!error) return { result: { data } };
-        failed = true;
-        return {
-          error: getErrorShape({ config, ctx, error, input: inputs?.[index], path: paths[index]!, type }),
-        };
-      });
       let status: number;
       let body: string;
       try {
-        status = getHTTPStatusCode(untransformed, errors);
-        if (failed) {
+        if (results.some(([error]) => error !== undefined)) {
+          const errors = results.map(([error]) => error);
+          const untransformed = results.map(([error, data], index) =>
+            error
+              ? { error: getErrorShape({ config, ctx, error, input: inputs?.[index], path: paths[index]!, type }) }
+              : { result: { data } },
+          );
+          status = getHTTPStatusCode(untransformed, errors);
           body = JSON.stringify(transformTRPCResponse(config, plan.isBatch ? untransformed : untransformed[0]!));
         } else {
-          const items = results.map(([, data]) => successItem(data));
-          body = JSON.stringify(plan.isBatch ? items : items[0]);
+          // Every call succeeded: 200 (getHTTPStatusCode's answer for no errors), items written directly.
+          status = 200;
+          body = plan.isBatch ? `[${results.map(([, data]) => successJson(data)).join(',')}]` : successJson(results[0]![1]);
         }
       } catch (cause) {
         // The output cannot be serialized (superjson refuses it): one error for the whole
