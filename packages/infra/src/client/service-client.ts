@@ -64,6 +64,8 @@ const STATE_NAMES: readonly BreakerStateName[] = ['closed', 'open', 'half-open',
 interface AttemptContext {
   budgetMs: number;
   trace: Record<string, string>;
+  /** The `headers` option's answer for this call, when there is that option. */
+  headers: Record<string, string> | undefined;
 }
 
 /** The calls made for one request context: they share batches and headers. */
@@ -114,8 +116,14 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
   const transport = new HttpTransport<AttemptContext>({ url: options.url, maxBatchSize: options.maxBatchSize ?? 20 });
 
   /** One call through the policies: deadline, retries, breaker, bulkhead, span, metrics. */
-  const guarded = (scope: ContextClient, path: string, type: 'query' | 'mutation', input: unknown): Promise<unknown> => {
-    if (bare) return transport.send(scope, { path, type, input, extra: { budgetMs: 0, trace: {} } }, scope.headers);
+  const guarded = (
+    scope: ContextClient,
+    path: string,
+    type: 'query' | 'mutation',
+    input: unknown,
+    headers?: Record<string, string>,
+  ): Promise<unknown> => {
+    if (bare) return transport.send(scope, { path, type, input, extra: { budgetMs: 0, trace: {}, headers } }, scope.headers);
     const { ctx } = scope;
     const def = contract[path];
     const procedure = def ? path : '__unknown__';
@@ -146,7 +154,7 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     };
     return policies
       .execute(call, (cancellation, budgetMs) =>
-        transport.send(scope, { path, type, input, extra: { budgetMs, trace: carrier } }, scope.headers, cancellation),
+        transport.send(scope, { path, type, input, extra: { budgetMs, trace: carrier, headers } }, scope.headers, cancellation),
       )
       .then(
         (data) => {
@@ -170,7 +178,7 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
   const headersFor =
     (ctx: CallContext | undefined, idempotencyKey: string | undefined): BatchHeaders<AttemptContext> =>
     (calls) => {
-      const headers: Record<string, string> = { ...extraHeaders, ...(calls[0]?.extra.trace ?? {}) };
+      const headers: Record<string, string> = { ...calls[0]?.extra.headers, ...calls[0]?.extra.trace };
       // One header per batch: the longest budget among its calls; each call still enforces its own.
       let budgetMs = 0;
       for (const c of calls) budgetMs = Math.max(budgetMs, c.extra.budgetMs);
@@ -183,13 +191,12 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
       return headers;
     };
 
-  // Static extra headers are read once per batch; a function (e.g. a token getter) may be async,
-  // so it is resolved before the call enters the transport.
-  let extraHeaders: Record<string, string> = {};
-  const send = async (scope: ContextClient, path: string, type: 'query' | 'mutation', input: unknown) => {
-    if (options.headers) extraHeaders = await options.headers();
-    return guarded(scope, path, type, input);
-  };
+  // The `headers` option may be async (e.g. a token getter): resolved per call before it enters
+  // the transport, and carried with it. Without the option, calls go straight in.
+  const send = options.headers
+    ? async (scope: ContextClient, path: string, type: 'query' | 'mutation', input: unknown) =>
+        guarded(scope, path, type, input, await options.headers!())
+    : guarded;
 
   const create = (ctx: CallContext | undefined): TRPCClient<RouterOf<C>> => {
     // One key per request context: a retried idempotent mutation carries the same key, so a server

@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { AnyTRPCRouter } from '@trpc/server';
@@ -117,20 +116,10 @@ function whenGone(res: ServerResponse): WhenGone {
   };
 }
 
-/**
- * The request's signal: aborted when the response closes before it was sent (the caller went
- * away). Every call of a batch listens on it, so it allows a batch's worth of listeners.
- */
-function requestSignal(res: ServerResponse, maxBatchSize: number): AbortSignal {
+/** The request's signal: aborted when the caller goes away (through the request's WHEN_GONE hook). */
+function requestSignal(whenGone: WhenGone): AbortSignal {
   const controller = new AbortController();
-  setMaxListeners(maxBatchSize + 10, controller.signal);
-  if (res.closed) {
-    if (!res.writableFinished) controller.abort();
-  } else {
-    res.once('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
-  }
+  whenGone(() => controller.abort());
   return controller.signal;
 }
 
@@ -195,13 +184,15 @@ export function createService(options: CreateServiceOptions): Service {
       // log line, a handler answering at once) costs no child logger and no AbortController.
       let log: Logger | undefined;
       let signal: AbortSignal | undefined;
+      // Every call of the request, and its signal, learn that the caller went away from this one hook.
+      const gone = whenGone(res);
       const context = {
         requestId,
         get log(): Logger {
           return (log ??= logger.child({ requestId }));
         },
         get signal(): AbortSignal {
-          return (signal ??= requestSignal(res, config.MAX_BATCH_SIZE));
+          return (signal ??= requestSignal(gone));
         },
         deadlineAt: ((req as TimedRequest)[START] ?? now()) + budgetMs,
         otel: extractTraceContext(req.headers),
@@ -219,7 +210,7 @@ export function createService(options: CreateServiceOptions): Service {
           else res.appendHeader('set-cookie', value);
         },
         mesh: runtime,
-        [WHEN_GONE]: whenGone(res),
+        [WHEN_GONE]: gone,
       } satisfies RequestContext & { [WHEN_GONE]: WhenGone };
       const authorization = req.headers.authorization;
       if (authorization === undefined || !options.verifyAccessToken) return context;

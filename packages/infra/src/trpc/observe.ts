@@ -137,7 +137,7 @@ class LazyScope implements CallScope {
   madeLog: Logger | undefined;
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private onRequestGone: (() => void) | undefined;
+  private stopGone: (() => void) | undefined;
 
   constructor(
     private readonly request: RequestContext,
@@ -155,36 +155,42 @@ class LazyScope implements CallScope {
     const controller = (this.controller = new AbortController());
     this.timer = setTimeout(
       () => controller.abort(new DOMException('The call did not finish within its deadline', 'TimeoutError')),
-      Math.max(1, Math.ceil(remainingMs(this.deadlineAt))),
+      this.delayMs(),
     );
-    const request = this.request.signal;
-    const onRequestGone = (this.onRequestGone = () => controller.abort(request.reason));
-    if (request.aborted) onRequestGone();
-    else request.addEventListener('abort', onRequestGone, { once: true });
+    this.stopGone = this.whenRequestGone(() => controller.abort());
     return controller.signal;
   }
 
   /**
    * Calls `onAbort` once, at the call's deadline or when the caller goes away, without making the
    * signal (an AbortController and EventTarget listeners cost more than a timer and a callback);
-   * through the signal when it exists or the request has no cheaper hook. Returns what stops it.
+   * through the signal when the handler already made it. Returns what stops it.
    */
   watch(onAbort: (reason: 'deadline' | 'gone') => void): () => void {
-    const whenGone = (this.request as { [WHEN_GONE]?: WhenGone })[WHEN_GONE];
-    if (this.controller || !whenGone) return watchSignal(this.signal, onAbort);
-    const timer = setTimeout(() => onAbort('deadline'), Math.max(1, Math.ceil(remainingMs(this.deadlineAt))));
-    const stopGone = whenGone(() => onAbort('gone'));
+    if (this.controller) return watchSignal(this.controller.signal, onAbort);
+    const timer = setTimeout(() => onAbort('deadline'), this.delayMs());
+    const stopGone = this.whenRequestGone(() => onAbort('gone'));
     return () => {
       clearTimeout(timer);
       stopGone();
     };
   }
 
-  /** The call is over: its timer and its listener on the request go. */
+  /** The call is over: its timer and its hook on the request go. */
   dispose(): void {
     if (!this.controller) return;
     clearTimeout(this.timer);
-    this.request.signal.removeEventListener('abort', this.onRequestGone!);
+    this.stopGone?.();
+  }
+
+  private delayMs(): number {
+    return Math.max(1, Math.ceil(remainingMs(this.deadlineAt)));
+  }
+
+  /** The request's caller-gone hook (WHEN_GONE); a context made elsewhere has only its signal. */
+  private whenRequestGone(callback: () => void): () => void {
+    const hook = (this.request as { [WHEN_GONE]?: WhenGone })[WHEN_GONE];
+    return hook ? hook(callback) : watchSignal(this.request.signal, callback);
   }
 }
 
