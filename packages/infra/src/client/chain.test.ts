@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -104,6 +104,47 @@ describe('a chain A -> B -> C', () => {
       expect(line, node.name).toMatchObject({ requestId: 'chain-request-0001', traceId, service: node.name, outcome: 'OK' });
       expect(node.logs.text()).not.toContain(KEYS.a);
       expect(node.logs.text()).not.toContain(KEYS.b);
+    }
+  });
+
+  it('keeps each request its own id, deadline and trace when calls of two requests share batches', async () => {
+    exporter.reset();
+    const toA = createServiceClient({ target: 'a', contract: chainContract, url: nodes[0]!.url });
+    const requests = [
+      { requestId: 'chain-request-0002', deadlineAt: now() + 2_000, otel: ROOT_CONTEXT },
+      { requestId: 'chain-request-0003', deadlineAt: now() + 1_000, otel: ROOT_CONTEXT },
+    ];
+    // Made in the same turn: one HTTP request to A, and A's two calls to B go together too.
+    const answers = await Promise.all(requests.map((ctx) => toA.with(ctx).hop.query({})));
+
+    answers.forEach(({ hops }, i) => {
+      expect(hops.map((h) => h.service)).toEqual(['a', 'b', 'c']);
+      expect(hops.every((h) => h.requestId === requests[i]!.requestId)).toBe(true);
+      const [, b, c] = hops.map((h) => h.budgetMs) as [number, number, number];
+      expect(c).toBeLessThan(b);
+      // The second request's deadline is a second earlier all the way down.
+      if (i === 1) expect(b).toBeLessThan(1_000);
+      else expect(b).toBeGreaterThan(1_000);
+    });
+    // One trace per request: every server span of a request id is in that request's trace.
+    const servers = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER);
+    expect(servers).toHaveLength(6);
+    const traceOf = new Map<unknown, Set<string>>();
+    for (const span of servers) {
+      const id = span.attributes['switchyard.request_id'];
+      traceOf.set(id, (traceOf.get(id) ?? new Set()).add(span.spanContext().traceId));
+    }
+    expect([...traceOf.keys()].sort()).toEqual(['chain-request-0002', 'chain-request-0003']);
+    const [first, second] = [...traceOf.values()];
+    expect(first!.size).toBe(1);
+    expect(second!.size).toBe(1);
+    expect([...first!][0]).not.toBe([...second!][0]);
+    // Each node's access lines carry each request's id with its own trace id.
+    for (const node of nodes) {
+      for (const [requestId, traces] of traceOf) {
+        const line = node.logs.lines().find((l) => l.msg === 'call' && l.requestId === requestId);
+        expect(line, `${node.name} ${String(requestId)}`).toMatchObject({ traceId: [...traces][0], outcome: 'OK' });
+      }
     }
   });
 });

@@ -8,12 +8,15 @@ import { IDEMPOTENCY_KEY_HEADER } from '../idempotency/idempotency-store.js';
 import { SERVICE_CREDENTIAL_HEADER, serviceCredential } from '../identity/service-identity.js';
 import { DEADLINE_HEADER, now } from '../policies/deadline.js';
 import { CallRejectedError, TargetPolicies, type CallPolicyOptions } from '../policies/target-policies.js';
+import { BATCH_CALLS_HEADER, type BatchCallEntry } from '../server/batch-calls.js';
 import { REQUEST_ID_HEADER } from '../server/request-id.js';
 import { injectTraceContext, tracer, tracingWanted } from '../tracing/tracing.js';
 import type { RequestContext } from '../trpc/context.js';
 import { classifyAttemptError, policyClientError } from './call-errors.js';
 import { clientMetrics } from './client-metrics.js';
-import { HttpTransport, type BatchHeaders } from './transport.js';
+import { HttpTransport, type BatchHeaders, type OutboundCall } from './transport.js';
+
+const NO_TRACE: Record<string, string> = {};
 import { observe, type HistogramSeries, type ValueSeries } from '../metrics/lean.js';
 
 /** The part of a request's context an outbound call carries on: request id, deadline, trace. */
@@ -66,12 +69,18 @@ interface AttemptContext {
   trace: Record<string, string>;
   /** The `headers` option's answer for this call, when there is that option. */
   headers: Record<string, string> | undefined;
+  /** The request context the call was made for. */
+  scope: ContextClient;
 }
 
-/** The calls made for one request context: they share batches and headers. */
+/** The calls made for one request context. */
 interface ContextClient {
   readonly ctx: CallContext | undefined;
-  readonly headers: BatchHeaders<AttemptContext>;
+  /**
+   * The context's idempotency key, made on first use: a retried idempotent mutation carries the
+   * same key, so a server with idempotency keys runs it once. Calls without a context get none.
+   */
+  idempotencyKey(): string | undefined;
 }
 
 /**
@@ -113,7 +122,13 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     return entry;
   };
 
-  const transport = new HttpTransport<AttemptContext>({ url: options.url, maxBatchSize: options.maxBatchSize ?? 20 });
+  const transport = new HttpTransport<AttemptContext>({
+    url: options.url,
+    maxBatchSize: options.maxBatchSize ?? 20,
+    headerBytes: (call) => callHeaderBytes(call),
+  });
+  /** The batching group of every call when there is no `headers` option. */
+  const shared = {};
 
   /** One call through the policies: deadline, retries, breaker, bulkhead, span, metrics. */
   const guarded = (
@@ -123,7 +138,11 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     input: unknown,
     headers?: Record<string, string>,
   ): Promise<unknown> => {
-    if (bare) return transport.send(scope, { path, type, input, extra: { budgetMs: 0, trace: {}, headers } }, scope.headers);
+    // Without a `headers` option every call's headers are alike but for what travels per call
+    // (x-switchyard-calls): calls made for different requests in one event-loop turn share a request.
+    const group = options.headers ? scope : shared;
+    if (bare)
+      return transport.send(group, { path, type, input, extra: { budgetMs: 0, trace: NO_TRACE, headers, scope } }, batchHeaders);
     const { ctx } = scope;
     const def = contract[path];
     const procedure = def ? path : '__unknown__';
@@ -154,7 +173,12 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     };
     return policies
       .execute(call, (cancellation, budgetMs) =>
-        transport.send(scope, { path, type, input, extra: { budgetMs, trace: carrier, headers } }, scope.headers, cancellation),
+        transport.send(
+          group,
+          { path, type, input, extra: { budgetMs, trace: carrier, headers, scope } },
+          batchHeaders,
+          cancellation,
+        ),
       )
       .then(
         (data) => {
@@ -174,22 +198,47 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
       );
   };
 
-  /** The headers of one HTTP request made for `ctx` (calls of one context share a request). */
-  const headersFor =
-    (ctx: CallContext | undefined, idempotencyKey: string | undefined): BatchHeaders<AttemptContext> =>
-    (calls) => {
-      const headers: Record<string, string> = { ...calls[0]?.extra.headers, ...calls[0]?.extra.trace };
-      // One header per batch: the longest budget among its calls; each call still enforces its own.
-      let budgetMs = 0;
-      for (const c of calls) budgetMs = Math.max(budgetMs, c.extra.budgetMs);
-      if (budgetMs > 0) headers[DEADLINE_HEADER] = String(budgetMs);
-      if (ctx) headers[REQUEST_ID_HEADER] = ctx.requestId;
-      if (credential) headers[SERVICE_CREDENTIAL_HEADER] = credential;
-      if (idempotencyKey && calls.some((c) => c.type === 'mutation' && contract[c.path]?.idempotent === true)) {
-        headers[IDEMPOTENCY_KEY_HEADER] = idempotencyKey;
-      }
-      return headers;
-    };
+  const keyed = (call: OutboundCall<AttemptContext>) => call.type === 'mutation' && contract[call.path]?.idempotent === true;
+
+  /**
+   * The headers of one HTTP request. Its headers are its first call's (request id, trace,
+   * idempotency key) with the longest budget among its calls; a batch of several calls also lists
+   * each call's own in x-switchyard-calls, which a Switchyard service reads per call.
+   */
+  const batchHeaders: BatchHeaders<AttemptContext> = (calls) => {
+    const first = calls[0]!.extra;
+    const headers: Record<string, string> = { ...first.headers, ...first.trace };
+    let budgetMs = 0;
+    for (const c of calls) budgetMs = Math.max(budgetMs, c.extra.budgetMs);
+    if (budgetMs > 0) headers[DEADLINE_HEADER] = String(budgetMs);
+    if (first.scope.ctx) headers[REQUEST_ID_HEADER] = first.scope.ctx.requestId;
+    if (credential) headers[SERVICE_CREDENTIAL_HEADER] = credential;
+    const withKey = calls.find(keyed)?.extra.scope.idempotencyKey();
+    if (withKey) headers[IDEMPOTENCY_KEY_HEADER] = withKey;
+    if (calls.length > 1) {
+      headers[BATCH_CALLS_HEADER] = JSON.stringify(
+        calls.map((c) => {
+          const { scope, budgetMs: d, trace: t } = c.extra;
+          const entry: BatchCallEntry = {};
+          if (scope.ctx) entry.r = scope.ctx.requestId;
+          if (d > 0) entry.d = d;
+          if (t !== NO_TRACE && Object.keys(t).length > 0) entry.t = t;
+          const k = keyed(c) ? scope.idempotencyKey() : undefined;
+          if (k) entry.k = k;
+          return entry;
+        }),
+      );
+    }
+    return headers;
+  };
+
+  /** About what a call adds to x-switchyard-calls, so that a batch's headers stay bounded. */
+  const callHeaderBytes = (call: OutboundCall<AttemptContext>) => {
+    const { scope, trace: t } = call.extra;
+    let bytes = 40 + (scope.ctx?.requestId.length ?? 0) + (keyed(call) ? 140 : 0);
+    for (const key in t) bytes += key.length + t[key]!.length + 8;
+    return bytes;
+  };
 
   // The `headers` option may be async (e.g. a token getter): resolved per call before it enters
   // the transport, and carried with it. Without the option, calls go straight in.
@@ -199,10 +248,11 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     : guarded;
 
   const create = (ctx: CallContext | undefined): TRPCClient<RouterOf<C>> => {
-    // One key per request context: a retried idempotent mutation carries the same key, so a server
-    // with idempotency keys runs it once. Calls without a context get none.
-    const idempotencyKey = ctx ? `${ctx.requestId.slice(0, 60)}.${randomUUID()}` : undefined;
-    const scope: ContextClient = { ctx, headers: headersFor(ctx, idempotencyKey) };
+    let key: string | undefined;
+    const scope: ContextClient = {
+      ctx,
+      idempotencyKey: () => (ctx ? (key ??= `${ctx.requestId.slice(0, 60)}.${randomUUID()}`) : undefined),
+    };
     const procedures = new Map<string, object>();
     return new Proxy({} as TRPCClient<RouterOf<C>>, {
       get(_, name) {

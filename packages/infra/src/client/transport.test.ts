@@ -39,7 +39,11 @@ beforeEach(() => {
   seen.length = 0;
 });
 
-const ctxOf = (requestId: string) => ({ requestId, deadlineAt: performance.now() + 5_000, otel: ROOT_CONTEXT });
+const ctxOf = (requestId: string, budgetMs = 5_000) => ({
+  requestId,
+  deadlineAt: performance.now() + budgetMs,
+  otel: ROOT_CONTEXT,
+});
 
 describe('the mesh client transport', () => {
   it('sends the calls of one context made in the same turn as one request per type, in tRPC batch form', async () => {
@@ -67,15 +71,65 @@ describe('the mesh client transport', () => {
     expect(seen.find((r) => r.method === 'POST')!.headers['content-type']).toBe('application/json');
   });
 
-  it('never batches calls of different contexts together, and splits batches at maxBatchSize', async () => {
-    const client = createServiceClient({ target: 'downstream', contract: downstreamContract, url: proxyUrl, maxBatchSize: 2 });
-    const one = client.with(ctxOf('transport-test-one1'));
-    const two = client.with(ctxOf('transport-test-two2'));
-    const results = await Promise.all([...[1, 2, 3, 4, 5].map((n) => one.work.query({ n })), two.work.query({ n: 6 })]);
-    expect(results.map((r) => r.n)).toEqual([1, 2, 3, 4, 5, 6]);
-    const byId = (id: string) => seen.filter((r) => r.headers['x-request-id'] === id).map((r) => r.url.split('?')[0]);
-    expect(byId('transport-test-one1')).toEqual(['/trpc/work,work', '/trpc/work,work', '/trpc/work']);
-    expect(byId('transport-test-two2')).toEqual(['/trpc/work']);
+  it('batches calls made for different requests in one turn, each keeping its request id, deadline and key', async () => {
+    const client = createServiceClient({ target: 'downstream', contract: downstreamContract, url: proxyUrl, maxBatchSize: 3 });
+    const one = client.with(ctxOf('transport-test-one1', 5_000));
+    const two = client.with(ctxOf('transport-test-two2', 1_000));
+    const results = await Promise.all([1, 2, 3, 4].map((n) => (n % 2 ? one : two).origin.query({ n })));
+    expect(results.map((r) => r.requestId)).toEqual([
+      'transport-test-one1',
+      'transport-test-two2',
+      'transport-test-one1',
+      'transport-test-two2',
+    ]);
+    for (const r of results) {
+      const [low, high] = r.requestId === 'transport-test-one1' ? [4_000, 5_000] : [0, 1_000];
+      expect(r.budgetMs, `call ${r.n}`).toBeGreaterThan(low);
+      expect(r.budgetMs, `call ${r.n}`).toBeLessThanOrEqual(high);
+    }
+    // One request of three calls (split at maxBatchSize), then the last call alone.
+    expect(seen.map((r) => r.url.split('?')[0])).toEqual(['/trpc/origin,origin,origin', '/trpc/origin']);
+    const batched = JSON.parse(seen[0]!.headers['x-switchyard-calls'] as string) as Array<{ r: string }>;
+    expect(batched.map((e) => e.r)).toEqual(['transport-test-one1', 'transport-test-two2', 'transport-test-one1']);
+    expect(seen[1]!.headers['x-switchyard-calls']).toBeUndefined();
+    expect(seen[1]!.headers['x-request-id']).toBe('transport-test-two2');
+    // The callee's access lines carry each call's own request id.
+    const lines = downstream.logs.lines().filter((l) => l.msg === 'call' && l.procedure === 'origin');
+    expect(
+      lines
+        .slice(-4)
+        .map((l) => l.requestId)
+        .sort(),
+    ).toEqual(['transport-test-one1', 'transport-test-one1', 'transport-test-two2', 'transport-test-two2']);
+
+    // Idempotent mutations of two requests in one batch: each its own request's key.
+    seen.length = 0;
+    const [a, b] = await Promise.all([one.stamp.mutate({ n: 1 }), two.stamp.mutate({ n: 2 })]);
+    expect(seen.map((r) => `${r.method} ${r.url.split('?')[0]}`)).toEqual(['POST /trpc/stamp,stamp']);
+    expect(a.key).toMatch(/^transport-test-one1\./);
+    expect(b.key).toMatch(/^transport-test-two2\./);
+    // The same request's key again for its next idempotent mutation (a retry carries it too).
+    expect((await one.stamp.mutate({ n: 3 })).key).toBe(a.key);
+  });
+
+  it('splits a batch when its calls would make the headers too long', async () => {
+    const transport = new HttpTransport<number>({
+      url: downstream.address.url,
+      maxBatchSize: 20,
+      maxUrlLength: 400,
+      headerBytes: (call) => call.extra,
+    });
+    const sizes: number[] = [];
+    const group = {};
+    const send = (n: number, bytes: number) =>
+      transport.send(group, { path: 'stamp', type: 'mutation', input: { n }, extra: bytes }, (calls) => {
+        sizes.push(calls.length);
+        return {};
+      });
+    await Promise.all([send(1, 150), send(2, 150), send(3, 150), send(4, 10), send(5, 10)]);
+    // The base URL and 2 x 150 fit in 400; the third call starts the next request.
+    expect(sizes).toEqual([2, 3]);
+    transport.close();
   });
 
   it('errors carry what the policies classify: the server status, a proxy page, a refused connection', async () => {

@@ -7,19 +7,24 @@ import superjson from 'superjson';
 /**
  * The mesh client's HTTP transport: tRPC's batch wire format (`/trpc/a,b?batch=1`, superjson,
  * GET for queries, POST for mutations) over node:http with a keep-alive agent, without Fetch
- * objects, web streams or an AbortController per call. Calls sent for the same group (a request
- * context) in the same turn of the event loop share one HTTP request, as httpBatchLink batches
- * them; calls of different groups never share one (each carries its own request id, deadline and
- * trace). Errors are `TRPCClientError`s as httpBatchLink gives them: the server's error shape in
+ * objects, web streams or an AbortController per call. Calls sent for the same group in the same
+ * turn of the event loop share one HTTP request, as httpBatchLink batches them; calls of
+ * different groups never share one (the caller decides what a group is: calls whose batch-level
+ * headers may be shared). Errors are `TRPCClientError`s as httpBatchLink gives them: the server's error shape in
  * `data`, `meta.response` with the status and headers, or the socket error as `cause`.
  */
-export interface TransportOptions {
+export interface TransportOptions<Extra = unknown> {
   /** The service's base URL, e.g. `http://127.0.0.1:4002`; calls go to `<url>/trpc`. */
   url: string;
   /** Calls per HTTP request: the target's `MAX_BATCH_SIZE`. */
   maxBatchSize: number;
-  /** Longest URL of a batch of queries; longer batches are split. @default 8000 */
+  /**
+   * Longest URL of a batch of queries plus what its calls add to its headers (see
+   * `headerBytes`); longer batches are split. @default 8000
+   */
   maxUrlLength?: number;
+  /** About how many bytes a call adds to its request's headers when batched (per-call headers). */
+  headerBytes?: (call: OutboundCall<Extra>) => number;
 }
 
 /** One call handed to the transport. */
@@ -105,7 +110,7 @@ export class HttpTransport<Extra = unknown> {
   private groups = new Map<object, Group<Extra>>();
   private scheduled = false;
 
-  constructor(private readonly options: TransportOptions) {
+  constructor(private readonly options: TransportOptions<Extra>) {
     const url = new URL(options.url);
     this.base = `${url.origin}${url.pathname.replace(/\/$/, '')}/trpc/`;
     const https = url.protocol === 'https:';
@@ -166,18 +171,27 @@ export class HttpTransport<Extra = unknown> {
     }
   }
 
-  /** The next batch from `from`: at most maxBatchSize calls, and for queries a URL within the limit. */
+  /**
+   * The next batch from `from`: at most maxBatchSize calls, with the URL (queries) and the calls'
+   * headers within the limit.
+   */
   private takeBatch(list: Array<Pending<Extra>>, from: number): Array<Pending<Extra>> {
     const end = Math.min(list.length, from + this.options.maxBatchSize);
-    // Mutations go in the body; a lone query has nothing to split.
-    if (list[from]!.call.type === 'mutation' || end - from === 1) return list.slice(from, end);
+    // A lone call has nothing to split; mutations carry their inputs in the body.
+    if (end - from === 1) return list.slice(from, end);
+    const query = list[from]!.call.type === 'query';
+    const headerBytes = this.options.headerBytes;
+    if (!query && !headerBytes) return list.slice(from, end);
     let length = this.base.length + 20;
     let i = from;
     for (; i < end; i++) {
       const pending = list[i]!;
-      pending.wire = superjson.serialize(pending.call.input);
-      // Close enough for the limit: the encoded input plus its path and index.
-      const cost = pending.call.path.length + 8 + encodeURIComponent(JSON.stringify(pending.wire)).length;
+      let cost = headerBytes ? headerBytes(pending.call) : 0;
+      if (query) {
+        pending.wire = superjson.serialize(pending.call.input);
+        // Close enough for the limit: the encoded input plus its path and index.
+        cost += pending.call.path.length + 8 + encodeURIComponent(JSON.stringify(pending.wire)).length;
+      }
       if (i > from && length + cost > this.maxUrlLength) break;
       length += cost;
     }

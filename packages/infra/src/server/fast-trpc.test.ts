@@ -10,6 +10,7 @@ import { SwitchyardError } from '../errors/switchyard-error.js';
 import { createLogger } from '../logging/logger.js';
 import { captureLogs } from '../testing/log-capture.js';
 import { implement } from '../trpc/implement.js';
+import { remainingMs } from '../policies/deadline.js';
 import { createFastTrpc } from './fast-trpc.js';
 import { createService, type Service } from './service.js';
 
@@ -34,6 +35,12 @@ const contract = defineContract({
   },
   cookie: { type: 'mutation', input: z.strictObject({}), output: z.object({ ok: z.boolean() }), access: 'public' },
   shape: { type: 'query', input: z.strictObject({ kind: z.string() }), output: z.unknown(), access: 'public' },
+  whoami: {
+    type: 'query',
+    input: z.strictObject({}),
+    output: z.object({ requestId: z.string(), key: z.string().nullable(), budgetS: z.number() }),
+    access: 'public',
+  },
 });
 
 // Outputs that superjson writes as plain JSON and outputs it annotates: the fast path writes the
@@ -86,6 +93,12 @@ const router = implement(contract, {
     if (!make) throw new SwitchyardError('NOT_FOUND', `No shape ${input.kind}`);
     return make();
   },
+  // Whole seconds left: the same in both services for a budget that is not near a whole second.
+  whoami: ({ ctx }) => ({
+    requestId: ctx.requestId,
+    key: ctx.idempotencyKey ?? null,
+    budgetS: Math.ceil(remainingMs(ctx.deadlineAt) / 1000),
+  }),
   cookie: ({ ctx }) => {
     ctx.setHeader('set-cookie', 'a=1; Path=/; HttpOnly');
     ctx.setHeader('set-cookie', 'b=2; Path=/');
@@ -280,6 +293,25 @@ const corpus: Probe[] = [
     path: `/trpc/shape,shape,shape?batch=1&input=${q({ 0: { json: { kind: 'plain' } }, 1: { json: { kind: 'Date' } }, 2: { json: { kind: 'repeated reference' } } })}`,
     fast: true,
   },
+  ...(
+    [
+      [
+        'each call its own request id, key and deadline',
+        '[{"r":"per-call-one-0001","d":1500,"k":"key-one-0001"},{"r":"per-call-two-0002"}]',
+      ],
+      ['a spent budget fails that call only', '[{"r":"spent-budget-0001","d":0},{"r":"left-budget-0002","d":2500}]'],
+      ['not JSON', '[{"r":'],
+      ['more entries than calls', '[{},{},{}]'],
+      ['a malformed request id', '[{"r":"x"},{}]'],
+      ['a malformed budget', '[{},{"d":-1}]'],
+      ['a malformed trace', '[{"t":["00-x"]},{}]'],
+    ] as const
+  ).map(([name, header]) => ({
+    name: `x-switchyard-calls: ${name}`,
+    path: `/trpc/whoami,whoami?batch=1&input=${q({ 0: { json: {} }, 1: { json: {} } })}`,
+    headers: { 'x-switchyard-calls': header },
+    fast: true,
+  })),
   {
     name: 'deadline header',
     path: `/trpc/greet?input=${q({ json: { name: 'A' } })}`,
@@ -308,6 +340,40 @@ describe('the fast tRPC path against the stock adapter', () => {
   it.each(corpus.map((p) => [p.name, p] as const))('%s: same status, body and headers', async (_name, probe) => {
     const [fast, stock] = await Promise.all([send(urls.fast, probe), send(urls.stock, probe)]);
     expect(fast).toEqual(stock);
+  });
+
+  it('gives each call of a batch what x-switchyard-calls says of it, and a 400 naming a bad entry', async () => {
+    const probe = (name: string) => corpus.find((p) => p.name === `x-switchyard-calls: ${name}`)!;
+    for (const base of [urls.fast, urls.stock]) {
+      const own = await send(base, probe('each call its own request id, key and deadline'));
+      expect(own.status).toBe(200);
+      expect((JSON.parse(own.body) as Array<{ result: { data: { json: unknown } } }>).map((i) => i.result.data.json)).toEqual([
+        { requestId: 'per-call-one-0001', key: 'key-one-0001', budgetS: 2 },
+        // No entry field: a new request id (not the batch's), no key, the default deadline.
+        { requestId: expect.not.stringMatching(/^(per-call-one-0001|diff-.*)$/) as unknown, key: null, budgetS: 10 },
+      ]);
+      const spent = JSON.parse((await send(base, probe('a spent budget fails that call only'))).body) as unknown[];
+      expect(spent).toMatchObject([
+        { error: { json: { data: { appCode: 'DEADLINE_EXCEEDED' } } } },
+        { result: { data: { json: { requestId: 'left-budget-0002', budgetS: 3 } } } },
+      ]);
+      const refusals = {
+        'not JSON': 'x-switchyard-calls: is not JSON',
+        'more entries than calls': 'x-switchyard-calls: has 3 entries for 2 calls',
+        'a malformed request id': 'x-switchyard-calls: entry 0: "r" (request id) must be 8-128 characters',
+        'a malformed budget': 'x-switchyard-calls: entry 1: "d" (budget) must be a whole number of milliseconds',
+        'a malformed trace': 'x-switchyard-calls: entry 0: "t" (trace) must be an object',
+      };
+      for (const [name, message] of Object.entries(refusals)) {
+        const answer = await send(base, probe(name));
+        expect(answer.status, name).toBe(400);
+        const items = JSON.parse(answer.body) as Array<{ error: { json: { message: string; data: { code: string } } } }>;
+        expect(
+          items.map((i) => i.error.json.message.slice(0, message.length)),
+          name,
+        ).toEqual([message, message]);
+      }
+    }
   });
 
   it('takes exactly the requests it can answer the same way (the rest goes to the stock adapter)', () => {

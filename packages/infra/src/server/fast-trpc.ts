@@ -257,7 +257,7 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
               if (inputFailure) throw inputFailure;
               return inputs![index];
             };
-            const result = call({ ctx: ctx!, rawInput });
+            const result = call({ ctx: ctx!, rawInput, batchIndex: index });
             if (!(result instanceof Promise)) return settle(result, path);
             pending = true;
             return result.then(

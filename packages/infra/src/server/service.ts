@@ -9,7 +9,7 @@ import { TRPCError } from '@trpc/server';
 import { SERVICE_CREDENTIAL_HEADER, verifyServiceCredential, type TrustedServiceKeys } from '../identity/service-identity.js';
 import { DEADLINE_HEADER, now, parseDeadlineHeader } from '../policies/deadline.js';
 import { extractTraceContext } from '../tracing/tracing.js';
-import { WHEN_GONE, type EndUser, type RequestContext, type WhenGone } from '../trpc/context.js';
+import { CALL_ORIGINS, WHEN_GONE, type CallOrigins, type EndUser, type RequestContext, type WhenGone } from '../trpc/context.js';
 import { observedErrors } from '../trpc/observe.js';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { IDEMPOTENCY_KEY_HEADER, isWellFormedIdempotencyKey, type IdempotencyStore } from '../idempotency/idempotency-store.js';
@@ -19,6 +19,7 @@ import { clientIpOf } from './client-ip.js';
 import { dependencyMonitor, type DependencyCheck, type Readiness } from './readiness.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { createTrpcHandler } from './trpc-handler.js';
+import { BATCH_CALLS_HEADER, callsInRequest, parseBatchCalls } from './batch-calls.js';
 
 /** The URL prefix of the tRPC endpoint: `/trpc/<procedure>`. */
 export const TRPC_PREFIX = '/trpc/';
@@ -172,6 +173,13 @@ export function createService(options: CreateServiceOptions): Service {
           throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Invalid service credential' });
         }
       }
+      const startedAt = (req as TimedRequest)[START] ?? now();
+      // A batch of calls made for several requests: each call's own request id, deadline, trace and key.
+      const batchCalls = req.headers[BATCH_CALLS_HEADER];
+      const origins =
+        batchCalls === undefined
+          ? undefined
+          : parseBatchCalls(batchCalls, callsInRequest(req.url ?? ''), startedAt, config.DEFAULT_DEADLINE_MS);
       const idempotencyKey = req.headers[IDEMPOTENCY_KEY_HEADER];
       if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || !isWellFormedIdempotencyKey(idempotencyKey))) {
         throw new SwitchyardError('VALIDATION_FAILED', 'Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 . _ : -', {
@@ -194,7 +202,7 @@ export function createService(options: CreateServiceOptions): Service {
         get signal(): AbortSignal {
           return (signal ??= requestSignal(gone));
         },
-        deadlineAt: ((req as TimedRequest)[START] ?? now()) + budgetMs,
+        deadlineAt: startedAt + budgetMs,
         otel: extractTraceContext(req.headers),
         caller,
         user: undefined as EndUser | undefined,
@@ -211,7 +219,8 @@ export function createService(options: CreateServiceOptions): Service {
         },
         mesh: runtime,
         [WHEN_GONE]: gone,
-      } satisfies RequestContext & { [WHEN_GONE]: WhenGone };
+        [CALL_ORIGINS]: origins,
+      } satisfies RequestContext & { [WHEN_GONE]: WhenGone; [CALL_ORIGINS]: CallOrigins | undefined };
       const authorization = req.headers.authorization;
       if (authorization === undefined || !options.verifyAccessToken) return context;
       return userOf(authorization, options.verifyAccessToken).then(

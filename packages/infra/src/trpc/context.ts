@@ -4,6 +4,7 @@ import type { ServiceCaller } from '../identity/service-identity.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { RateLimiter } from '../rate-limit/rate-limiter.js';
+import type { CallOrigin } from '../server/batch-calls.js';
 
 /** What the runtime hands every procedure call, besides the fields handlers use. */
 export interface MeshRuntime {
@@ -63,3 +64,11 @@ export interface RequestContext {
  */
 export const WHEN_GONE = Symbol('switchyard.whenGone');
 export type WhenGone = (callback: () => void) => () => void;
+
+/**
+ * On a request context whose HTTP request carried `x-switchyard-calls` (see batch-calls.ts): each
+ * call's own request id, deadline, trace and idempotency key, by batch index. Each call's context
+ * then carries its entry's values instead of the request's.
+ */
+export const CALL_ORIGINS = Symbol('switchyard.callOrigins');
+export type CallOrigins = readonly CallOrigin[];

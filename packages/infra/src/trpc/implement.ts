@@ -21,7 +21,11 @@ export const DIRECT_CALLS = Symbol.for('switchyard.directCalls');
  * A procedure's direct call (see {@link DIRECT_CALLS}): its outcome, synchronously when every step
  * answered at once. `rawInput` returns the call's deserialized input or throws its input error.
  */
-export type DirectCall = (opts: { ctx: RequestContext; rawInput: () => unknown }) => CallResult | Promise<CallResult>;
+export type DirectCall = (opts: {
+  ctx: RequestContext;
+  rawInput: () => unknown;
+  batchIndex: number;
+}) => CallResult | Promise<CallResult>;
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -186,6 +190,6 @@ function directCall(
     const limited = takeRateLimit(ctx, meta.rateLimitCost);
     return limited ? limited.then(() => afterLimit(ctx, rawInput)) : afterLimit(ctx, rawInput);
   };
-  return ({ ctx, rawInput }) =>
-    observed(ctx, name, def.type, meta.timeoutMs, (scope) => steps(callContext(ctx, scope), rawInput));
+  return ({ ctx, rawInput, batchIndex }) =>
+    observed(ctx, name, def.type, meta.timeoutMs, batchIndex, (scope) => steps(callContext(ctx, scope), rawInput));
 }

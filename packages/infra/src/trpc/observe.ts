@@ -7,7 +7,8 @@ import { traceFields, tracer, tracingWanted } from '../tracing/tracing.js';
 import { writeInfoLine } from '../logging/lines.js';
 import type { Logger } from 'pino';
 import { classify } from './format-error.js';
-import { WHEN_GONE, type RequestContext, type WhenGone } from './context.js';
+import { CALL_ORIGINS, WHEN_GONE, type CallOrigins, type RequestContext, type WhenGone } from './context.js';
+import type { CallOrigin } from '../server/batch-calls.js';
 import { t } from './mesh.js';
 
 /** Errors already measured and logged by {@link observeCall}, so the HTTP layer skips them. */
@@ -21,8 +22,17 @@ export type ObservedResult = CallResult & { thrown?: true };
 
 const thrownResult = (error: unknown): ObservedResult => ({ ok: false, error: getTRPCErrorFromUnknown(error), thrown: true });
 
-/** What {@link observed} gives the rest of the call: its own logger, trace, deadline and signal. */
-export type CallScope = Pick<RequestContext, 'log' | 'otel' | 'deadlineAt' | 'signal'>;
+/**
+ * What {@link observed} gives the rest of the call: its own logger, trace, deadline and signal,
+ * and its request id and idempotency key (its own in a batch of calls made for several requests).
+ */
+export type CallScope = Pick<RequestContext, 'log' | 'otel' | 'deadlineAt' | 'signal' | 'requestId' | 'idempotencyKey'>;
+
+/** Where call `batchIndex` of the request comes from: its entry of x-switchyard-calls, else the request. */
+function originOf(ctx: RequestContext, batchIndex: number): CallOrigin {
+  const origins = (ctx as { [CALL_ORIGINS]?: CallOrigins })[CALL_ORIGINS];
+  return origins?.[batchIndex] ?? ctx;
+}
 
 /**
  * Around every mesh procedure call: its own context (server span, logger with trace ids, deadline
@@ -35,12 +45,14 @@ export function observed(
   path: string,
   type: string,
   timeoutMs: number | undefined,
+  batchIndex: number,
   run: (scope: CallScope) => CallResult | Promise<CallResult>,
 ): ObservedResult | Promise<ObservedResult> {
   const started = now();
-  const deadlineAt = Math.min(ctx.deadlineAt, timeoutMs === undefined ? Infinity : started + timeoutMs);
+  const origin = originOf(ctx, batchIndex);
+  const deadlineAt = Math.min(origin.deadlineAt, timeoutMs === undefined ? Infinity : started + timeoutMs);
   const done = ctx.mesh.metrics.trackInFlight(path);
-  const traced = tracingWanted(ctx.otel);
+  const traced = tracingWanted(origin.otel);
   const span = traced
     ? tracer.startSpan(
         `${ctx.mesh.service}/${path}`,
@@ -50,16 +62,16 @@ export function observed(
             'rpc.system': 'trpc',
             'rpc.service': ctx.mesh.service,
             'rpc.method': path,
-            'switchyard.request_id': ctx.requestId,
+            'switchyard.request_id': origin.requestId,
           },
         },
-        ctx.otel,
+        origin.otel,
       )
     : undefined;
-  const otel = span ? trace.setSpan(ctx.otel, span) : ctx.otel;
+  const otel = span ? trace.setSpan(origin.otel, span) : origin.otel;
   const ids = span ? traceFields(span) : undefined;
   const left = remainingMs(deadlineAt, started);
-  const scope = new LazyScope(ctx, otel, deadlineAt, ids);
+  const scope = new LazyScope(ctx, origin, otel, deadlineAt, ids);
   // A run that finishes synchronously is observed synchronously: no promise, no microtask.
   let outcome: ObservedResult | Promise<ObservedResult>;
   try {
@@ -83,7 +95,7 @@ export function observed(
     const rounded = Math.round(durationMs * 1000) / 1000;
     if (result.ok) {
       span?.end();
-      accessLine(ctx, ids, path, type, code, rounded, scope.madeLog);
+      accessLine(ctx, origin.requestId, ids, path, type, code, rounded, scope.madeLog);
       return result;
     }
     span?.setStatus({ code: SpanStatusCode.ERROR, message: result.error.code });
@@ -108,6 +120,7 @@ export function observed(
  */
 function accessLine(
   ctx: RequestContext,
+  requestId: string,
   ids: { traceId: string; spanId: string } | undefined,
   procedure: string,
   type: string,
@@ -122,9 +135,9 @@ function accessLine(
     return;
   }
   const bindings = ids
-    ? `,"requestId":${JSON.stringify(ctx.requestId)},"traceId":"${ids.traceId}","spanId":"${ids.spanId}"`
-    : `,"requestId":${JSON.stringify(ctx.requestId)}`;
-  writeInfoLine(ctx.mesh.logger, bindings, fields, 'call', () => ({ requestId: ctx.requestId, ...ids, ...fallback() }), ctx);
+    ? `,"requestId":${JSON.stringify(requestId)},"traceId":"${ids.traceId}","spanId":"${ids.spanId}"`
+    : `,"requestId":${JSON.stringify(requestId)}`;
+  writeInfoLine(ctx.mesh.logger, bindings, fields, 'call', () => ({ requestId, ...ids, ...fallback() }), ctx);
 }
 
 /**
@@ -139,15 +152,25 @@ class LazyScope implements CallScope {
   private timer: NodeJS.Timeout | undefined;
   private stopGone: (() => void) | undefined;
 
+  readonly requestId: string;
+  readonly idempotencyKey: string | undefined;
+
   constructor(
     private readonly request: RequestContext,
+    private readonly origin: CallOrigin,
     readonly otel: CallScope['otel'],
     readonly deadlineAt: number,
     private readonly ids: { traceId: string; spanId: string } | undefined,
-  ) {}
+  ) {
+    this.requestId = origin.requestId;
+    this.idempotencyKey = origin.idempotencyKey;
+  }
 
   get log(): Logger {
-    return (this.madeLog ??= this.ids ? this.request.log.child(this.ids) : this.request.log);
+    if (this.madeLog) return this.madeLog;
+    // A call of a batch made for several requests logs with its own request id.
+    const base = this.origin === this.request ? this.request.log : this.request.mesh.logger.child({ requestId: this.requestId });
+    return (this.madeLog = this.ids ? base.child(this.ids) : base);
   }
 
   get signal(): AbortSignal {
@@ -214,13 +237,13 @@ class ScopedContext implements RequestContext {
     ctx: RequestContext,
     private readonly scope: CallScope,
   ) {
-    this.requestId = ctx.requestId;
+    this.requestId = scope.requestId;
     this.deadlineAt = scope.deadlineAt;
     this.otel = scope.otel;
     this.caller = ctx.caller;
     this.user = ctx.user;
     this.clientIp = ctx.clientIp;
-    this.idempotencyKey = ctx.idempotencyKey;
+    this.idempotencyKey = scope.idempotencyKey;
     this.header = ctx.header;
     this.setHeader = ctx.setHeader;
     this.mesh = ctx.mesh;
@@ -265,16 +288,24 @@ export function callContext(ctx: RequestContext, scope: CallScope): RequestConte
 }
 
 /** The tRPC middleware on every mesh procedure (see {@link observed}). */
-export const observeCall = t.middleware(async ({ path, type, ctx, meta, next }) => {
+export const observeCall = t.middleware(async ({ path, type, ctx, meta, batchIndex, next }) => {
   // tRPC merges this into the context with a spread: plain values, read now.
   const result = await observed(
     ctx,
     path,
     type,
     meta?.timeoutMs,
+    batchIndex,
     (scope) =>
       next({
-        ctx: { log: scope.log, signal: scope.signal, deadlineAt: scope.deadlineAt, otel: scope.otel },
+        ctx: {
+          log: scope.log,
+          signal: scope.signal,
+          deadlineAt: scope.deadlineAt,
+          otel: scope.otel,
+          requestId: scope.requestId,
+          idempotencyKey: scope.idempotencyKey,
+        },
       }) as Promise<CallResult>,
   );
   if (!result.ok && result.thrown) throw result.error;

@@ -1,0 +1,113 @@
+import { TRPCError } from '@trpc/server';
+import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
+import { randomUUID } from 'node:crypto';
+import { isWellFormedIdempotencyKey } from '../idempotency/idempotency-store.js';
+import { MAX_DEADLINE_MS } from '../policies/deadline.js';
+import { extractTraceContext } from '../tracing/tracing.js';
+import { isWellFormedRequestId } from './request-id.js';
+
+/**
+ * The header in which the mesh client sends what belongs to each call of a batch: calls made
+ * while serving different requests share one HTTP request (see the service client), so the
+ * request id, deadline, trace and idempotency key travel per call. A JSON array, one entry per
+ * call in batch order:
+ *
+ *     [{"r":"<request id>","d":<budget ms>,"t":{"traceparent":"..."},"k":"<idempotency key>"}, ...]
+ *
+ * Every field is optional; a missing one means what its absent header means (a new request id,
+ * the default deadline, no trace, no idempotency key), never the batch-level header's value,
+ * which belongs to the batch's first call. A server that does not know this header (stock tRPC)
+ * still answers the batch; its calls then share the batch-level headers.
+ */
+export const BATCH_CALLS_HEADER = 'x-switchyard-calls';
+
+/** One entry of {@link BATCH_CALLS_HEADER} as sent. */
+export interface BatchCallEntry {
+  /** The request id the call was made for. */
+  r?: string;
+  /** The call's remaining budget, in ms. */
+  d?: number;
+  /** The call's trace headers (`traceparent`, `tracestate`, ...). */
+  t?: Record<string, string>;
+  /** The call's idempotency key (idempotent mutations only). */
+  k?: string;
+}
+
+/** What a call of a batch carries on, in the form the request context holds it. */
+export interface CallOrigin {
+  readonly requestId: string;
+  readonly deadlineAt: number;
+  readonly otel: Context;
+  readonly idempotencyKey?: string | undefined;
+}
+
+const MAX_TRACE_FIELDS = 8;
+const TRACE_KEY = /^[a-z0-9_-]{1,64}$/;
+
+/** A 400 naming the header, the entry and the field. */
+function bad(message: string): TRPCError {
+  return new TRPCError({ code: 'BAD_REQUEST', message: `${BATCH_CALLS_HEADER}: ${message}` });
+}
+
+/**
+ * Reads {@link BATCH_CALLS_HEADER}: one entry per call of the request (`calls`), each checked as
+ * its own header would be. Throws a BAD_REQUEST naming the entry and field that is wrong.
+ * @param startedAt when the request arrived (`now()` clock): budgets count from there.
+ * @param defaultDeadlineMs the budget of an entry without one.
+ */
+export function parseBatchCalls(
+  value: string | string[] | undefined,
+  calls: number,
+  startedAt: number,
+  defaultDeadlineMs: number,
+): CallOrigin[] {
+  if (typeof value !== 'string') throw bad('must be sent once');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw bad('is not JSON');
+  }
+  if (!Array.isArray(parsed)) throw bad('must be a JSON array, one entry per call');
+  if (parsed.length !== calls) throw bad(`has ${parsed.length} entries for ${calls} calls`);
+  return parsed.map((entry: unknown, i): CallOrigin => {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw bad(`entry ${i} must be an object`);
+    const { r, d, t, k } = entry as Record<string, unknown>;
+    if (r !== undefined && (typeof r !== 'string' || !isWellFormedRequestId(r))) {
+      throw bad(`entry ${i}: "r" (request id) must be 8-128 characters of A-Z a-z 0-9 . _ : -`);
+    }
+    if (d !== undefined && (typeof d !== 'number' || !Number.isInteger(d) || d < 0)) {
+      throw bad(`entry ${i}: "d" (budget) must be a whole number of milliseconds`);
+    }
+    if (k !== undefined && (typeof k !== 'string' || !isWellFormedIdempotencyKey(k))) {
+      throw bad(`entry ${i}: "k" (idempotency key) must be 8-128 characters of A-Z a-z 0-9 . _ : -`);
+    }
+    let otel: Context | undefined;
+    if (t !== undefined) {
+      if (t === null || typeof t !== 'object' || Array.isArray(t)) throw bad(`entry ${i}: "t" (trace) must be an object`);
+      const fields = Object.entries(t);
+      if (
+        fields.length > MAX_TRACE_FIELDS ||
+        fields.some(([key, v]) => !TRACE_KEY.test(key) || typeof v !== 'string' || v.length > 1024)
+      ) {
+        throw bad(`entry ${i}: "t" (trace) must hold at most ${MAX_TRACE_FIELDS} header names with string values`);
+      }
+      otel = extractTraceContext(t as Record<string, string>);
+    }
+    return {
+      requestId: r ?? randomUUID(),
+      deadlineAt: startedAt + Math.min(d ?? defaultDeadlineMs, MAX_DEADLINE_MS),
+      otel: otel ?? ROOT_CONTEXT,
+      idempotencyKey: k,
+    };
+  });
+}
+
+/** The number of calls a tRPC request carries: the paths of `/a,b,c?batch=1`, else one. */
+export function callsInRequest(url: string): number {
+  const q = url.indexOf('?');
+  if (q === -1 || !/[?&]batch=1(&|$)/.test(url.slice(q))) return 1;
+  let n = 1;
+  for (let i = url.indexOf(','); i !== -1 && i < q; i = url.indexOf(',', i + 1)) n++;
+  return n;
+}
