@@ -7,7 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { IDEMPOTENCY_KEY_HEADER } from '../idempotency/idempotency-store.js';
 import { SERVICE_CREDENTIAL_HEADER, serviceCredential } from '../identity/service-identity.js';
 import { DEADLINE_HEADER, now } from '../policies/deadline.js';
-import { CallRejectedError, TargetPolicies, type CallPolicyOptions } from '../policies/target-policies.js';
+import {
+  CallRejectedError,
+  TargetPolicies,
+  type AttemptCancellation,
+  type CallPolicyOptions,
+} from '../policies/target-policies.js';
 import { BATCH_CALLS_HEADER, type BatchCallEntry } from '../server/batch-calls.js';
 import { REQUEST_ID_HEADER } from '../server/request-id.js';
 import { injectTraceContext, tracer, tracingWanted } from '../tracing/tracing.js';
@@ -37,8 +42,9 @@ export interface CreateServiceClientOptions<C extends Contract> {
   maxBatchSize?: number;
   /**
    * Deadline, retries, breaker and bulkhead settings. `false` sends calls straight to the
-   * transport (no deadline, retry, breaker, bulkhead, span or metrics; identity and request id
-   * still sent): for benchmarks measuring what the policies cost, and one-off scripts.
+   * transport: no deadline (no budget sent on), retry, breaker or bulkhead; identity, request id,
+   * trace, spans and metrics as with them. For benchmarks measuring what the policies cost, and
+   * one-off scripts.
    */
   policies?: CallPolicyOptions | false;
   /** Where the client metrics go (the service's registry). @default a private registry */
@@ -130,7 +136,7 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
   /** The batching group of every call when there is no `headers` option. */
   const shared = {};
 
-  /** One call through the policies: deadline, retries, breaker, bulkhead, span, metrics. */
+  /** One call: span and metrics, through the policies (deadline, retries, breaker, bulkhead) unless they are off. */
   const guarded = (
     scope: ContextClient,
     path: string,
@@ -141,8 +147,6 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     // Without a `headers` option every call's headers are alike but for what travels per call
     // (x-switchyard-calls): calls made for different requests in one event-loop turn share a request.
     const group = options.headers ? scope : shared;
-    if (bare)
-      return transport.send(group, { path, type, input, extra: { budgetMs: 0, trace: NO_TRACE, headers, scope } }, batchHeaders);
     const { ctx } = scope;
     const def = contract[path];
     const procedure = def ? path : '__unknown__';
@@ -156,14 +160,8 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
           parent,
         )
       : undefined;
-    const carrier: Record<string, string> = {};
-    if (span) injectTraceContext(trace.setSpan(parent, span), carrier);
-    const call = {
-      procedure,
-      idempotent: type === 'query' || def?.idempotent === true,
-      timeoutMs: def?.timeoutMs ?? policies.defaultTimeoutMs,
-      deadlineAt: ctx?.deadlineAt,
-    };
+    let carrier = NO_TRACE;
+    if (span) injectTraceContext(trace.setSpan(parent, span), (carrier = {}));
     const finish = (code: string) => {
       const series = seriesOf(procedure);
       (code === 'OK' ? series.ok : metrics.requests.series(target, procedure, code)).value += 1;
@@ -171,31 +169,40 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
       if (code !== 'OK') span?.setStatus({ code: SpanStatusCode.ERROR, message: code });
       span?.end();
     };
-    return policies
-      .execute(call, (cancellation, budgetMs) =>
-        transport.send(
-          group,
-          { path, type, input, extra: { budgetMs, trace: carrier, headers, scope } },
-          batchHeaders,
-          cancellation,
-        ),
-      )
-      .then(
-        (data) => {
-          finish('OK');
-          return data;
-        },
-        (error: unknown) => {
-          const clientError =
-            error instanceof CallRejectedError
-              ? policyClientError(error.reason, error.message, target, error.cause)
-              : error instanceof TRPCClientError
-                ? error
-                : TRPCClientError.from(error as Error);
-          finish((clientError.data as { code?: string } | undefined)?.code ?? 'UNKNOWN');
-          throw clientError;
-        },
+    const attempt = (cancellation?: AttemptCancellation, budgetMs = 0) =>
+      transport.send(
+        group,
+        { path, type, input, extra: { budgetMs, trace: carrier, headers, scope } },
+        batchHeaders,
+        cancellation,
       );
+    const outcome = bare
+      ? attempt()
+      : policies.execute(
+          {
+            procedure,
+            idempotent: type === 'query' || def?.idempotent === true,
+            timeoutMs: def?.timeoutMs ?? policies.defaultTimeoutMs,
+            deadlineAt: ctx?.deadlineAt,
+          },
+          attempt,
+        );
+    return outcome.then(
+      (data) => {
+        finish('OK');
+        return data;
+      },
+      (error: unknown) => {
+        const clientError =
+          error instanceof CallRejectedError
+            ? policyClientError(error.reason, error.message, target, error.cause)
+            : error instanceof TRPCClientError
+              ? error
+              : TRPCClientError.from(error as Error);
+        finish((clientError.data as { code?: string } | undefined)?.code ?? 'UNKNOWN');
+        throw clientError;
+      },
+    );
   };
 
   const keyed = (call: OutboundCall<AttemptContext>) => call.type === 'mutation' && contract[call.path]?.idempotent === true;

@@ -59,21 +59,35 @@ class EitherBreaker implements IBreaker {
  * the breaker's own rejections never open it), with exponential backoff between half-open probes.
  */
 export function createBreaker(options: BreakerOptions, isFailure: (error: unknown) => boolean): CircuitBreakerPolicy {
+  return breakerParts(options, isFailure).policy;
+}
+
+/**
+ * {@link createBreaker}'s policy and its counting strategy: while the circuit is closed, the
+ * target policies record successes on the strategy directly (what cockatiel's closed state does,
+ * without its promise layers) and hand failures to the policy, which decides to open.
+ */
+export function breakerParts(
+  options: BreakerOptions,
+  isFailure: (error: unknown) => boolean,
+): { policy: CircuitBreakerPolicy; strategy: IBreaker } {
   const windowMs = options.windowMs ?? 10_000;
-  return circuitBreaker(handleWhen(isFailure), {
-    breaker: new EitherBreaker(
-      new ConsecutiveBreaker(options.consecutiveFailures ?? 5),
-      new SamplingBreaker({
-        threshold: options.failureRatio ?? 0.5,
-        duration: windowMs,
-        minimumRps: (options.minimumCalls ?? 20) / (windowMs / 1000),
-      }),
-    ),
+  const strategy = new EitherBreaker(
+    new ConsecutiveBreaker(options.consecutiveFailures ?? 5),
+    new SamplingBreaker({
+      threshold: options.failureRatio ?? 0.5,
+      duration: windowMs,
+      minimumRps: (options.minimumCalls ?? 20) / (windowMs / 1000),
+    }),
+  );
+  const policy = circuitBreaker(handleWhen(isFailure), {
+    breaker: strategy,
     halfOpenAfter: new ExponentialBackoff({
       initialDelay: options.halfOpenAfterMs ?? 1_000,
       maxDelay: options.halfOpenMaxMs ?? 30_000,
     }),
   });
+  return { policy, strategy };
 }
 
 export { CircuitState };

@@ -1,0 +1,75 @@
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { TRPCClientError } from '@trpc/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { now } from '../policies/deadline.js';
+import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
+import { createServiceClient } from './service-client.js';
+
+let downstream: Downstream;
+beforeAll(async () => {
+  downstream = await startDownstream();
+});
+afterAll(async () => {
+  await downstream.service.shutdown('test done');
+});
+
+const appCodeOf = (error: unknown) =>
+  error instanceof TRPCClientError ? (error.data as { appCode?: string } | undefined)?.appCode : undefined;
+const ctxOf = (i: number) => ({ requestId: `bulkhead-test-${i}000`, deadlineAt: now() + 10_000, otel: ROOT_CONTEXT });
+
+describe('bulkhead against a real downstream', () => {
+  it('runs at most maxConcurrent calls, queues maxQueue in order, and refuses the rest at once', async () => {
+    downstream.state.delayMs = 300;
+    downstream.state.calls = {};
+    const client = createServiceClient({
+      target: 'downstream',
+      contract: downstreamContract,
+      url: downstream.address.url,
+      policies: { maxAttempts: 1, breaker: false, bulkhead: { maxConcurrent: 2, maxQueue: 1 } },
+    });
+    const t0 = now();
+    const settled = await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        client
+          .with(ctxOf(n))
+          .work.query({ n })
+          .then(
+            (value) => ({ n: value.n, ms: now() - t0 }),
+            (error: unknown) => ({ code: appCodeOf(error), ms: now() - t0 }),
+          ),
+      ),
+    );
+    downstream.state.delayMs = 0;
+    // Two run at once, the third waits for a slot, the fourth finds the queue full.
+    expect(settled.map((s) => ('n' in s ? s.n : s.code))).toEqual([1, 2, 3, 'BULKHEAD_FULL']);
+    expect(settled[3]!.ms).toBeLessThan(100);
+    expect(settled[0]!.ms).toBeGreaterThanOrEqual(290);
+    expect(settled[0]!.ms).toBeLessThan(550);
+    expect(settled[2]!.ms).toBeGreaterThanOrEqual(590);
+    expect(downstream.state.calls.work).toBe(3);
+  });
+
+  it('a queued call whose try time passes leaves the queue without running', async () => {
+    downstream.state.delayMs = 400;
+    downstream.state.calls = {};
+    const client = createServiceClient({
+      target: 'downstream',
+      contract: downstreamContract,
+      url: downstream.address.url,
+      policies: { maxAttempts: 1, perTryTimeoutMs: 150, breaker: false, bulkhead: { maxConcurrent: 1, maxQueue: 5 } },
+    });
+    const t0 = now();
+    const results = await Promise.allSettled([1, 2].map((n) => client.with(ctxOf(n)).work.query({ n })));
+    const elapsed = now() - t0;
+    downstream.state.delayMs = 0;
+    expect(results.map((r) => (r.status === 'rejected' ? appCodeOf(r.reason) : 'ok'))).toEqual([
+      'DEADLINE_EXCEEDED',
+      'DEADLINE_EXCEEDED',
+    ]);
+    // Both time out at 150 ms (within 10%); the queued one never reached the downstream.
+    expect(elapsed).toBeGreaterThanOrEqual(140);
+    expect(elapsed).toBeLessThan(300);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(downstream.state.calls.work).toBe(1);
+  });
+});
