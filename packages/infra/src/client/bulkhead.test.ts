@@ -2,6 +2,7 @@ import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { now } from '../policies/deadline.js';
+import type { CallPolicyOptions } from '../policies/target-policies.js';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
 import { createServiceClient } from './service-client.js';
 
@@ -15,18 +16,15 @@ afterAll(async () => {
 
 const appCodeOf = (error: unknown) =>
   error instanceof TRPCClientError ? (error.data as { appCode?: string } | undefined)?.appCode : undefined;
+const clientWith = (policies: CallPolicyOptions) =>
+  createServiceClient({ target: 'downstream', contract: downstreamContract, url: downstream.address.url, policies });
 const ctxOf = (i: number) => ({ requestId: `bulkhead-test-${i}000`, deadlineAt: now() + 10_000, otel: ROOT_CONTEXT });
 
 describe('bulkhead against a real downstream', () => {
   it('runs at most maxConcurrent calls, queues maxQueue in order, and refuses the rest at once', async () => {
     downstream.state.delayMs = 300;
     downstream.state.calls = {};
-    const client = createServiceClient({
-      target: 'downstream',
-      contract: downstreamContract,
-      url: downstream.address.url,
-      policies: { maxAttempts: 1, breaker: false, bulkhead: { maxConcurrent: 2, maxQueue: 1 } },
-    });
+    const client = clientWith({ maxAttempts: 1, breaker: false, bulkhead: { maxConcurrent: 2, maxQueue: 1 } });
     const t0 = now();
     const settled = await Promise.all(
       [1, 2, 3, 4].map((n) =>
@@ -52,11 +50,11 @@ describe('bulkhead against a real downstream', () => {
   it('a queued call whose try time passes leaves the queue without running', async () => {
     downstream.state.delayMs = 400;
     downstream.state.calls = {};
-    const client = createServiceClient({
-      target: 'downstream',
-      contract: downstreamContract,
-      url: downstream.address.url,
-      policies: { maxAttempts: 1, perTryTimeoutMs: 150, breaker: false, bulkhead: { maxConcurrent: 1, maxQueue: 5 } },
+    const client = clientWith({
+      maxAttempts: 1,
+      perTryTimeoutMs: 150,
+      breaker: false,
+      bulkhead: { maxConcurrent: 1, maxQueue: 5 },
     });
     const t0 = now();
     const results = await Promise.allSettled([1, 2].map((n) => client.with(ctxOf(n)).work.query({ n })));

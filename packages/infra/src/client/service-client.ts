@@ -7,12 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { IDEMPOTENCY_KEY_HEADER } from '../idempotency/idempotency-store.js';
 import { SERVICE_CREDENTIAL_HEADER, serviceCredential } from '../identity/service-identity.js';
 import { DEADLINE_HEADER, now } from '../policies/deadline.js';
-import {
-  CallRejectedError,
-  TargetPolicies,
-  type AttemptCancellation,
-  type CallPolicyOptions,
-} from '../policies/target-policies.js';
+import { CallRejectedError, TargetPolicies, type CallPolicyOptions } from '../policies/target-policies.js';
 import { BATCH_CALLS_HEADER, type BatchCallEntry } from '../server/batch-calls.js';
 import { REQUEST_ID_HEADER } from '../server/request-id.js';
 import { injectTraceContext, tracer, tracingWanted } from '../tracing/tracing.js';
@@ -169,15 +164,8 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
       if (code !== 'OK') span?.setStatus({ code: SpanStatusCode.ERROR, message: code });
       span?.end();
     };
-    const attempt = (cancellation?: AttemptCancellation, budgetMs = 0) =>
-      transport.send(
-        group,
-        { path, type, input, extra: { budgetMs, trace: carrier, headers, scope } },
-        batchHeaders,
-        cancellation,
-      );
     const outcome = bare
-      ? attempt()
+      ? transport.send(group, { path, type, input, extra: { budgetMs: 0, trace: carrier, headers, scope } }, batchHeaders)
       : policies.execute(
           {
             procedure,
@@ -185,7 +173,14 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
             timeoutMs: def?.timeoutMs ?? policies.defaultTimeoutMs,
             deadlineAt: ctx?.deadlineAt,
           },
-          attempt,
+          (cancellation, sink, budgetMs) =>
+            transport.sendTo(
+              group,
+              { path, type, input, extra: { budgetMs, trace: carrier, headers, scope } },
+              batchHeaders,
+              sink,
+              cancellation,
+            ),
         );
     return outcome.then(
       (data) => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { classifyAttemptError } from './call-errors.js';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
 import { createServiceClient } from './service-client.js';
+import type { CancelListener } from '../policies/target-policies.js';
 import { HttpTransport } from './transport.js';
 
 // The transport against a real service, through a recording HTTP proxy that counts requests.
@@ -150,16 +151,18 @@ describe('the mesh client transport', () => {
 
   it('a cancelled call rejects at once with its reason, and the request ends when no call in it waits', async () => {
     const transport = new HttpTransport({ url: downstream.address.url, maxBatchSize: 20 });
-    let cancel: (reason: Error) => void = () => undefined;
+    let listener: CancelListener | undefined;
     const before = downstream.state.aborts.length;
     const pending = transport.send(
       {},
       { path: 'waitForAbort', type: 'query', input: {}, extra: undefined },
       () => ({ 'x-deadline-ms': '5000' }),
-      { onCancel: (listener) => (cancel = listener) },
+      { onCancel: (l) => (listener = l) },
     );
     await new Promise((resolve) => setTimeout(resolve, 100));
-    cancel(new Error('gave up'));
+    const reason = new Error('gave up');
+    if (typeof listener === 'function') listener(reason);
+    else listener!.cancelled(reason);
     await expect(pending).rejects.toThrow('gave up');
     // The service sees its caller go away: the handler's signal fires.
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -1,8 +1,9 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { TRPCClientError } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
 import superjson from 'superjson';
+import type { Cancellable, CallSink } from '../policies/target-policies.js';
 
 /**
  * The mesh client's HTTP transport: tRPC's batch wire format (`/trpc/a,b?batch=1`, superjson,
@@ -36,21 +37,35 @@ export interface OutboundCall<Extra = unknown> {
   readonly extra: Extra;
 }
 
-/** How an in-flight call is cancelled: it rejects with the reason; its request ends when no call in it waits. */
-export interface Cancellable {
-  onCancel(listener: (reason: Error) => void): void;
-}
+export type { Cancellable, CallSink } from '../policies/target-policies.js';
 
 /** The headers of one HTTP request, from the calls it carries. */
 export type BatchHeaders<Extra> = (calls: ReadonlyArray<OutboundCall<Extra>>) => Record<string, string>;
 
-interface Pending<Extra> {
-  call: OutboundCall<Extra>;
+/** A call waiting for its answer; it listens for its cancellation itself (no closure per call). */
+class Pending<Extra> {
   /** The input as sent (superjson), made when the batch is formed. */
-  wire?: unknown;
-  resolve(data: unknown): void;
-  reject(error: unknown): void;
-  settled: boolean;
+  wire: unknown = undefined;
+  settled = false;
+  /** The HTTP request carrying it, once sent. */
+  flight: Flight<Extra> | undefined = undefined;
+
+  constructor(
+    readonly transport: HttpTransport<Extra>,
+    readonly call: OutboundCall<Extra>,
+    readonly sink: CallSink,
+  ) {}
+
+  /** Cancelled: it rejects with the reason; its request ends when no call in it waits. */
+  cancelled(reason: Error): void {
+    this.transport.settle(this, undefined, reason);
+  }
+}
+
+/** One HTTP request and the calls it carries. */
+interface Flight<Extra> {
+  readonly req: ClientRequest;
+  readonly batch: ReadonlyArray<Pending<Extra>>;
 }
 
 interface Group<Extra> {
@@ -127,20 +142,29 @@ export class HttpTransport<Extra = unknown> {
    * of the event loop go in one request); `headers` makes that request's headers.
    */
   send(group: object, call: OutboundCall<Extra>, headers: BatchHeaders<Extra>, cancellation?: Cancellable): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const pending: Pending<Extra> = { call, resolve, reject, settled: false };
-      let entry = this.groups.get(group);
-      if (!entry) {
-        entry = { headers, query: [], mutation: [] };
-        this.groups.set(group, entry);
-      }
-      entry[call.type].push(pending);
-      cancellation?.onCancel((reason) => this.settle(pending, undefined, reason));
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise((resolve, reject) => this.sendTo(group, call, headers, { resolve, reject }, cancellation));
+  }
+
+  /** {@link send}, the outcome going to `sink` instead of a promise. */
+  sendTo(
+    group: object,
+    call: OutboundCall<Extra>,
+    headers: BatchHeaders<Extra>,
+    sink: CallSink,
+    cancellation?: Cancellable,
+  ): void {
+    const pending = new Pending(this, call, sink);
+    let entry = this.groups.get(group);
+    if (!entry) {
+      entry = { headers, query: [], mutation: [] };
+      this.groups.set(group, entry);
+    }
+    entry[call.type].push(pending);
+    cancellation?.onCancel(pending);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   /** Closes idle keep-alive sockets. */
@@ -148,11 +172,21 @@ export class HttpTransport<Extra = unknown> {
     this.agent.destroy();
   }
 
-  private settle(pending: Pending<Extra>, data: unknown, error?: unknown): void {
+  /** @internal Settles a call once; a failed call's request ends when no call in it waits any more. */
+  settle(pending: Pending<Extra>, data: unknown, error?: unknown): void {
     if (pending.settled) return;
     pending.settled = true;
-    if (error === undefined) pending.resolve(data);
-    else pending.reject(error);
+    if (error === undefined) {
+      pending.sink.resolve(data);
+      return;
+    }
+    pending.sink.reject(error);
+    const flight = pending.flight;
+    if (flight) {
+      queueMicrotask(() => {
+        if (flight.batch.every((p) => p.settled) && !flight.req.destroyed) flight.req.destroy();
+      });
+    }
   }
 
   private flush(): void {
@@ -222,17 +256,8 @@ export class HttpTransport<Extra = unknown> {
       for (const p of batch) this.settle(p, undefined, clientError);
     };
     const req = this.request(url, { method: type === 'query' ? 'GET' : 'POST', headers, agent: this.agent });
-    // The request ends when no call in it waits any more (each was cancelled or settled).
-    const abandon = () => {
-      if (batch.every((p) => p.settled) && !req.destroyed) req.destroy();
-    };
-    for (const p of batch) {
-      const { reject } = p;
-      p.reject = (error) => {
-        reject(error);
-        queueMicrotask(abandon);
-      };
-    }
+    const flight: Flight<Extra> = { req, batch };
+    for (const p of batch) p.flight = flight;
     req.on('error', fail);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
