@@ -1,6 +1,6 @@
 // S7: an inter-service call through the contract client with its policy stack (deadline, retry,
-// breaker, bulkhead, trace and request-id headers, metrics) against the same client without it
-// (`policies: false`: the same transport, identity and request id). A stock tRPC client
+// breaker, bulkhead) against the same client without it (`policies: false`: the same transport,
+// identity, request id, trace headers and metrics). A stock tRPC client
 // (httpBatchLink + superjson, the global fetch) is measured beside them for reference. All call
 // the same downstream process; variants are interleaved over rounds; ratios are median (min-max).
 import { spawnSync } from 'node:child_process';
@@ -74,18 +74,24 @@ export async function benchInterService(): Promise<Record<string, unknown>> {
     const caller = { service: 'hop', key: HOP_KEY };
     const mesh = createServiceClient({ target: 'downstream', contract: downstreamContract, url, caller });
     const bare = createServiceClient({ target: 'downstream', contract: downstreamContract, url, caller, policies: false });
+    // The control: a second client without policies, measured against the first as the policy
+    // stack is; what it shows is the harness's own spread between two identical clients.
+    const bare2 = createServiceClient({ target: 'downstream', contract: downstreamContract, url, caller, policies: false });
     const shared = { requestId: 'bench-request-000001', deadlineAt: now() + 3_600_000, otel: ROOT_CONTEXT };
     const fresh = () => ({ requestId: 'bench-request-000001', deadlineAt: now() + 5_000, otel: ROOT_CONTEXT });
     const PAIRS = [
       // Calls made while serving one request share its context, so concurrent ones share a batch.
       ['batched', 'bareBatched', 'meshBatched'],
-      // Calls made while serving different requests: each its own context, deadline, trace, batch.
+      // Calls made while serving different requests: each its own context (request id, deadline,
+      // trace), concurrent ones sharing batches through x-switchyard-calls.
       ['per-request', 'barePerRequest', 'meshPerRequest'],
+      ['control (two clients without policies)', 'barePerRequest', 'bare2PerRequest'],
     ] as const;
     const variants: Record<string, Caller> = {
       bareBatched: () => bare.with(shared).hello.query({ name: 'bench' }),
       meshBatched: () => mesh.with(shared).hello.query({ name: 'bench' }),
       barePerRequest: () => bare.with(fresh()).hello.query({ name: 'bench' }),
+      bare2PerRequest: () => bare2.with(fresh()).hello.query({ name: 'bench' }),
       meshPerRequest: () => mesh.with(fresh()).hello.query({ name: 'bench' }),
       stockPerRequest: () => stockClient().hello.query({ name: 'bench' }),
     };
@@ -93,9 +99,10 @@ export async function benchInterService(): Promise<Record<string, unknown>> {
     const rounds: Array<Record<string, { perSecond: number; cpuMicrosPerCall: number }>> = [];
     for (let round = 0; round < ROUNDS; round++) {
       const result: Record<string, { perSecond: number; cpuMicrosPerCall: number }> = {};
-      for (const [, bareName, meshName] of PAIRS) {
+      // Keyed by pair: the control measures the same client without policies again.
+      for (const [label, bareName, meshName] of PAIRS) {
         const order = round % 2 === 0 ? [bareName, meshName] : [meshName, bareName];
-        for (const name of order) result[name] = await measure(variants[name]!, SECONDS);
+        for (const name of order) result[`${label}/${name}`] = await measure(variants[name]!, SECONDS);
       }
       result.stockPerRequest = await measure(variants.stockPerRequest!, SECONDS);
       rounds.push(result);
@@ -129,13 +136,17 @@ export async function benchInterService(): Promise<Record<string, unknown>> {
         PAIRS.map(([label, bareName, meshName]) => [
           label,
           {
-            barePerSecond: Math.round(median(rounds.map((r) => r[bareName]!.perSecond))),
-            meshPerSecond: Math.round(median(rounds.map((r) => r[meshName]!.perSecond))),
-            throughputRatio: spread(rounds.map((r) => r[meshName]!.perSecond / r[bareName]!.perSecond)),
-            bareCpuMicrosPerCall: Math.round(median(rounds.map((r) => r[bareName]!.cpuMicrosPerCall))),
+            barePerSecond: Math.round(median(rounds.map((r) => r[`${label}/${bareName}`]!.perSecond))),
+            meshPerSecond: Math.round(median(rounds.map((r) => r[`${label}/${meshName}`]!.perSecond))),
+            throughputRatio: spread(
+              rounds.map((r) => r[`${label}/${meshName}`]!.perSecond / r[`${label}/${bareName}`]!.perSecond),
+            ),
+            bareCpuMicrosPerCall: Math.round(median(rounds.map((r) => r[`${label}/${bareName}`]!.cpuMicrosPerCall))),
             // Per round, the caller's CPU per call with the policies over without (robust to drift).
-            cpuRatio: spread(rounds.map((r) => r[meshName]!.cpuMicrosPerCall / r[bareName]!.cpuMicrosPerCall)),
-            meshCpuMicrosPerCall: Math.round(median(rounds.map((r) => r[meshName]!.cpuMicrosPerCall))),
+            cpuRatio: spread(
+              rounds.map((r) => r[`${label}/${meshName}`]!.cpuMicrosPerCall / r[`${label}/${bareName}`]!.cpuMicrosPerCall),
+            ),
+            meshCpuMicrosPerCall: Math.round(median(rounds.map((r) => r[`${label}/${meshName}`]!.cpuMicrosPerCall))),
           },
         ]),
       ),
@@ -167,8 +178,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     `one call at a time: without policies ${lat.bareMedianUs} us, with ${lat.meshMedianUs} us: +${pct(lat.addedRatio.median)} (min ${pct(lat.addedRatio.min)}, max ${pct(lat.addedRatio.max)})\n`,
   );
   for (const [label, p] of Object.entries(pairs)) {
+    const [what, cpu] = label.startsWith('control')
+      ? ['the second client', 'the first -> the second']
+      : ['throughput with policies', 'without -> with'];
     process.stdout.write(
-      `${label}, 16 concurrent: throughput with policies ${pct(p.throughputRatio.median)} of without (min ${pct(p.throughputRatio.min)}, max ${pct(p.throughputRatio.max)}); caller CPU ${p.bareCpuMicrosPerCall} -> ${p.meshCpuMicrosPerCall} us/call, per round +${pct(p.cpuRatio.median - 1)} (${pct(p.cpuRatio.min - 1)}..${pct(p.cpuRatio.max - 1)})\n`,
+      `${label}, 16 concurrent: ${what} ${pct(p.throughputRatio.median)} of the other (min ${pct(p.throughputRatio.min)}, max ${pct(p.throughputRatio.max)}); caller CPU ${cpu} ${p.bareCpuMicrosPerCall} -> ${p.meshCpuMicrosPerCall} us/call, per round +${pct(p.cpuRatio.median - 1)} (${pct(p.cpuRatio.min - 1)}..${pct(p.cpuRatio.max - 1)})\n`,
     );
   }
   const stock = result.stockTrpcClientPerRequest as { perSecond: number; cpuMicrosPerCall: number };

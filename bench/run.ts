@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark here, one after another (`-- --quick` for a few seconds each).
 //   http.ts          S1 raw node:http, S3 stock tRPC adapters, S-bare, S5 full stack + ablations, S8
-//   hops.ts          S6 Caddy hop and Caddy -> 3 instances, the inter-service hop with and without policies
+//   hops.ts          S6 Caddy hop and Caddy -> 3 instances, the inter-service hop with and without
+//                    policies, the policy engine's own cost (policy-engine.ts)
 //   mesh.ts          S9 Redis limiter vs redis-benchmark, idle RSS of each service
 //   inter-service.ts S7 a call through the contract client with and without its policy stack
 //   jwt-verify.ts    S10 micro-benchmark: jose verify per algorithm

@@ -1,9 +1,12 @@
 /**
- * Per-attempt timeouts without a Node timer per attempt: attempts with the same whole-millisecond
- * timeout expire in the order they started, so each distinct timeout keeps a FIFO list of its
- * attempts and one Node timer for the list's head (Node's own timer lists, with the attempt as
- * the list node instead of a Timeout object and a closure per attempt). Settling an attempt
- * unlinks it in O(1); a timer that fires for an attempt already gone re-arms for the next one.
+ * Per-attempt timeouts without a Node timer per attempt: attempts with the same timeout expire in
+ * the order they started, so each distinct timeout keeps a FIFO list of its attempts and one Node
+ * timer for the list's head (Node's own timer lists, with the attempt as the list node instead of
+ * a Timeout object and a closure per attempt). Timeouts are rounded up to whole milliseconds, and
+ * above 128 ms to steps of at most 1/64 of their value (so nearby budgets share a list). Settling
+ * an attempt unlinks it in O(1); a list's timer stays armed when the list empties (calls made one
+ * after another reuse it) and, when it fires, expires what is due and re-arms for the next attempt
+ * or lets the empty list go. The timers are unref'd: an attempt's socket keeps the process alive.
  */
 export abstract class TimedNode {
   /** @internal */ timedPrev: TimedNode | undefined = undefined;
@@ -19,8 +22,6 @@ class TimerList {
   head: TimedNode | undefined = undefined;
   tail: TimedNode | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
-  /** When the armed timer fires. */
-  armedFor = 0;
 
   constructor(
     readonly owner: AttemptTimers,
@@ -33,15 +34,18 @@ export class AttemptTimers {
 
   constructor(private readonly clock: () => number = () => performance.now()) {}
 
-  /** Expires `node` after `ms` (rounded up to whole milliseconds, at least 1) unless it is removed first. */
-  add(node: TimedNode, ms: number): void {
-    const whole = Math.max(1, Math.ceil(ms));
+  /**
+   * Expires `node` after `ms` (rounded up to whole milliseconds, at least 1) unless it is removed
+   * first. `at`: the clock's time now, when the caller has just read it.
+   */
+  add(node: TimedNode, ms: number, at: number = this.clock()): void {
+    const whole = roundUp(ms);
     let list = this.lists.get(whole);
     if (!list) {
       list = new TimerList(this, whole);
       this.lists.set(whole, list);
     }
-    node.expiresAt = this.clock() + whole;
+    node.expiresAt = at + whole;
     node.timedList = list;
     node.timedPrev = list.tail;
     node.timedNext = undefined;
@@ -54,9 +58,7 @@ export class AttemptTimers {
   /** Stops `node`'s timeout (no-op when it has none). */
   remove(node: TimedNode): void {
     const list = node.timedList;
-    if (!list) return;
-    this.unlink(list, node);
-    if (!list.head) this.drop(list);
+    if (list) this.unlink(list, node);
   }
 
   private unlink(list: TimerList, node: TimedNode): void {
@@ -67,16 +69,8 @@ export class AttemptTimers {
     node.timedPrev = node.timedNext = node.timedList = undefined;
   }
 
-  /** An empty list goes, with its timer. */
-  private drop(list: TimerList): void {
-    clearTimeout(list.timer);
-    list.timer = undefined;
-    this.lists.delete(list.ms);
-  }
-
   private arm(list: TimerList, delayMs: number): void {
-    list.armedFor = this.clock() + delayMs;
-    list.timer = setTimeout(() => this.fire(list), delayMs);
+    list.timer = setTimeout(() => this.fire(list), delayMs).unref();
   }
 
   private fire(list: TimerList): void {
@@ -95,4 +89,12 @@ export class AttemptTimers {
     else this.lists.delete(list.ms);
     for (const expired of due) expired.expire();
   }
+}
+
+/** A timeout as its list keeps it: whole ms, and above 128 ms a step of at most 1/64 of it. */
+function roundUp(ms: number): number {
+  if (!(ms > 1)) return 1;
+  if (ms <= 128) return Math.ceil(ms);
+  const step = 2 ** Math.floor(Math.log2(ms / 64));
+  return Math.ceil(ms / step) * step;
 }

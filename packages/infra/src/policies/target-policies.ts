@@ -162,13 +162,14 @@ export class TargetPolicies {
    */
   execute<T>(info: CallInfo, start: StartAttempt): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const deadlineAt = Math.min(info.deadlineAt ?? Infinity, now() + info.timeoutMs);
-      if (remainingMs(deadlineAt) < 1) {
+      const at = now();
+      const deadlineAt = Math.min(info.deadlineAt ?? Infinity, at + info.timeoutMs);
+      if (deadlineAt - at < 1) {
         reject(this.reject(info, 'deadline', 'The deadline was spent before the call was made'));
         return;
       }
       this.budget.recordCall();
-      this.attempt(new PolicyCall(this, info, start, deadlineAt, resolve as (value: unknown) => void, reject));
+      this.attempt(new PolicyCall(this, info, start, deadlineAt, resolve as (value: unknown) => void, reject), at);
     });
   }
 
@@ -178,8 +179,8 @@ export class TargetPolicies {
    * or timer of its own: the policies must cost little next to the call, #8 measures them);
    * otherwise it waits for a slot or goes through cockatiel's open or half-open circuit.
    */
-  private attempt(call: PolicyCall): void {
-    const left = remainingMs(call.deadlineAt);
+  private attempt(call: PolicyCall, at: number = now()): void {
+    const left = call.deadlineAt - at;
     if (left < 1) {
       call.fail(this.finalError(call.info, call.last));
       return;
@@ -187,7 +188,7 @@ export class TargetPolicies {
     const tryMs = Math.min(left, this.options.perTryTimeoutMs ?? left);
     const budgetMs = Math.max(1, Math.floor(tryMs));
     call.begin(tryMs);
-    this.timers.add(call, tryMs);
+    this.timers.add(call, tryMs, at);
     const { bulkhead, breaker } = this;
     const slot = !bulkhead || bulkhead.tryAcquire();
     if (slot && (!breaker || breaker.state === CircuitState.Closed)) {
