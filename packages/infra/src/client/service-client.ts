@@ -9,7 +9,7 @@ import { SERVICE_CREDENTIAL_HEADER, serviceCredential } from '../identity/servic
 import { DEADLINE_HEADER, now } from '../policies/deadline.js';
 import { CallRejectedError, TargetPolicies, type CallPolicyOptions } from '../policies/target-policies.js';
 import { BATCH_CALLS_HEADER, type BatchCallEntry } from '../server/batch-calls.js';
-import { REQUEST_ID_HEADER } from '../server/request-id.js';
+import { REQUEST_ID_HEADER, isWellFormedRequestId } from '../server/request-id.js';
 import { injectTraceContext, tracer, tracingWanted } from '../tracing/tracing.js';
 import type { RequestContext } from '../trpc/context.js';
 import { classifyAttemptError, policyClientError } from './call-errors.js';
@@ -222,7 +222,9 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
         calls.map((c) => {
           const { scope, budgetMs: d, trace: t } = c.extra;
           const entry: BatchCallEntry = {};
-          if (scope.ctx) entry.r = scope.ctx.requestId;
+          // A malformed id would make the callee refuse the whole batch: left out, as a
+          // malformed x-request-id header is replaced, not refused.
+          if (scope.ctx && isWellFormedRequestId(scope.ctx.requestId)) entry.r = scope.ctx.requestId;
           if (d > 0) entry.d = d;
           if (t !== NO_TRACE && Object.keys(t).length > 0) entry.t = t;
           const k = keyed(c) ? scope.idempotencyKey() : undefined;
@@ -253,7 +255,10 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     let key: string | undefined;
     const scope: ContextClient = {
       ctx,
-      idempotencyKey: () => (ctx ? (key ??= `${ctx.requestId.slice(0, 60)}.${randomUUID()}`) : undefined),
+      idempotencyKey: () =>
+        ctx
+          ? (key ??= isWellFormedRequestId(ctx.requestId) ? `${ctx.requestId.slice(0, 60)}.${randomUUID()}` : randomUUID())
+          : undefined,
     };
     const procedures = new Map<string, object>();
     return new Proxy({} as TRPCClient<RouterOf<C>>, {

@@ -113,6 +113,19 @@ describe('the mesh client transport', () => {
     expect((await one.stamp.mutate({ n: 3 })).key).toBe(a.key);
   });
 
+  it('a context with a malformed request id does not make the batch it shares refused', async () => {
+    const client = createServiceClient({ target: 'downstream', contract: downstreamContract, url: proxyUrl });
+    const [bad, good] = await Promise.all([
+      client.with(ctxOf('not a valid id!')).origin.query({ n: 1 }),
+      client.with(ctxOf('transport-test-good')).origin.query({ n: 2 }),
+    ]);
+    expect(seen.map((r) => r.url.split('?')[0])).toEqual(['/trpc/origin,origin']);
+    // As a malformed x-request-id header is: replaced by the callee, never echoed.
+    expect(bad.requestId).not.toBe('not a valid id!');
+    expect(bad.requestId).toMatch(/^[A-Za-z0-9._:-]{8,128}$/);
+    expect(good.requestId).toBe('transport-test-good');
+  });
+
   it('splits a batch when its calls would make the headers too long', async () => {
     const transport = new HttpTransport<number>({
       url: downstream.address.url,

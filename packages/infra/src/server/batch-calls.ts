@@ -42,6 +42,8 @@ export interface CallOrigin {
 }
 
 const MAX_TRACE_FIELDS = 8;
+/** W3C baggage may be 8192 bytes. */
+const MAX_TRACE_VALUE = 8192;
 const TRACE_KEY = /^[a-z0-9_-]{1,64}$/;
 
 /** A 400 naming the header, the entry and the field. */
@@ -88,7 +90,7 @@ export function parseBatchCalls(
       const fields = Object.entries(t);
       if (
         fields.length > MAX_TRACE_FIELDS ||
-        fields.some(([key, v]) => !TRACE_KEY.test(key) || typeof v !== 'string' || v.length > 1024)
+        fields.some(([key, v]) => !TRACE_KEY.test(key) || typeof v !== 'string' || v.length > MAX_TRACE_VALUE)
       ) {
         throw bad(`entry ${i}: "t" (trace) must hold at most ${MAX_TRACE_FIELDS} header names with string values`);
       }
