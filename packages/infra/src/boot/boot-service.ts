@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import { configOrExit, prettyLogs, type ServiceEnv } from '../config/index.js';
 import { openServiceDatabase } from '../db/service-database.js';
 import { createLogger } from '../logging/logger.js';
-import { startTracing } from '../otel-sdk/start-tracing.js';
 import type { Service } from '../server/service.js';
 
 /** What a service's entry point starts with. */
@@ -20,7 +19,7 @@ export interface BootedService<C> {
  * The start-up every service's `main.ts` shares: its configuration (one line and exit 1 when bad),
  * the logger, the tracing SDK when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and its database
  * (`DATABASE_URL`, else the embedded one) migrated behind a bounded pool.
- * For entry points only: it loads the OpenTelemetry SDK.
+ * For entry points only: it loads the OpenTelemetry SDK (when tracing is on).
  * @example const { config, logger, pool, adopt } = await bootService({ service: 'notes', readEnv, migrationsDir });
  */
 export async function bootService<C extends ServiceEnv & { DATABASE_URL?: string | undefined; DATA_DIR: string }>(options: {
@@ -33,8 +32,11 @@ export async function bootService<C extends ServiceEnv & { DATABASE_URL?: string
   const { service } = options;
   const config = configOrExit(service, options.readEnv);
   const logger = createLogger({ service, level: config.LOG_LEVEL, pretty: prettyLogs(config) });
-  const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
-    ? startTracing({ service, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT })
+  // The SDK (exporter, resources, semantic conventions: a few MB of code) is loaded only when
+  // traces go somewhere; without it a service keeps none of it in memory.
+  const endpoint = config.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const tracing = endpoint
+    ? await import('../otel-sdk/start-tracing.js').then(({ startTracing }) => startTracing({ service, endpoint }))
     : undefined;
   const db = await openServiceDatabase({
     service,

@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { startEmbeddedPostgres } from './embedded.js';
-import { migrate } from './migrate.js';
+import { migrateInWorker } from './migrate-in-worker.js';
 import { createPgPool } from './pool.js';
 
 /** Options of {@link openServiceDatabase}. */
@@ -32,10 +31,15 @@ export interface ServiceDatabase {
 export async function openServiceDatabase(options: ServiceDatabaseOptions): Promise<ServiceDatabase> {
   const { logger } = options;
   const dataDir = resolve(options.dataDir);
-  const embedded = options.databaseUrl === undefined ? await startEmbeddedPostgres({ dataDir }) : undefined;
+  // PGlite (a WASM PostgreSQL, ~1 MB of code) is loaded only when it is used: a service with a
+  // real server does not keep it in memory.
+  const embedded =
+    options.databaseUrl === undefined
+      ? await import('./embedded.js').then(({ startEmbeddedPostgres }) => startEmbeddedPostgres({ dataDir }))
+      : undefined;
   if (embedded) logger.warn({ dataDir }, 'DATABASE_URL is not set: using the embedded PostgreSQL (PGlite)');
   const url = options.databaseUrl ?? embedded!.url;
-  await migrate({ databaseUrl: url, dir: options.migrationsDir, logger });
+  await migrateInWorker({ databaseUrl: url, dir: options.migrationsDir, logger });
   const pool = createPgPool(
     { connectionString: url, max: embedded ? 4 : options.poolMax, applicationName: options.service },
     (err) => logger.warn({ err }, 'idle database connection failed'),
