@@ -9,7 +9,15 @@ import { TRPCError } from '@trpc/server';
 import { SERVICE_CREDENTIAL_HEADER, verifyServiceCredential, type TrustedServiceKeys } from '../identity/service-identity.js';
 import { DEADLINE_HEADER, now, parseDeadlineHeader } from '../policies/deadline.js';
 import { extractTraceContext } from '../tracing/tracing.js';
-import { CALL_ORIGINS, WHEN_GONE, type CallOrigins, type EndUser, type RequestContext, type WhenGone } from '../trpc/context.js';
+import {
+  CALL_ORIGINS,
+  WHEN_GONE,
+  type CallOrigins,
+  type EndUser,
+  type MeshRuntime,
+  type RequestContext,
+  type WhenGone,
+} from '../trpc/context.js';
 import { observedErrors } from '../trpc/observe.js';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { IDEMPOTENCY_KEY_HEADER, isWellFormedIdempotencyKey, type IdempotencyStore } from '../idempotency/idempotency-store.js';
@@ -124,6 +132,57 @@ function requestSignal(whenGone: WhenGone): AbortSignal {
   return controller.signal;
 }
 
+/**
+ * A request's context (see RequestContext). Its logger and signal are made on first use: a call
+ * that needs neither (no handler log line, a handler answering at once) costs no child logger and
+ * no AbortController. A class: as an object literal with getters closing over the request, every
+ * context had a hidden class of its own (V8 keeps accessors in the map), which cost ~18 us per
+ * request and filled the old generation (scavenges of 7 ms every 30 ms under load).
+ */
+class HttpRequestContext implements RequestContext {
+  user: EndUser | undefined = undefined;
+  readonly header: (name: string) => string | undefined;
+  readonly setHeader: (name: string, value: string) => void;
+  /** Every call of the request, and its signal, learn that the caller went away from this one hook. */
+  readonly [WHEN_GONE]: WhenGone;
+  readonly [CALL_ORIGINS]: CallOrigins | undefined;
+  private madeLog: Logger | undefined = undefined;
+  private madeSignal: AbortSignal | undefined = undefined;
+
+  constructor(
+    readonly requestId: string,
+    readonly deadlineAt: number,
+    readonly otel: RequestContext['otel'],
+    readonly caller: RequestContext['caller'],
+    readonly clientIp: string,
+    readonly idempotencyKey: string | undefined,
+    readonly mesh: MeshRuntime,
+    req: IncomingMessage,
+    res: ServerResponse,
+    origins: CallOrigins | undefined,
+  ) {
+    this[WHEN_GONE] = whenGone(res);
+    this[CALL_ORIGINS] = origins;
+    this.header = (header) => {
+      const value = req.headers[header.toLowerCase()];
+      return Array.isArray(value) ? value.join(', ') : value;
+    };
+    this.setHeader = (header, value) => {
+      if (res.headersSent) return;
+      if (header.toLowerCase() !== 'set-cookie') res.setHeader(header, value);
+      else res.appendHeader('set-cookie', value);
+    };
+  }
+
+  get log(): Logger {
+    return (this.madeLog ??= this.mesh.logger.child({ requestId: this.requestId }));
+  }
+
+  get signal(): AbortSignal {
+    return (this.madeSignal ??= requestSignal(this[WHEN_GONE]));
+  }
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -188,39 +247,18 @@ export function createService(options: CreateServiceOptions): Service {
           ],
         });
       }
-      // The logger and the signal are made on first use: a call that needs neither (no handler
-      // log line, a handler answering at once) costs no child logger and no AbortController.
-      let log: Logger | undefined;
-      let signal: AbortSignal | undefined;
-      // Every call of the request, and its signal, learn that the caller went away from this one hook.
-      const gone = whenGone(res);
-      const context = {
+      const context = new HttpRequestContext(
         requestId,
-        get log(): Logger {
-          return (log ??= logger.child({ requestId }));
-        },
-        get signal(): AbortSignal {
-          return (signal ??= requestSignal(gone));
-        },
-        deadlineAt: startedAt + budgetMs,
-        otel: extractTraceContext(req.headers),
+        startedAt + budgetMs,
+        extractTraceContext(req.headers),
         caller,
-        user: undefined as EndUser | undefined,
-        clientIp: clientIpOf(req, trustedProxies),
-        idempotencyKey,
-        header: (header: string) => {
-          const value = req.headers[header.toLowerCase()];
-          return Array.isArray(value) ? value.join(', ') : value;
-        },
-        setHeader: (header: string, value: string) => {
-          if (res.headersSent) return;
-          if (header.toLowerCase() !== 'set-cookie') res.setHeader(header, value);
-          else res.appendHeader('set-cookie', value);
-        },
-        mesh: runtime,
-        [WHEN_GONE]: gone,
-        [CALL_ORIGINS]: origins,
-      } satisfies RequestContext & { [WHEN_GONE]: WhenGone; [CALL_ORIGINS]: CallOrigins | undefined };
+        clientIpOf(req, trustedProxies),
+        idempotencyKey as string | undefined,
+        runtime,
+        req,
+        res,
+        origins,
+      );
       const authorization = req.headers.authorization;
       if (authorization === undefined || !options.verifyAccessToken) return context;
       return userOf(authorization, options.verifyAccessToken).then(

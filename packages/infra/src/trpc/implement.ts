@@ -55,6 +55,24 @@ function metaOf(def: ProcedureDef): ProcedureMeta {
   };
 }
 
+/**
+ * A handler's options. A class, its signal a getter on the prototype: an object literal with a
+ * getter closing over the call gave every call a hidden class of its own (V8 keeps accessors in
+ * the map), and those maps, which only a full GC collects, kept each call's request, response and
+ * context alive past the young generation: scavenges of 6-7 ms every 30 ms under load.
+ */
+class Call<P extends ProcedureDef> implements HandlerOptions<P> {
+  constructor(
+    readonly input: z.output<P['input']>,
+    readonly ctx: RequestContext,
+  ) {}
+
+  /** Made on first use (see RequestContext.signal). */
+  get signal(): AbortSignal {
+    return this.ctx.signal;
+  }
+}
+
 /** The handler's result, or a rejection as soon as the call's deadline passes or its caller goes away. */
 function untilAborted<T>(work: T | Promise<T>, ctx: RequestContext): T | Promise<T> {
   // A result at hand needs no watch (nor the timer behind it).
@@ -98,17 +116,7 @@ export function implement<const C extends Contract>(contract: C, handlers: NoInf
       .use(limitRate)
       .input(def.input)
       .output(def.output);
-    const run = ({ input, ctx }: { input: unknown; ctx: RequestContext }) =>
-      untilAborted(
-        handler({
-          input,
-          ctx,
-          get signal() {
-            return ctx.signal;
-          },
-        }),
-        ctx,
-      );
+    const run = ({ input, ctx }: { input: unknown; ctx: RequestContext }) => untilAborted(handler(new Call(input, ctx)), ctx);
     // A mutation sent with an Idempotency-Key runs once per caller, key and input.
     const resolve =
       def.type === 'mutation'
