@@ -15,9 +15,10 @@ import type { RequestContext } from '../trpc/context.js';
 import { classifyAttemptError, policyClientError } from './call-errors.js';
 import { clientMetrics } from './client-metrics.js';
 import { HttpTransport, type BatchHeaders, type OutboundCall } from './transport.js';
-
-const NO_TRACE: Record<string, string> = {};
 import { observe, type HistogramSeries, type ValueSeries } from '../metrics/lean.js';
+
+/** The trace headers of a call made without a span (shared, never written to). */
+const NO_TRACE: Record<string, string> = {};
 
 /** The part of a request's context an outbound call carries on: request id, deadline, trace. */
 export type CallContext = Pick<RequestContext, 'requestId' | 'deadlineAt' | 'otel'>;
