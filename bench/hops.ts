@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../packages/infra/src/testing/index.js';
-import { buildPackages, median, startServer, wrk, type Running, type Sample } from './http.js';
+import { buildPackages, median, spread, startServer, wrk, type Running, type Sample } from './http.js';
 import { benchPolicyEngine } from './policy-engine.js';
 
 const quick = process.argv.includes('--quick');
@@ -169,7 +169,7 @@ export async function benchHops(): Promise<Record<string, unknown>> {
     for (const s of scenarios) {
       const list = rows.get(s.name)!;
       const ratios = list.map((r) => r.ratio);
-      const ratio = { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+      const ratio = spread(ratios);
       const perSecond = median(list.map((r) => r.sample.perSecond));
       const cpu = median(list.map((r) => r.sample.cpuMicrosPerRequest));
       const bad = list.reduce((n, r) => n + r.sample.non2xx + r.sample.socketErrors, 0);
@@ -182,7 +182,6 @@ export async function benchHops(): Promise<Record<string, unknown>> {
     // more CPU per request summed over A and B.
     const withPolicies = rows.get('hop')!.map((r) => r.sample);
     const without = rows.get('hop-no-policies')!.map((r) => r.sample);
-    const spread = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
     const fewer = spread(withPolicies.map((w, i) => 1 - w.perSecond / without[i]!.perSecond));
     const cpu = spread(withPolicies.map((w, i) => w.cpuMicrosPerRequest / without[i]!.cpuMicrosPerRequest - 1));
     result.policyCost = { fewerRequestsPerSecond: fewer, moreCpuPerRequest: cpu };

@@ -178,6 +178,8 @@ export async function wrk(
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** Median, min and max of a non-empty list. */
+export const spread = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
 /** The servers run the compiled packages, as production does: builds them first. */
@@ -269,7 +271,7 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
     console.log(
       `\nHTTP, server pinned to core 1, wrk -t1 -c50 on core 0; ${ROUNDS} rounds of ${MEASURE_S} s (${discarded} discarded)`,
     );
-    const spread = (xs: number[]) => (xs.length ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) } : undefined);
+    const spreadOf = (xs: number[]) => (xs.length ? spread(xs) : undefined);
     const show = (r: { median: number; min: number; max: number } | undefined) =>
       (r ? `${fmt(r.median)} (${fmt(r.min)}-${fmt(r.max)})` : '-').padEnd(18);
     console.log(
@@ -287,8 +289,8 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
     for (const scenario of SCENARIOS) {
       const row = rows.get(scenario.name);
       if (!row) continue;
-      const ratio = spread(row.ratio);
-      const cpuRatio = spread(row.cpuRatio);
+      const ratio = spreadOf(row.ratio);
+      const cpuRatio = spreadOf(row.cpuRatio);
       const perSecond = row.perSecond.length ? median(row.perSecond) : 0;
       console.log(
         `${scenario.label.padEnd(72)} ${fmt(perSecond, 0).padStart(8)}  ${show(ratio)}  ${show(cpuRatio)}  ${fmt(median(row.cpu), 1).padStart(9)}  ${fmt(idleRss[scenario.name]!, 0)}${row.non2xx || row.errors ? `  !! ${row.non2xx} non-2xx, ${row.errors} socket errors` : ''}`,
@@ -308,8 +310,8 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
     const unbatched = rows.get('page-unbatched');
     if (batched && unbatched) {
       // Pages per second (rounds kept by the drift gate) and CPU per page (every round).
-      const ratios = spread(batched.perSecond.map((b, i) => b / unbatched.perSecond[i]!));
-      const cpuRatios = spread(batched.cpu.map((b, i) => unbatched.cpu[i]! / b));
+      const ratios = spreadOf(batched.perSecond.map((b, i) => b / unbatched.perSecond[i]!));
+      const cpuRatios = spreadOf(batched.cpu.map((b, i) => unbatched.cpu[i]! / b));
       result.pageBatchedOverUnbatched = { ratio: ratios, cpuRatio: cpuRatios };
       console.log(`S8 batched / unbatched: pages per second ${show(ratios).trim()}, CPU per page ${show(cpuRatios).trim()}`);
     }

@@ -10,7 +10,7 @@ import superjson from 'superjson';
 import { z } from 'zod';
 import { defineContract, type RouterOf } from '@switchyard/api-contracts';
 import { createServiceClient } from '@switchyard/infra/client';
-import { buildPackages, startServer } from './http.js';
+import { buildPackages, median, spread, startServer } from './http.js';
 import { HOP_KEY } from './shared.js';
 
 const now = () => performance.now();
@@ -43,8 +43,6 @@ async function measure(call: Caller, seconds: number): Promise<{ perSecond: numb
   const cpu = process.cpuUsage(cpu0);
   return { perSecond: calls / elapsed, cpuMicrosPerCall: (cpu.user + cpu.system) / calls };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** One call at a time: the median latency in microseconds. */
 async function latency(call: Caller, calls: number): Promise<number> {
@@ -107,7 +105,6 @@ export async function benchInterService(): Promise<Record<string, unknown>> {
       result.stockPerRequest = await measure(variants.stockPerRequest!, SECONDS);
       rounds.push(result);
     }
-    const spread = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
     const latencies: Array<{ bare: number; mesh: number }> = [];
     for (let round = 0; round < ROUNDS; round++) {
       const calls = quick ? 50 : 400;

@@ -5,6 +5,7 @@
 // per call, median (min-max). hops.ts divides it by the CPU an inter-service hop costs.
 import { classifyAttemptError } from '@switchyard/infra/client';
 import { TargetPolicies, type CallSink } from '@switchyard/infra/policies';
+import { spread } from './http.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 2 : 12;
@@ -53,8 +54,6 @@ async function cpuPerCall(call: Call): Promise<number> {
   return (cpu.user + cpu.system) / CALLS;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 export async function benchPolicyEngine(): Promise<{ addedMicrosPerCall: { median: number; min: number; max: number } }> {
   for (const call of Object.values(variants)) await cpuPerCall(call); // warm-up
   const added: number[] = [];
@@ -64,7 +63,7 @@ export async function benchPolicyEngine(): Promise<{ addedMicrosPerCall: { media
     for (const name of order) cpu[name] = await cpuPerCall(variants[name]);
     added.push(cpu.policies - cpu.bare);
   }
-  return { addedMicrosPerCall: { median: median(added), min: Math.min(...added), max: Math.max(...added) } };
+  return { addedMicrosPerCall: spread(added) };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

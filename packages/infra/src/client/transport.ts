@@ -37,8 +37,6 @@ export interface OutboundCall<Extra = unknown> {
   readonly extra: Extra;
 }
 
-export type { Cancellable, CallSink } from '../policies/target-policies.js';
-
 /** The headers of one HTTP request, from the calls it carries. */
 export type BatchHeaders<Extra> = (calls: ReadonlyArray<OutboundCall<Extra>>) => Record<string, string>;
 

@@ -9,7 +9,7 @@ import {
   type IBreaker,
 } from 'cockatiel';
 
-/** Options of {@link createBreaker}. Durations in ms. */
+/** Options of {@link breakerParts}. Durations in ms. */
 export interface BreakerOptions {
   /** Opens after this many failures in a row. @default 5 */
   consecutiveFailures?: number;
@@ -56,14 +56,8 @@ class EitherBreaker implements IBreaker {
 
 /**
  * A cockatiel circuit breaker that counts only the errors `isFailure` accepts (so 4xx answers and
- * the breaker's own rejections never open it), with exponential backoff between half-open probes.
- */
-export function createBreaker(options: BreakerOptions, isFailure: (error: unknown) => boolean): CircuitBreakerPolicy {
-  return breakerParts(options, isFailure).policy;
-}
-
-/**
- * {@link createBreaker}'s policy and its counting strategy: while the circuit is closed, the
+ * the breaker's own rejections never open it), with exponential backoff between half-open probes;
+ * and its counting strategy: while the circuit is closed, the
  * target policies record successes on the strategy directly (what cockatiel's closed state does,
  * without its promise layers) and hand failures to the policy, which decides to open.
  */

@@ -43,9 +43,4 @@ export class Bulkhead {
     if (next) next();
     else this.active--;
   }
-
-  /** Attempts running now. */
-  get running(): number {
-    return this.active;
-  }
 }

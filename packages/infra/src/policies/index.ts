@@ -1,5 +1,5 @@
 export { fullJitterDelay, parseRetryAfter, type BackoffOptions } from './backoff.js';
-export { CircuitState, createBreaker, type BreakerOptions } from './breaker.js';
+export { CircuitState, type BreakerOptions } from './breaker.js';
 export { DEADLINE_HEADER, MAX_DEADLINE_MS, now, parseDeadlineHeader, remainingMs } from './deadline.js';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 export {

@@ -207,7 +207,7 @@ export class TargetPolicies {
     );
   }
 
-  /** An attempt of `call` succeeded (see {@link PolicyCall.resolve}). */
+  /** @internal An attempt of `call` succeeded (see {@link PolicyCall.resolve}). */
   succeeded(call: PolicyCall, value: unknown): void {
     this.timers.remove(call);
     if (call.fast) {
@@ -218,7 +218,7 @@ export class TargetPolicies {
     call.done(value);
   }
 
-  /** An attempt of `call` failed: a retry when the call may be retried and there is time and budget, else the final error. */
+  /** @internal An attempt of `call` failed: a retry when the call may be retried and there is time and budget, else the final error. */
   failed(call: PolicyCall, error: unknown): void {
     this.timers.remove(call);
     const { breaker } = this;
@@ -356,8 +356,10 @@ class PolicyCall extends TimedNode implements Cancellable, CallSink {
     readonly info: CallInfo,
     readonly start: StartAttempt,
     readonly deadlineAt: number,
-    private readonly settleOk: (value: unknown) => void,
-    private readonly settleFail: (error: unknown) => void,
+    /** The call's outcome: its result... */
+    readonly done: (value: unknown) => void,
+    /** ...or its error. */
+    readonly fail: (error: unknown) => void,
   ) {
     super();
   }
@@ -397,15 +399,6 @@ class PolicyCall extends TimedNode implements Cancellable, CallSink {
     this.open = false;
     this.listener = undefined;
     return true;
-  }
-
-  /** The call's outcome. */
-  done(value: unknown): void {
-    this.settleOk(value);
-  }
-
-  fail(error: unknown): void {
-    this.settleFail(error);
   }
 }
 
