@@ -42,13 +42,19 @@ describe('LineDestination', () => {
     });
     child.stdout.pause();
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    let text = '';
-    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     child.stdout.resume();
     const code = await new Promise((resolve) => child.once('close', resolve));
     expect(code).toBe(0);
-    const lines = text.trim().split('\n');
+    const lines = Buffer.concat(chunks).toString('utf8').trim().split('\n');
     expect(lines).toHaveLength(count);
-    expect(lines.every((line, i) => (JSON.parse(line) as { i: number }).i === i)).toBe(true);
+    const pad = `${'x'.repeat(90)}é€𝄞`;
+    expect(
+      lines.every((line, i) => {
+        const entry = JSON.parse(line) as { i: number; pad: string };
+        return entry.i === i && entry.pad === pad;
+      }),
+    ).toBe(true);
   }, 30_000);
 });

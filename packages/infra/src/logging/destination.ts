@@ -72,7 +72,16 @@ export class LineDestination {
     const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
     this.pending = [];
     this.pendingLength = 0;
-    let data = Buffer.from(text);
+    // Usually one write of the whole text, encoded by writeSync itself (no Buffer made here).
+    let written = 0;
+    try {
+      written = writeSync(this.fd, text);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+    }
+    if (written === Buffer.byteLength(text)) return;
+    // A partial write (a pipe's reader is behind): the rest from where it stopped.
+    let data = Buffer.from(text).subarray(written);
     while (data.length > 0) {
       try {
         data = data.subarray(writeSync(this.fd, data));

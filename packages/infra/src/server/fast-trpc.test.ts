@@ -63,6 +63,12 @@ const SHAPES: Record<string, () => unknown> = {
   'undefined field': () => ({ a: undefined, b: 1 }),
   'top-level undefined': () => undefined,
   'repeated reference': () => ({ first: shared, second: shared }),
+  // Past the first 16 objects the check keeps them in a Set: a plain list, and a repeat there.
+  'many objects': () => Array.from({ length: 40 }, (_, i) => ({ i, tags: [`t${i}`] })),
+  'repeated reference after 20 objects': () => {
+    const items = Array.from({ length: 20 }, (_, i) => ({ i }));
+    return [...items, items[18]];
+  },
   'negative zero': () => ({ n: -0 }),
   NaN: () => ({ n: Number.NaN }),
   Infinity: () => ({ n: Number.POSITIVE_INFINITY }),

@@ -71,7 +71,7 @@ function isDataStream(value: unknown): boolean {
  * met once (a repeated reference is annotated, a cycle is cut). Anything else (Date, Map, BigInt,
  * undefined, class instances) goes through superjson itself.
  */
-function plainJson(value: unknown, seen: Set<object>, depth: number): boolean {
+function plainJson(value: unknown, seen: SeenObjects, depth: number): boolean {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -80,8 +80,7 @@ function plainJson(value: unknown, seen: Set<object>, depth: number): boolean {
       return Number.isFinite(value) && !(value === 0 && 1 / value < 0);
     case 'object': {
       if (value === null) return true;
-      if (depth > 32 || seen.has(value)) return false;
-      seen.add(value);
+      if (depth > 32 || !seen.add(value)) return false;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) if (!plainJson(value[i], seen, depth + 1)) return false;
         return true;
@@ -100,7 +99,31 @@ function plainJson(value: unknown, seen: Set<object>, depth: number): boolean {
   }
 }
 
-const SEEN = new Set<object>();
+/**
+ * The objects {@link plainJson} has met: the first few in an array, scanned (most outputs have a
+ * handful of objects, and a Set hashes each one: V8 gives each object an identity hash first), the
+ * rest in a Set.
+ */
+class SeenObjects {
+  private static readonly SCANNED = 16;
+  private readonly few: object[] = [];
+  private readonly many = new Set<object>();
+
+  /** Adds `value`; false if it was already there. */
+  add(value: object): boolean {
+    if (this.few.includes(value) || this.many.has(value)) return false;
+    if (this.few.length < SeenObjects.SCANNED) this.few.push(value);
+    else this.many.add(value);
+    return true;
+  }
+
+  clear(): void {
+    this.few.length = 0;
+    if (this.many.size > 0) this.many.clear();
+  }
+}
+
+const SEEN = new SeenObjects();
 /** {@link plainJson} with one reused set (the check is synchronous). */
 function isPlainJson(value: unknown): boolean {
   try {
