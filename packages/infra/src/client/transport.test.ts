@@ -162,6 +162,19 @@ describe('the mesh client transport', () => {
     transport.close();
   });
 
+  it('a procedure path that http.request refuses fails its calls, not the caller', async () => {
+    const transport = new HttpTransport({ url: downstream.address.url, maxBatchSize: 20 });
+    const failed = await transport
+      .send({}, { path: 'no such\tpath', type: 'query', input: {}, extra: undefined }, () => ({}))
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(TRPCClientError);
+    expect((failed as { cause?: unknown }).cause).toMatchObject({ code: 'ERR_UNESCAPED_CHARACTERS' });
+    // The transport still works.
+    const ok = await transport.send({}, { path: 'work', type: 'query', input: {}, extra: undefined }, () => ({}));
+    expect(ok).toEqual({ ok: true });
+    transport.close();
+  });
+
   it('a cancelled call rejects at once with its reason, and the request ends when no call in it waits', async () => {
     const transport = new HttpTransport({ url: downstream.address.url, maxBatchSize: 20 });
     let listener: CancelListener | undefined;

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { urlToHttpOptions } from 'node:url';
 import { TRPCClientError } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
 import superjson from 'superjson';
@@ -117,6 +118,13 @@ function itemOutcome(
 
 export class HttpTransport<Extra = unknown> {
   private readonly base: string;
+  /** The path of `/trpc/` at the service. */
+  private readonly basePath: string;
+  /**
+   * Where requests go, as http.request options: the URL is parsed once here, not on every
+   * request (a URL string makes http.request parse it and merge it into the options).
+   */
+  private readonly endpoint: { protocol: string; hostname: string; port?: number; auth?: string };
   private readonly request: typeof httpRequest;
   private readonly agent: HttpAgent;
   private readonly maxUrlLength: number;
@@ -125,7 +133,15 @@ export class HttpTransport<Extra = unknown> {
 
   constructor(private readonly options: TransportOptions<Extra>) {
     const url = new URL(options.url);
-    this.base = `${url.origin}${url.pathname.replace(/\/$/, '')}/trpc/`;
+    this.basePath = `${url.pathname.replace(/\/$/, '')}/trpc/`;
+    this.base = `${url.origin}${this.basePath}`;
+    const { protocol, hostname, port, auth } = urlToHttpOptions(url);
+    this.endpoint = {
+      protocol: protocol!,
+      hostname: hostname!,
+      ...(port ? { port: Number(port) } : {}),
+      ...(auth ? { auth } : {}),
+    };
     const https = url.protocol === 'https:';
     this.request = https ? (httpsRequest as unknown as typeof httpRequest) : httpRequest;
     // Keep-alive; Node's agent also retires a socket before the server's `Keep-Alive: timeout`.
@@ -236,8 +252,10 @@ export class HttpTransport<Extra = unknown> {
     batch.forEach((p, i) => (inputs[i] = p.wire ?? superjson.serialize(p.call.input)));
     const encoded = JSON.stringify(inputs);
     const paths = batch.map((p) => p.call.path).join(',');
-    const url =
-      type === 'query' ? `${this.base}${paths}?batch=1&input=${encodeURIComponent(encoded)}` : `${this.base}${paths}?batch=1`;
+    const path =
+      type === 'query'
+        ? `${this.basePath}${paths}?batch=1&input=${encodeURIComponent(encoded)}`
+        : `${this.basePath}${paths}?batch=1`;
     let headers: Record<string, string>;
     try {
       headers = headersOf(batch.map((p) => p.call));
@@ -253,7 +271,14 @@ export class HttpTransport<Extra = unknown> {
       const clientError = TRPCClientError.from(error);
       for (const p of batch) this.settle(p, undefined, clientError);
     };
-    const req = this.request(url, { method: type === 'query' ? 'GET' : 'POST', headers, agent: this.agent });
+    let req: ClientRequest;
+    try {
+      req = this.request({ ...this.endpoint, path, method: type === 'query' ? 'GET' : 'POST', headers, agent: this.agent });
+    } catch (error) {
+      // Options http.request refuses (a path with characters a URL must escape): the calls fail.
+      fail(error as Error);
+      return;
+    }
     const flight: Flight<Extra> = { req, batch };
     for (const p of batch) p.flight = flight;
     req.on('error', fail);
