@@ -43,4 +43,28 @@ describe('attempt timers', () => {
     timers.remove(b);
     timers.remove(a);
   });
+
+  it('rounds a timeout up to whole ms, and above 128 ms to a step of at most 1/64 of it', () => {
+    const timers = new AttemptTimers(() => 0);
+    const expiry = (ms: number) => {
+      const node = new Node(String(ms));
+      timers.add(node, ms, 0);
+      timers.remove(node);
+      return node.expiresAt;
+    };
+    expect(expiry(0.2)).toBe(1);
+    expect(expiry(20.3)).toBe(21);
+    expect(expiry(128)).toBe(128);
+    // 1000.5 / 64 = 15.6: steps of 8 ms.
+    expect(expiry(1000.5)).toBe(1008);
+    expect(expiry(5000)).toBe(5056);
+    for (const ms of [129, 191.5, 256, 4095, 65_537.25, 999_999_999]) {
+      const rounded = expiry(ms);
+      expect(rounded).toBeGreaterThanOrEqual(ms);
+      expect(rounded - ms).toBeLessThan(ms / 64);
+      // Nearby timeouts share a list: the step is a power of two of at least 1/128 of the timeout.
+      const step = 2 ** Math.floor(Math.log2(ms / 64));
+      expect(rounded % step).toBe(0);
+    }
+  });
 });

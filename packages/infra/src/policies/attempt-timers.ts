@@ -95,6 +95,7 @@ export class AttemptTimers {
 function roundUp(ms: number): number {
   if (!(ms > 1)) return 1;
   if (ms <= 128) return Math.ceil(ms);
-  const step = 2 ** Math.floor(Math.log2(ms / 64));
+  // The largest power of two <= ms / 64 (integer bit arithmetic below 2^31: no Math.log2/pow per attempt).
+  const step = ms < 2 ** 31 ? 1 << (31 - Math.clz32(ms / 64)) : 2 ** Math.floor(Math.log2(ms / 64));
   return Math.ceil(ms / step) * step;
 }
