@@ -76,6 +76,8 @@ ensureBinaries({
   chromium: 'chromium',
   wrk: 'wrk',
   'redis-benchmark': 'redis-tools',
+  valgrind: 'valgrind',
+  callgrind_control: 'valgrind',
 });
 console.log('redis-server: each test that needs Redis starts its own on a free port (the shared one is never touched).');
 console.log('caddy, prometheus: started by the end-to-end tests on free ports; promtool and docker-compose check deploy/ and docker-compose.yml;');

@@ -1,0 +1,326 @@
+// The policy stack's cost in an inter-service call, counted in machine instructions rather than
+// timed: wall-clock and CPU-time pairs on this VM spread by +-5-10%, wider than the 2% to resolve.
+// valgrind's callgrind counts the instructions a process executes, which repeats for the same
+// binary, inputs and work, whatever else the machine does. Both ends run under callgrind: a caller
+// process making calls through the contract client (with its policy stack, or `policies: false`:
+// the same transport, identity, request id, trace headers and metrics) and the downstream (sy-bare
+// of servers.ts) serving them. After a warm-up (so the JIT has compiled the path), both counters
+// are zeroed, a fixed number of calls is made, and both are dumped: instructions per call =
+// (caller + downstream) / calls. V8's one-time work (compiling, deoptimizing), which goes on now
+// and then after any warm-up, is left out and printed; a full GC is kept out of the window by a
+// large old space (counted from --trace-gc and printed). Two shapes, each deterministic in its
+// batching:
+//   one at a time     each call its own HTTP request
+//   16 per batch      waves of 16 calls of 16 different requests (own request id, deadline, trace),
+//                     sent together in one batch (x-switchyard-calls), the next wave when all answer
+// Each variant runs `--runs` times in fresh process pairs (A B B A ...), so the spread between runs
+// of the same variant is shown beside the difference between variants.
+// `--quick`: one shape, one run, few calls (keeps the harness working; its figures mean little).
+// `--runs=N --warmup=N --calls=N --shapes=single,wave`. JSON: results/policy-instructions.json.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { z } from 'zod';
+import { defineContract } from '@switchyard/api-contracts';
+import { createServiceClient } from '@switchyard/infra/client';
+import { buildPackages, median, spread } from './http.js';
+import { HOP_KEY } from './shared.js';
+
+const quick = process.argv.includes('--quick');
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const RUNS = Number(arg('runs') ?? (quick ? 1 : 2));
+const WARMUP = Number(arg('warmup') ?? (quick ? 300 : 6000));
+const CALLS = Number(arg('calls') ?? (quick ? 200 : 2000));
+const SELF = fileURLToPath(import.meta.url);
+const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
+const WAVE = 16;
+
+const downstreamContract = defineContract({
+  hello: { type: 'query', input: z.object({ name: z.string() }), output: z.object({ message: z.string() }), access: 'public' },
+});
+
+type Variant = 'bare' | 'policies';
+type Shape = 'single' | 'wave';
+
+// --- the caller process -----------------------------------------------------------------------
+async function caller(variant: Variant, shape: Shape): Promise<void> {
+  const lines = createInterface({ input: process.stdin });
+  const next = lineReader(lines);
+  // Started beside the downstream (both load for a while under callgrind): its URL comes on stdin.
+  process.stdout.write('LOADED\n');
+  const url = await next();
+  const client = createServiceClient({
+    target: 'downstream',
+    contract: downstreamContract,
+    url,
+    caller: { service: 'hop', key: HOP_KEY },
+    ...(variant === 'bare' ? { policies: false as const } : {}),
+  });
+  let n = 0;
+  const call = () =>
+    client
+      .with({
+        requestId: `bench-request-${String(n++ % 1_000_000).padStart(6, '0')}`,
+        deadlineAt: performance.now() + 60_000,
+        otel: ROOT_CONTEXT,
+      })
+      .hello.query({ name: 'bench' });
+  const run = async (calls: number) => {
+    if (shape === 'single') for (let i = 0; i < calls; i++) await call();
+    else for (let i = 0; i < calls; i += WAVE) await Promise.all(Array.from({ length: WAVE }, call));
+  };
+  await run(WARMUP);
+  process.stdout.write('WARM\n');
+  await next();
+  await run(CALLS);
+  process.stdout.write('DONE\n');
+  await next();
+  process.exit(0);
+}
+
+function lineReader(lines: Interface): () => Promise<string> {
+  const queued: string[] = [];
+  let waiting: ((line: string) => void) | undefined;
+  lines.on('line', (line) => {
+    if (waiting) {
+      const w = waiting;
+      waiting = undefined;
+      w(line);
+    } else queued.push(line);
+  });
+  return () => (queued.length ? Promise.resolve(queued.shift()!) : new Promise((resolve) => (waiting = resolve)));
+}
+
+// --- the parent -------------------------------------------------------------------------------
+interface Proc {
+  child: ChildProcess;
+  next: () => Promise<string>;
+  /** Full (mark-compact) collections so far, from --trace-gc. */
+  majorGcs: number;
+  /** Rejects when the process exits. */
+  exited: Promise<never>;
+}
+
+function underCallgrind(dir: string, name: string, args: string[]): Proc {
+  const child = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      `--callgrind-out-file=${join(dir, `${name}.%p`)}`,
+      '--quiet',
+      process.execPath,
+      // V8's predictable mode: no background compilation or GC threads, and a GC schedule that
+      // depends on allocation alone, not on time (the counts would depend on scheduling).
+      '--predictable',
+      '--predictable-gc-schedule',
+      // A full collection is one large cost at a point that depends on what came before: one in
+      // a window of 2,000 calls added ~35,000 instructions to each. With a large old space none
+      // happens in the window (counted from --trace-gc and printed); scavenges, which follow
+      // what a call allocates, are counted.
+      '--initial-old-space-size=1024',
+      '--trace-gc',
+      ...args,
+    ],
+    { env: { ...process.env, NODE_ENV: 'production' }, stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code, signal) => reject(new Error(`exited (${code ?? signal})`))),
+  );
+  exited.catch(() => undefined); // read by waitFor while the process is expected to run
+  const proc: Proc = { child, next: lineReader(lines), majorGcs: 0, exited };
+  lines.on('line', (line) => {
+    if (/Mark-Compact|Mark-sweep/i.test(line)) proc.majorGcs++;
+  });
+  return proc;
+}
+
+async function waitFor(proc: Proc, pattern: RegExp, what: string): Promise<RegExpExecArray> {
+  for (;;) {
+    const line = await Promise.race([
+      proc.next(),
+      proc.exited.catch((error: Error) => Promise.reject(new Error(`${what} ${error.message}`))),
+    ]);
+    const match = pattern.exec(line);
+    if (match) return match;
+  }
+}
+
+function control(pid: number, option: '-z' | '-d'): void {
+  const result = spawnSync('callgrind_control', [option, String(pid)], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`callgrind_control ${option} ${pid} failed: ${result.stderr}${result.stdout}`);
+}
+
+/**
+ * V8's one-time work (compiling to bytecode, baseline and optimized code, deoptimizing): a cost
+ * that a long-running process pays once, not per call, yet that still happens now and then after
+ * any warm-up (in one window of 1,000 calls after 3,000 it was 37% of the caller's count).
+ */
+const ONE_TIME =
+  /^v8::internal::Runtime_(CompileOptimized|CompileLazy|CompileBaseline|InstallBaselineCode|NotifyDeoptimized|BytecodeBudgetInterrupt\w*)\(/;
+
+/**
+ * The instructions in a process's last dump (the one after the zero): all of them, and those of
+ * {@link ONE_TIME} (the inclusive costs of the calls into it from outside it).
+ */
+function dumped(dir: string, name: string, pid: number): { total: number; oneTime: number } {
+  // Dumps triggered by callgrind_control are numbered NAME.PID.N; the highest is the last.
+  const last = readdirSync(dir)
+    .filter((f) => f.startsWith(`${name}.${pid}.`))
+    .sort((a, b) => Number(a.split('.').at(-1)) - Number(b.split('.').at(-1)))
+    .at(-1);
+  if (!last) throw new Error(`no callgrind dump for ${name} ${pid} in ${dir}`);
+  const text = readFileSync(join(dir, last), 'utf8');
+  const summary = /^summary: (\d+)/m.exec(text);
+  if (!summary) throw new Error(`no summary in ${last}`);
+  // callgrind's format: `fn=(id) name` starts a function's lines, `cfn=(id) name` names the
+  // function the next `calls=` line calls, and the line after that holds the call's inclusive cost.
+  const names = new Map<string, string>();
+  const named = (ref: string) => {
+    const match = /^\((\d+)\)(?: (.*))?$/.exec(ref)!;
+    if (match[2] !== undefined) names.set(match[1]!, match[2]);
+    return names.get(match[1]!) ?? '';
+  };
+  let inOneTime = false;
+  let calleeOneTime = false;
+  let callCost = false;
+  let oneTime = 0;
+  for (const line of text.split('\n')) {
+    if (callCost) {
+      callCost = false;
+      if (calleeOneTime && !inOneTime) oneTime += Number(line.split(' ')[1]);
+    } else if (line.startsWith('fn=')) inOneTime = ONE_TIME.test(named(line.slice(3)));
+    else if (line.startsWith('cfn=')) calleeOneTime = ONE_TIME.test(named(line.slice(4)));
+    else if (line.startsWith('calls=')) callCost = true;
+  }
+  return { total: Number(summary[1]), oneTime };
+}
+
+interface ShapeResult {
+  bareInstructionsPerCall: number;
+  policiesInstructionsPerCall: number;
+  added: number;
+  callerAdded: number;
+  spreadBare: { min: number; max: number };
+  spreadPolicies: { min: number; max: number };
+  oneTimeLeftOut: { min: number; max: number };
+  majorGcsInWindows: number;
+}
+
+interface Measurement {
+  /** Instructions per call in each process, V8's one-time work left out. */
+  caller: number;
+  downstream: number;
+  /** V8's one-time work per call in the window (both processes), left out of the above. */
+  oneTime: number;
+  /** Full collections in the measured window (both processes). */
+  majorGcs: number;
+}
+
+/** One measurement in a fresh pair of processes: instructions per call, caller and downstream. */
+async function measure(variant: Variant, shape: Shape): Promise<Measurement> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-callgrind-'));
+  const downstream = underCallgrind(dir, 'downstream', ['--import', 'tsx', SERVERS, 'sy-bare']);
+  try {
+    const callerProc = underCallgrind(dir, 'caller', [
+      '--import',
+      'tsx',
+      SELF,
+      '--caller',
+      variant,
+      shape,
+      `--warmup=${WARMUP}`,
+      `--calls=${CALLS}`,
+    ]);
+    try {
+      const port = Number((await waitFor(downstream, /^READY (\d+)/, 'the downstream'))[1]);
+      await waitFor(callerProc, /^LOADED$/, 'the caller');
+      callerProc.child.stdin!.write(`http://127.0.0.1:${port}\n`);
+      await waitFor(callerProc, /^WARM$/, 'the caller');
+      control(downstream.child.pid!, '-z');
+      control(callerProc.child.pid!, '-z');
+      const gcsBefore = downstream.majorGcs + callerProc.majorGcs;
+      callerProc.child.stdin!.write('go\n');
+      await waitFor(callerProc, /^DONE$/, 'the caller');
+      control(callerProc.child.pid!, '-d');
+      control(downstream.child.pid!, '-d');
+      const callerCount = dumped(dir, 'caller', callerProc.child.pid!);
+      const downstreamCount = dumped(dir, 'downstream', downstream.child.pid!);
+      return {
+        caller: (callerCount.total - callerCount.oneTime) / CALLS,
+        downstream: (downstreamCount.total - downstreamCount.oneTime) / CALLS,
+        oneTime: (callerCount.oneTime + downstreamCount.oneTime) / CALLS,
+        majorGcs: downstream.majorGcs + callerProc.majorGcs - gcsBefore,
+      };
+    } finally {
+      callerProc.child.kill('SIGKILL');
+    }
+  } finally {
+    downstream.child.kill('SIGKILL');
+  }
+}
+
+export async function benchPolicyInstructions(): Promise<Record<string, unknown>> {
+  if (spawnSync('sh', ['-c', 'command -v valgrind && command -v callgrind_control'], { stdio: 'ignore' }).status !== 0)
+    throw new Error('valgrind is missing: apt-get install -y valgrind');
+  buildPackages();
+  const results: Record<string, unknown> = {};
+  const shapes = (arg('shapes')?.split(',') ?? (quick ? ['single'] : ['single', 'wave'])) as Shape[];
+  for (const shape of shapes) {
+    const runs: Record<Variant, Measurement[]> = { bare: [], policies: [] };
+    for (let run = 0; run < RUNS; run++) {
+      const order: Variant[] = run % 2 === 0 ? ['bare', 'policies'] : ['policies', 'bare'];
+      for (const variant of order) runs[variant].push(await measure(variant, shape));
+    }
+    const total = (r: Measurement) => r.caller + r.downstream;
+    const bare = median(runs.bare.map(total));
+    const withPolicies = median(runs.policies.map(total));
+    const all = [...runs.bare, ...runs.policies];
+    results[shape] = {
+      runs,
+      bareInstructionsPerCall: Math.round(bare),
+      policiesInstructionsPerCall: Math.round(withPolicies),
+      addedPerCall: Math.round(withPolicies - bare),
+      added: (withPolicies - bare) / bare,
+      callerAdded: median(runs.policies.map((r) => r.caller)) / median(runs.bare.map((r) => r.caller)) - 1,
+      spreadBare: spread(runs.bare.map(total)),
+      spreadPolicies: spread(runs.policies.map(total)),
+      oneTimeLeftOut: spread(all.map((r) => r.oneTime)),
+      majorGcsInWindows: all.reduce((sum, r) => sum + r.majorGcs, 0),
+    };
+  }
+  return {
+    scenario: 'policy stack, instructions per inter-service call (callgrind)',
+    warmup: WARMUP,
+    calls: CALLS,
+    runs: RUNS,
+    results,
+  };
+}
+
+if (process.argv[2] === '--caller') {
+  await caller(process.argv[3] as Variant, process.argv[4] as Shape);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
+  const result = await benchPolicyInstructions();
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  mkdirSync(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true });
+  writeFileSync(
+    fileURLToPath(new URL('results/policy-instructions.json', import.meta.url)),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
+  const k = (n: number) => `${Math.round(n / 1000)}k`;
+  const range = (s: { min: number; max: number }) => (k(s.min) === k(s.max) ? k(s.min) : `${k(s.min)}-${k(s.max)}`);
+  const labels: Record<Shape, string> = { single: 'one call at a time', wave: '16 calls of 16 requests per batch' };
+  for (const [shape, r] of Object.entries(result.results as Record<Shape, ShapeResult>)) {
+    process.stdout.write(
+      `policy stack, instructions per call (callgrind, caller + downstream, ${RUNS} runs of ${CALLS} calls), ${labels[shape as Shape]}: ` +
+        `without ${k(r.bareInstructionsPerCall)} (runs ${range(r.spreadBare)}), with ${k(r.policiesInstructionsPerCall)} (runs ${range(r.spreadPolicies)}): ` +
+        `${r.added >= 0 ? '+' : ''}${(r.added * 100).toFixed(2)}% (caller alone ${r.callerAdded >= 0 ? '+' : ''}${(r.callerAdded * 100).toFixed(2)}%); ` +
+        `V8 compilation left out ${range(r.oneTimeLeftOut)} per call, full GCs in the windows: ${r.majorGcsInWindows}\n`,
+    );
+  }
+}
