@@ -2,6 +2,7 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import type { AddressInfo } from 'node:net';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { TRPCClientError } from '@trpc/client';
+import type { AnyTRPCRouter } from '@trpc/server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { classifyAttemptError } from './call-errors.js';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
@@ -162,13 +163,19 @@ describe('the mesh client transport', () => {
     transport.close();
   });
 
-  it('a procedure path that http.request refuses fails its calls, not the caller', async () => {
+  it('a header http.request refuses fails its calls, not the caller; a procedure name with a space is escaped', async () => {
     const transport = new HttpTransport({ url: downstream.address.url, maxBatchSize: 20 });
     const failed = await transport
-      .send({}, { path: 'no such\tpath', type: 'query', input: {}, extra: undefined }, () => ({}))
+      .send({}, { path: 'work', type: 'query', input: {}, extra: undefined }, () => ({ 'x-note': 'line\nbreak' }))
       .catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(TRPCClientError);
-    expect((failed as { cause?: unknown }).cause).toMatchObject({ code: 'ERR_UNESCAPED_CHARACTERS' });
+    expect((failed as { cause?: unknown }).cause).toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    // Sent escaped (as fetch would), the service answers that it has no such procedure.
+    const unknown = await transport
+      .send({}, { path: 'no such', type: 'query', input: {}, extra: undefined }, () => ({}))
+      .catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(TRPCClientError);
+    expect((unknown as TRPCClientError<AnyTRPCRouter>).data).toMatchObject({ code: 'NOT_FOUND', httpStatus: 404 });
     // The transport still works.
     const ok = await transport.send({}, { path: 'work', type: 'query', input: {}, extra: undefined }, () => ({}));
     expect(ok).toEqual({ ok: true });

@@ -116,8 +116,13 @@ function itemOutcome(
   return { error: new TRPCClientError(`Bad response from the service (HTTP ${meta.response.status})`, { meta }) as ClientError };
 }
 
+/** Procedure paths a URL carries as they are (no escaping needed). */
+const PLAIN_PATHS = /^[\w.~,-]*$/;
+
 export class HttpTransport<Extra = unknown> {
   private readonly base: string;
+  /** The service's scheme, host and port. */
+  private readonly origin: string;
   /** The path of `/trpc/` at the service. */
   private readonly basePath: string;
   /**
@@ -134,6 +139,7 @@ export class HttpTransport<Extra = unknown> {
   constructor(private readonly options: TransportOptions<Extra>) {
     const url = new URL(options.url);
     this.basePath = `${url.pathname.replace(/\/$/, '')}/trpc/`;
+    this.origin = url.origin;
     this.base = `${url.origin}${this.basePath}`;
     const { protocol, hostname, port, auth } = urlToHttpOptions(url);
     this.endpoint = {
@@ -271,11 +277,15 @@ export class HttpTransport<Extra = unknown> {
       const clientError = TRPCClientError.from(error);
       for (const p of batch) this.settle(p, undefined, clientError);
     };
+    const method = type === 'query' ? 'GET' : 'POST';
     let req: ClientRequest;
     try {
-      req = this.request({ ...this.endpoint, path, method: type === 'query' ? 'GET' : 'POST', headers, agent: this.agent });
+      req = PLAIN_PATHS.test(paths)
+        ? this.request({ ...this.endpoint, path, method, headers, agent: this.agent })
+        : // Procedure names with other characters: as a URL, which escapes them as fetch would.
+          this.request(`${this.origin}${path}`, { method, headers, agent: this.agent });
     } catch (error) {
-      // Options http.request refuses (a path with characters a URL must escape): the calls fail.
+      // What http.request refuses (e.g. a header value with a line break): the calls fail.
       fail(error as Error);
       return;
     }
