@@ -7,17 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import superjson from 'superjson';
-import { z } from 'zod';
-import { defineContract, type RouterOf } from '@switchyard/api-contracts';
+import type { RouterOf } from '@switchyard/api-contracts';
 import { createServiceClient } from '@switchyard/infra/client';
 import { buildPackages, median, spread, startServer } from './http.js';
-import { HOP_KEY } from './shared.js';
+import { HOP_KEY, helloContract } from './shared.js';
 
 const now = () => performance.now();
-/** The downstream's contract (sy-bare of servers.ts): `hello` answers at once. */
-const downstreamContract = defineContract({
-  hello: { type: 'query', input: z.object({ name: z.string() }), output: z.object({ message: z.string() }), access: 'public' },
-});
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 2 : 11;
@@ -66,15 +61,15 @@ export async function benchInterService(): Promise<Record<string, unknown>> {
   const child = downstream.child;
   try {
     const stockClient = () =>
-      createTRPCClient<RouterOf<typeof downstreamContract>>({
+      createTRPCClient<RouterOf<typeof helloContract>>({
         links: [httpBatchLink({ url: `${url}/trpc`, transformer: superjson, maxItems: 64 })],
       });
     const caller = { service: 'hop', key: HOP_KEY };
-    const mesh = createServiceClient({ target: 'downstream', contract: downstreamContract, url, caller });
-    const bare = createServiceClient({ target: 'downstream', contract: downstreamContract, url, caller, policies: false });
+    const mesh = createServiceClient({ target: 'downstream', contract: helloContract, url, caller });
+    const bare = createServiceClient({ target: 'downstream', contract: helloContract, url, caller, policies: false });
     // The control: a second client without policies, measured against the first as the policy
     // stack is; what it shows is the harness's own spread between two identical clients.
-    const bare2 = createServiceClient({ target: 'downstream', contract: downstreamContract, url, caller, policies: false });
+    const bare2 = createServiceClient({ target: 'downstream', contract: helloContract, url, caller, policies: false });
     const shared = { requestId: 'bench-request-000001', deadlineAt: now() + 3_600_000, otel: ROOT_CONTEXT };
     const fresh = () => ({ requestId: 'bench-request-000001', deadlineAt: now() + 5_000, otel: ROOT_CONTEXT });
     const PAIRS = [

@@ -24,11 +24,9 @@ import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
-import { z } from 'zod';
-import { defineContract } from '@switchyard/api-contracts';
 import { createServiceClient } from '@switchyard/infra/client';
 import { buildPackages, median, spread } from './http.js';
-import { HOP_KEY } from './shared.js';
+import { HOP_KEY, helloContract } from './shared.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -38,10 +36,6 @@ const CALLS = Number(arg('calls') ?? (quick ? 200 : 2000));
 const SELF = fileURLToPath(import.meta.url);
 const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
 const WAVE = 16;
-
-const downstreamContract = defineContract({
-  hello: { type: 'query', input: z.object({ name: z.string() }), output: z.object({ message: z.string() }), access: 'public' },
-});
 
 type Variant = 'bare' | 'policies';
 type Shape = 'single' | 'wave';
@@ -55,7 +49,7 @@ async function caller(variant: Variant, shape: Shape): Promise<void> {
   const url = await next();
   const client = createServiceClient({
     target: 'downstream',
-    contract: downstreamContract,
+    contract: helloContract,
     url,
     caller: { service: 'hop', key: HOP_KEY },
     ...(variant === 'bare' ? { policies: false as const } : {}),
@@ -82,6 +76,11 @@ async function caller(variant: Variant, shape: Shape): Promise<void> {
   process.exit(0);
 }
 
+/**
+ * The next line of `lines`, each in turn, the others kept. Not readline's async iterator: it
+ * pauses its input past 1,024 unread lines, and the callee's --trace-gc lines, never read, would
+ * then fill its stdout pipe and stop it.
+ */
 function lineReader(lines: Interface): () => Promise<string> {
   const queued: string[] = [];
   let waiting: ((line: string) => void) | undefined;
