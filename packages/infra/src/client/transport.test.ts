@@ -182,6 +182,34 @@ describe('the mesh client transport', () => {
     transport.close();
   });
 
+  it('sends Host with the port, credentials in the URL as Basic auth, and a call’s own Host or Authorization instead', async () => {
+    const port = new URL(proxyUrl).port;
+    const send = (url: string, headers: Record<string, string>, type: 'query' | 'mutation' = 'query') => {
+      const transport = new HttpTransport({ url, maxBatchSize: 20 });
+      return transport
+        .send(
+          {},
+          { path: type === 'query' ? 'work' : 'record', type, input: type === 'query' ? {} : { id: 'h' }, extra: undefined },
+          () => ({
+            ...headers,
+          }),
+        )
+        .catch((e: unknown) => e) // what was sent is what counts here
+        .finally(() => transport.close());
+    };
+    await send(proxyUrl, { 'x-request-id': 'transport-host-1' });
+    await send(`http://svc:p%40ss@127.0.0.1:${port}`, {}, 'mutation');
+    await send(`http://svc:secret@127.0.0.1:${port}`, { Authorization: 'Bearer user-token', Host: 'notes.internal' });
+    expect(seen.map((r) => [r.headers.host, r.headers.authorization, r.headers['x-request-id']])).toEqual([
+      [`127.0.0.1:${port}`, undefined, 'transport-host-1'],
+      [`127.0.0.1:${port}`, `Basic ${Buffer.from('svc:p@ss').toString('base64')}`, undefined],
+      ['notes.internal', 'Bearer user-token', undefined],
+    ]);
+    // Each sent once, keep-alive asked for, a mutation's body announced.
+    expect(seen.every((r) => !Array.isArray(r.headers.host) && r.headers.connection === 'keep-alive')).toBe(true);
+    expect(seen[1]!.headers['content-length']).toBe(String(Buffer.byteLength('{"0":{"json":{"id":"h"}}}')));
+  });
+
   it('a cancelled call rejects at once with its reason, and the request ends when no call in it waits', async () => {
     const transport = new HttpTransport({ url: downstream.address.url, maxBatchSize: 20 });
     let listener: CancelListener | undefined;

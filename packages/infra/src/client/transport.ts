@@ -129,7 +129,10 @@ export class HttpTransport<Extra = unknown> {
    * Where requests go, as http.request options: the URL is parsed once here, not on every
    * request (a URL string makes http.request parse it and merge it into the options).
    */
-  private readonly endpoint: { protocol: string; hostname: string; port?: number; auth?: string };
+  private readonly endpoint: { protocol: string; hostname: string; port?: number };
+  /** The Host header, and the Authorization header of credentials in the URL (sent unless the call's headers have one). */
+  private readonly host: string;
+  private readonly basicAuth: string | undefined;
   private readonly request: typeof httpRequest;
   private readonly agent: HttpAgent;
   private readonly maxUrlLength: number;
@@ -142,12 +145,11 @@ export class HttpTransport<Extra = unknown> {
     this.origin = url.origin;
     this.base = `${url.origin}${this.basePath}`;
     const { protocol, hostname, port, auth } = urlToHttpOptions(url);
-    this.endpoint = {
-      protocol: protocol!,
-      hostname: hostname!,
-      ...(port ? { port: Number(port) } : {}),
-      ...(auth ? { auth } : {}),
-    };
+    this.endpoint = { protocol: protocol!, hostname: hostname!, ...(port ? { port: Number(port) } : {}) };
+    // What node's http.request adds from a URL (`host` with the port unless it is the default,
+    // `auth` as Basic credentials): headers go to it as a list, which it takes as they are.
+    this.host = url.host;
+    this.basicAuth = auth ? `Basic ${Buffer.from(auth).toString('base64')}` : undefined;
     const https = url.protocol === 'https:';
     this.request = https ? (httpsRequest as unknown as typeof httpRequest) : httpRequest;
     // Keep-alive; Node's agent also retires a socket before the server's `Keep-Alive: timeout`.
@@ -252,6 +254,27 @@ export class HttpTransport<Extra = unknown> {
     return list.slice(from, i);
   }
 
+  /**
+   * A request's headers as the flat list http.request takes as they are: from an object it
+   * lowercases, validates and stores each name in a dictionary, then writes them out again (about
+   * as much work per header as the call's own policies, under callgrind). The list gets the same
+   * checks of names and values; Host (and Authorization for credentials in the URL) are added
+   * here unless the headers have them.
+   */
+  private headerList(headers: Record<string, string>): string[] {
+    const list: string[] = [];
+    let host = true;
+    let auth = this.basicAuth !== undefined;
+    for (const name in headers) {
+      list.push(name, headers[name]!);
+      if (name.length === 4 && name.toLowerCase() === 'host') host = false;
+      else if (auth && name.length === 13 && name.toLowerCase() === 'authorization') auth = false;
+    }
+    if (host) list.push('host', this.host);
+    if (auth) list.push('authorization', this.basicAuth!);
+    return list;
+  }
+
   private dispatch(batch: Array<Pending<Extra>>, headersOf: BatchHeaders<Extra>): void {
     const type = batch[0]!.call.type;
     const inputs: Record<number, unknown> = {};
@@ -278,12 +301,13 @@ export class HttpTransport<Extra = unknown> {
       for (const p of batch) this.settle(p, undefined, clientError);
     };
     const method = type === 'query' ? 'GET' : 'POST';
+    const list = this.headerList(headers);
     let req: ClientRequest;
     try {
       req = PLAIN_PATHS.test(paths)
-        ? this.request({ ...this.endpoint, path, method, headers, agent: this.agent })
+        ? this.request({ ...this.endpoint, path, method, headers: list, agent: this.agent })
         : // Procedure names with other characters: as a URL, which escapes them as fetch would.
-          this.request(`${this.origin}${path}`, { method, headers, agent: this.agent });
+          this.request(`${this.origin}${path}`, { method, headers: list, agent: this.agent });
     } catch (error) {
       // What http.request refuses (e.g. a header value with a line break): the calls fail.
       fail(error as Error);

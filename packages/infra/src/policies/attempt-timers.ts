@@ -1,3 +1,5 @@
+import { now } from './deadline.js';
+
 /**
  * Per-attempt timeouts without a Node timer per attempt: attempts with the same timeout expire in
  * the order they started, so each distinct timeout keeps a FIFO list of its attempts and one Node
@@ -32,7 +34,7 @@ class TimerList {
 export class AttemptTimers {
   private readonly lists = new Map<number, TimerList>();
 
-  constructor(private readonly clock: () => number = () => performance.now()) {}
+  constructor(private readonly clock: () => number = now) {}
 
   /**
    * Expires `node` after `ms` (rounded up to whole milliseconds, at least 1) unless it is removed

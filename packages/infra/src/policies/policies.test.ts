@@ -20,6 +20,18 @@ describe('RetryBudget (fake clock)', () => {
     expect(later).toBe(10);
   });
 
+  it('counts a call at the time its caller read, when given', () => {
+    let t = 0;
+    const budget = new RetryBudget({ ratio: 0.2, minPerSecond: 1, windowMs: 10_000 }, () => t);
+    for (let i = 0; i < 100; i++) budget.recordCall();
+    budget.recordCall(10_001);
+    t = 10_001;
+    // The window has moved past the first 100 calls; the one counted at 10,001 ms remains.
+    let granted = 0;
+    while (budget.tryRetry()) granted++;
+    expect(granted).toBe(11);
+  });
+
   it('refuses bad options at construction', () => {
     expect(() => new RetryBudget({ ratio: -1 })).toThrow(RangeError);
     expect(() => new RetryBudget({ windowMs: 10 })).toThrow(RangeError);

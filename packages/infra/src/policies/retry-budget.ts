@@ -37,9 +37,9 @@ export class RetryBudget {
     this.bucketStart = this.clock();
   }
 
-  /** Counts one original call (not a retry). */
-  recordCall(): void {
-    this.advance();
+  /** Counts one original call (not a retry). `at`: the clock's time now, when the caller has just read it. */
+  recordCall(at: number = this.clock()): void {
+    this.advance(at);
     this.calls[this.index]! += 1;
   }
 
@@ -53,8 +53,7 @@ export class RetryBudget {
     return true;
   }
 
-  private advance(): void {
-    const at = this.clock();
+  private advance(at: number = this.clock()): void {
     let steps = Math.floor((at - this.bucketStart) / this.bucketMs);
     if (steps <= 0) return;
     this.bucketStart += steps * this.bucketMs;

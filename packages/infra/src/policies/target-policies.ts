@@ -133,7 +133,8 @@ export class TargetPolicies {
     this.maxAttempts = options.maxAttempts ?? 3;
     this.backoff = options.backoff ?? { baseMs: 25, capMs: 1_000 };
     this.halfOpenProbes = options.halfOpenProbes ?? 1;
-    this.budget = new RetryBudget(options.budget);
+    // On the deadlines' clock: a call is counted at the time its deadline was computed from.
+    this.budget = new RetryBudget(options.budget, now);
     if (options.breaker !== false) {
       const { policy, strategy } = breakerParts(options.breaker ?? {}, (error) => this.countsAsFailure(error));
       this.breaker = policy;
@@ -168,7 +169,7 @@ export class TargetPolicies {
         reject(this.reject(info, 'deadline', 'The deadline was spent before the call was made'));
         return;
       }
-      this.budget.recordCall();
+      this.budget.recordCall(at);
       this.attempt(new PolicyCall(this, info, start, deadlineAt, resolve as (value: unknown) => void, reject), at);
     });
   }
