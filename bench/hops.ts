@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../packages/infra/src/testing/index.js';
 import { buildPackages, median, spread, startServer, wrk, type Running, type Sample } from './http.js';
 import { benchPolicyEngine } from './policy-engine.js';
+import { HELLO_PATH } from './shared.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -20,7 +21,6 @@ const ROUNDS = Number(arg('rounds') ?? (quick ? 1 : 5));
 const WARMUP_S = Number(arg('warmup') ?? (quick ? 0.5 : 3));
 const MEASURE_S = Number(arg('seconds') ?? (quick ? 1 : 8));
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const HELLO = `/trpc/hello?input=${encodeURIComponent(JSON.stringify({ json: { name: 'bench' } }))}`;
 
 async function startCaddy(upstreams: Running[]): Promise<Running> {
   const [port, metricsPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
@@ -44,7 +44,7 @@ async function startCaddy(upstreams: Running[]): Promise<Running> {
   });
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const answer = await fetch(`http://127.0.0.1:${port}/api/notes${HELLO}`).catch(() => undefined);
+    const answer = await fetch(`http://127.0.0.1:${port}/api/notes${HELLO_PATH}`).catch(() => undefined);
     if (answer?.status === 200) break;
     if (Date.now() > deadline) throw new Error(`caddy did not route to the instances (last status ${answer?.status})`);
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -88,7 +88,7 @@ export async function benchHops(): Promise<Record<string, unknown>> {
       name: 'direct',
       label: 'single hop: wrk -> B',
       front: () => b[0]!,
-      path: HELLO,
+      path: HELLO_PATH,
       behind: () => [],
     };
     const scenarios: HopScenario[] = [
@@ -96,28 +96,28 @@ export async function benchHops(): Promise<Record<string, unknown>> {
         name: 'hop',
         label: 'inter-service hop: wrk -> A -> B, contract client with policies',
         front: () => hop,
-        path: HELLO,
+        path: HELLO_PATH,
         behind: () => [b[0]!],
       },
       {
         name: 'hop-no-policies',
         label: 'inter-service hop, the same client without its policy stack',
         front: () => hopBare,
-        path: HELLO,
+        path: HELLO_PATH,
         behind: () => [b[0]!],
       },
       {
         name: 'caddy-1',
         label: 'S6 wrk -> Caddy -> B (the shipped Caddyfile)',
         front: () => caddyOne,
-        path: `/api/notes${HELLO}`,
+        path: `/api/notes${HELLO_PATH}`,
         behind: () => [b[0]!],
       },
       {
         name: 'caddy-3',
         label: 'S6 wrk -> Caddy -> 3 instances of B',
         front: () => caddyThree,
-        path: `/api/notes${HELLO}`,
+        path: `/api/notes${HELLO_PATH}`,
         behind: () => b,
       },
     ];

@@ -13,10 +13,14 @@
 //   one at a time     each call its own HTTP request
 //   16 per batch      waves of 16 calls of 16 different requests (own request id, deadline, trace),
 //                     sent together in one batch (x-switchyard-calls), the next wave when all answer
+//   hop               a service (sy-hop of servers.ts) whose procedure calls the downstream: a
+//                     driver outside valgrind sends it one request at a time; the cost of the
+//                     hop is the service's and the downstream's (issue #8's framing: what the
+//                     policies add to a request that crosses two services)
 // Each variant runs `--runs` times in fresh process pairs (A B B A ...), so the spread between runs
 // of the same variant is shown beside the difference between variants.
 // `--quick`: one shape, one run, few calls (keeps the harness working; its figures mean little).
-// `--runs=N --warmup=N --calls=N --shapes=single,wave`. JSON: results/policy-instructions.json.
+// `--runs=N --warmup=N --calls=N --shapes=single,wave,hop`. JSON: results/policy-instructions.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,19 +30,25 @@ import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { createServiceClient } from '@switchyard/infra/client';
 import { buildPackages, median, spread } from './http.js';
-import { HOP_KEY, helloContract } from './shared.js';
+import { Agent, get } from 'node:http';
+import { HELLO_PATH, HOP_KEY, helloContract } from './shared.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const RUNS = Number(arg('runs') ?? (quick ? 1 : 2));
-const WARMUP = Number(arg('warmup') ?? (quick ? 300 : 6000));
-const CALLS = Number(arg('calls') ?? (quick ? 200 : 2000));
+// Warm-up: without valgrind, V8 was still compiling the callers' functions up to ~12,000 calls
+// one at a time (--trace-opt; ~40 compilations between 2,000 and 12,000, then a few). Window:
+// 10,000 calls, ~18 scavenges one at a time: a window of 2,000 held ~4, and one more in one
+// variant's window was most of the difference (16 per batch, the scavenger's own instructions:
+// +2,100 and +3,300 per call with policies in two 2,000-call windows; +70 and +310 in 10,000).
+const WARMUP = Number(arg('warmup') ?? (quick ? 300 : 12_000));
+const CALLS = Number(arg('calls') ?? (quick ? 200 : 10_000));
 const SELF = fileURLToPath(import.meta.url);
 const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
 const WAVE = 16;
 
 type Variant = 'bare' | 'policies';
-type Shape = 'single' | 'wave';
+type Shape = 'single' | 'wave' | 'hop';
 
 // --- the caller process -----------------------------------------------------------------------
 async function caller(variant: Variant, shape: Shape): Promise<void> {
@@ -54,11 +64,16 @@ async function caller(variant: Variant, shape: Shape): Promise<void> {
     caller: { service: 'hop', key: HOP_KEY },
     ...(variant === 'bare' ? { policies: false as const } : {}),
   });
+  // Request ids as a service holds them: flat strings, as read from a header. An id built by
+  // concatenation per call is a ConsString, which V8 flattens in its runtime at the first RegExp
+  // test (~2,600 instructions a call in both variants, in the caller alone, that no service pays).
+  // These 1,000 are flattened at their first use, in the warm-up.
+  const requestIds = Array.from({ length: 1_000 }, (_, i) => `bench-request-${String(i).padStart(6, '0')}`);
   let n = 0;
   const call = () =>
     client
       .with({
-        requestId: `bench-request-${String(n++ % 1_000_000).padStart(6, '0')}`,
+        requestId: requestIds[n++ % requestIds.length]!,
         deadlineAt: performance.now() + 60_000,
         otel: ROOT_CONTEXT,
       })
@@ -104,7 +119,7 @@ interface Proc {
   exited: Promise<never>;
 }
 
-function underCallgrind(dir: string, name: string, args: string[]): Proc {
+function underCallgrind(dir: string, name: string, args: string[], env: Record<string, string> = {}): Proc {
   const child = spawn(
     'valgrind',
     [
@@ -124,7 +139,7 @@ function underCallgrind(dir: string, name: string, args: string[]): Proc {
       '--trace-gc',
       ...args,
     ],
-    { env: { ...process.env, NODE_ENV: 'production' }, stdio: ['pipe', 'pipe', 'inherit'] },
+    { env: { ...process.env, ...env, NODE_ENV: 'production' }, stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout! });
   const exited = new Promise<never>((_, reject) =>
@@ -220,11 +235,62 @@ interface Measurement {
   majorGcs: number;
 }
 
+/** `requests` GETs of `hello` to the service at `port`, one at a time on one keep-alive connection. */
+async function drive(port: number, requests: number): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < requests; i++) {
+      await new Promise<void>((resolve, reject) => {
+        get({ host: '127.0.0.1', port, path: HELLO_PATH, agent }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`the hop answered ${res.statusCode}`))));
+        }).on('error', reject);
+      });
+    }
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** The hop: the service calling the downstream (the "caller") and the downstream, under callgrind; requests from here. */
+async function measureHop(variant: Variant, dir: string, downstream: Proc): Promise<Measurement> {
+  const target = Number((await waitFor(downstream, /^READY (\d+)/, 'the downstream'))[1]);
+  const hop = underCallgrind(dir, 'caller', ['--import', 'tsx', SERVERS, variant === 'bare' ? 'sy-hop-no-policies' : 'sy-hop'], {
+    HOP_TARGET: `http://127.0.0.1:${target}`,
+  });
+  try {
+    const port = Number((await waitFor(hop, /^READY (\d+)/, 'the hop service'))[1]);
+    await drive(port, WARMUP);
+    control(downstream.child.pid!, '-z');
+    control(hop.child.pid!, '-z');
+    const gcsBefore = downstream.majorGcs + hop.majorGcs;
+    await drive(port, CALLS);
+    control(hop.child.pid!, '-d');
+    control(downstream.child.pid!, '-d');
+    return counted(dir, hop, downstream, gcsBefore);
+  } finally {
+    hop.child.kill('SIGKILL');
+  }
+}
+
+/** Instructions per call of the last dumps of both processes. */
+function counted(dir: string, callerProc: Proc, downstream: Proc, gcsBefore: number): Measurement {
+  const callerCount = dumped(dir, 'caller', callerProc.child.pid!);
+  const downstreamCount = dumped(dir, 'downstream', downstream.child.pid!);
+  return {
+    caller: (callerCount.total - callerCount.oneTime) / CALLS,
+    downstream: (downstreamCount.total - downstreamCount.oneTime) / CALLS,
+    oneTime: (callerCount.oneTime + downstreamCount.oneTime) / CALLS,
+    majorGcs: downstream.majorGcs + callerProc.majorGcs - gcsBefore,
+  };
+}
+
 /** One measurement in a fresh pair of processes: instructions per call, caller and downstream. */
 async function measure(variant: Variant, shape: Shape): Promise<Measurement> {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-callgrind-'));
   const downstream = underCallgrind(dir, 'downstream', ['--import', 'tsx', SERVERS, 'sy-bare']);
   try {
+    if (shape === 'hop') return await measureHop(variant, dir, downstream);
     const callerProc = underCallgrind(dir, 'caller', [
       '--import',
       'tsx',
@@ -247,14 +313,7 @@ async function measure(variant: Variant, shape: Shape): Promise<Measurement> {
       await waitFor(callerProc, /^DONE$/, 'the caller');
       control(callerProc.child.pid!, '-d');
       control(downstream.child.pid!, '-d');
-      const callerCount = dumped(dir, 'caller', callerProc.child.pid!);
-      const downstreamCount = dumped(dir, 'downstream', downstream.child.pid!);
-      return {
-        caller: (callerCount.total - callerCount.oneTime) / CALLS,
-        downstream: (downstreamCount.total - downstreamCount.oneTime) / CALLS,
-        oneTime: (callerCount.oneTime + downstreamCount.oneTime) / CALLS,
-        majorGcs: downstream.majorGcs + callerProc.majorGcs - gcsBefore,
-      };
+      return counted(dir, callerProc, downstream, gcsBefore);
     } finally {
       callerProc.child.kill('SIGKILL');
     }
@@ -268,7 +327,7 @@ export async function benchPolicyInstructions(): Promise<Record<string, unknown>
     throw new Error('valgrind is missing: apt-get install -y valgrind');
   buildPackages();
   const results: Record<string, unknown> = {};
-  const shapes = (arg('shapes')?.split(',') ?? (quick ? ['single'] : ['single', 'wave'])) as Shape[];
+  const shapes = (arg('shapes')?.split(',') ?? (quick ? ['single'] : ['single', 'wave', 'hop'])) as Shape[];
   for (const shape of shapes) {
     const runs: Record<Variant, Measurement[]> = { bare: [], policies: [] };
     for (let run = 0; run < RUNS; run++) {
@@ -313,7 +372,11 @@ if (process.argv[2] === '--caller') {
   );
   const k = (n: number) => `${Math.round(n / 1000)}k`;
   const range = (s: { min: number; max: number }) => (k(s.min) === k(s.max) ? k(s.min) : `${k(s.min)}-${k(s.max)}`);
-  const labels: Record<Shape, string> = { single: 'one call at a time', wave: '16 calls of 16 requests per batch' };
+  const labels: Record<Shape, string> = {
+    single: 'one call at a time',
+    wave: '16 calls of 16 requests per batch',
+    hop: 'a request through a service calling the downstream (the hop)',
+  };
   for (const [shape, r] of Object.entries(result.results as Record<Shape, ShapeResult>)) {
     process.stdout.write(
       `policy stack, instructions per call (callgrind, caller + downstream, ${RUNS} runs of ${CALLS} calls), ${labels[shape as Shape]}: ` +

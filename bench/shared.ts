@@ -8,3 +8,6 @@ export const HOP_KEY = 'hop-bench-key-0123456789abcdef';
 export const helloContract = defineContract({
   hello: { type: 'query', input: z.object({ name: z.string() }), output: z.object({ message: z.string() }), access: 'public' },
 });
+
+/** The request the benchmarks send to a sy-* server of servers.ts (wrk and the hop's driver): `hello` as a GET. */
+export const HELLO_PATH = `/trpc/hello?input=${encodeURIComponent(JSON.stringify({ json: { name: 'bench' } }))}`;
