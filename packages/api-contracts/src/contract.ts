@@ -53,6 +53,12 @@ export interface ProcedureDef<
 export type Contract = Readonly<Record<string, ProcedureDef>>;
 
 /**
+ * The longest timeout, in ms: Node's timers hold at most 2^31-1 ms (a longer one fires after 1 ms,
+ * with only a warning).
+ */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
  * Declares a contract, keeping every literal type, and checks its shape at start-up.
  * @example export const notesContract = defineContract({ get: { type: 'query', ... } });
  */
@@ -61,8 +67,13 @@ export function defineContract<const C extends Contract>(contract: C): C {
     if (!/^[a-zA-Z][a-zA-Z0-9]*$/.test(name)) {
       throw new TypeError(`Contract procedure name "${name}" must be alphanumeric and start with a letter`);
     }
-    if (def.timeoutMs !== undefined && !(Number.isInteger(def.timeoutMs) && def.timeoutMs > 0)) {
-      throw new TypeError(`Contract procedure "${name}": timeoutMs must be a positive integer`);
+    if (
+      def.timeoutMs !== undefined &&
+      !(Number.isInteger(def.timeoutMs) && def.timeoutMs > 0 && def.timeoutMs <= MAX_TIMEOUT_MS)
+    ) {
+      throw new TypeError(
+        `Contract procedure "${name}": timeoutMs must be a positive integer of at most ${MAX_TIMEOUT_MS} (Node's longest timer)`,
+      );
     }
     if (def.rateLimitCost !== undefined && !(Number.isInteger(def.rateLimitCost) && def.rateLimitCost >= 0)) {
       throw new TypeError(`Contract procedure "${name}": rateLimitCost must be a whole number >= 0`);

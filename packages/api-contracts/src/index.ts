@@ -1,5 +1,6 @@
 export {
   defineContract,
+  MAX_TIMEOUT_MS,
   type AccessRule,
   type Contract,
   type InputIssue,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fullJitterDelay, parseRetryAfter } from './backoff.js';
 import { parseDeadlineHeader } from './deadline.js';
 import { RetryBudget } from './retry-budget.js';
+import { TargetPolicies } from './target-policies.js';
 
 describe('RetryBudget (fake clock)', () => {
   it('allows ratio * calls + floor retries per window, then refuses, then recovers as the window moves', () => {
@@ -35,6 +36,18 @@ describe('RetryBudget (fake clock)', () => {
   it('refuses bad options at construction', () => {
     expect(() => new RetryBudget({ ratio: -1 })).toThrow(RangeError);
     expect(() => new RetryBudget({ windowMs: 10 })).toThrow(RangeError);
+  });
+});
+
+describe('TargetPolicies options', () => {
+  it('refuses a timeout Node cannot time (over 2^31-1 ms it would fire after 1 ms), naming the option', () => {
+    const classify = () => ({ kind: 'other' }) as const;
+    expect(() => new TargetPolicies({ timeoutMs: 2 ** 31 - 1, perTryTimeoutMs: 1 }, classify)).not.toThrow();
+    expect(() => new TargetPolicies({ timeoutMs: 2 ** 31 }, classify)).toThrow(
+      /^policies: timeoutMs must be .* at most 2147483647/,
+    );
+    expect(() => new TargetPolicies({ perTryTimeoutMs: 0 }, classify)).toThrow(/^policies: perTryTimeoutMs must be more than 0/);
+    expect(() => new TargetPolicies({ perTryTimeoutMs: Number.NaN }, classify)).toThrow(RangeError);
   });
 });
 

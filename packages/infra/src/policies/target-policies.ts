@@ -1,3 +1,4 @@
+import { MAX_TIMEOUT_MS } from '@switchyard/api-contracts';
 import { BrokenCircuitError, EventEmitter, type CircuitBreakerPolicy, type IBreaker } from 'cockatiel';
 import { fullJitterDelay, type BackoffOptions } from './backoff.js';
 import { CircuitState, breakerParts, type BreakerOptions } from './breaker.js';
@@ -130,6 +131,12 @@ export class TargetPolicies {
     private readonly options: CallPolicyOptions,
     private readonly classify: (error: unknown) => AttemptOutcome,
   ) {
+    for (const name of ['timeoutMs', 'perTryTimeoutMs'] as const) {
+      const ms = options[name];
+      if (ms !== undefined && !(ms > 0 && ms <= MAX_TIMEOUT_MS)) {
+        throw new RangeError(`policies: ${name} must be more than 0 and at most ${MAX_TIMEOUT_MS} ms (Node's longest timer)`);
+      }
+    }
     this.maxAttempts = options.maxAttempts ?? 3;
     this.backoff = options.backoff ?? { baseMs: 25, capMs: 1_000 };
     this.halfOpenProbes = options.halfOpenProbes ?? 1;
