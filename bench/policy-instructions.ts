@@ -262,20 +262,23 @@ async function measureHop(variant: Variant, dir: string, downstream: Proc): Prom
   try {
     const port = Number((await waitFor(hop, /^READY (\d+)/, 'the hop service'))[1]);
     await drive(port, WARMUP);
-    control(downstream.child.pid!, '-z');
-    control(hop.child.pid!, '-z');
-    const gcsBefore = downstream.majorGcs + hop.majorGcs;
-    await drive(port, CALLS);
-    control(hop.child.pid!, '-d');
-    control(downstream.child.pid!, '-d');
-    return counted(dir, hop, downstream, gcsBefore);
+    return await countWindow(dir, hop, downstream, () => drive(port, CALLS));
   } finally {
     hop.child.kill('SIGKILL');
   }
 }
 
-/** Instructions per call of the last dumps of both processes. */
-function counted(dir: string, callerProc: Proc, downstream: Proc, gcsBefore: number): Measurement {
+/**
+ * The measured window: both counters zeroed, the `CALLS` calls made by `calls`, both dumped;
+ * instructions per call of each process.
+ */
+async function countWindow(dir: string, callerProc: Proc, downstream: Proc, calls: () => Promise<void>): Promise<Measurement> {
+  control(downstream.child.pid!, '-z');
+  control(callerProc.child.pid!, '-z');
+  const gcsBefore = downstream.majorGcs + callerProc.majorGcs;
+  await calls();
+  control(callerProc.child.pid!, '-d');
+  control(downstream.child.pid!, '-d');
   const callerCount = dumped(dir, 'caller', callerProc.child.pid!);
   const downstreamCount = dumped(dir, 'downstream', downstream.child.pid!);
   return {
@@ -307,14 +310,10 @@ async function measure(variant: Variant, shape: Shape): Promise<Measurement> {
       await waitFor(callerProc, /^LOADED$/, 'the caller');
       callerProc.child.stdin!.write(`http://127.0.0.1:${port}\n`);
       await waitFor(callerProc, /^WARM$/, 'the caller');
-      control(downstream.child.pid!, '-z');
-      control(callerProc.child.pid!, '-z');
-      const gcsBefore = downstream.majorGcs + callerProc.majorGcs;
-      callerProc.child.stdin!.write('go\n');
-      await waitFor(callerProc, /^DONE$/, 'the caller');
-      control(callerProc.child.pid!, '-d');
-      control(downstream.child.pid!, '-d');
-      return counted(dir, callerProc, downstream, gcsBefore);
+      return await countWindow(dir, callerProc, downstream, async () => {
+        callerProc.child.stdin!.write('go\n');
+        await waitFor(callerProc, /^DONE$/, 'the caller');
+      });
     } finally {
       callerProc.child.kill('SIGKILL');
     }

@@ -1,10 +1,10 @@
-import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import superjson from 'superjson';
 import type { z } from 'zod';
 import { METRIC } from '../metrics/names.js';
+import { now } from '../policies/deadline.js';
 import { lagAwareTimeout } from '../redis/lag-aware-timeout.js';
 
 /** Options of {@link Cache}. */
@@ -75,7 +75,7 @@ export class Cache<S extends z.ZodType> {
       this.count('shared');
       return pending;
     }
-    const started = performance.now();
+    const started = now();
     const promise = this.read(key)
       .then(async (cached) => {
         if (cached.found) return cached.value;
@@ -107,7 +107,7 @@ export class Cache<S extends z.ZodType> {
   }
 
   private forget(key: string): void {
-    this.invalidatedAt.set(key, performance.now());
+    this.invalidatedAt.set(key, now());
     this.inflight.delete(key);
     if (this.invalidatedAt.size > 10_000) this.invalidatedAt.clear();
   }

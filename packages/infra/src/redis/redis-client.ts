@@ -1,8 +1,8 @@
-import { performance } from 'node:perf_hooks';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRIC } from '../metrics/names.js';
+import { now } from '../policies/deadline.js';
 
 /** What a connection is for. */
 export type RedisRole =
@@ -112,11 +112,11 @@ export function createRedisClient(options: CreateRedisClientOptions): Redis {
     // Time every command where it is sent: ioredis has no per-command hook.
     const send = client.sendCommand.bind(client);
     client.sendCommand = ((command, stream) => {
-      const started = performance.now();
+      const started = now();
       const result = send(command, stream);
       const name = command.name.toLowerCase();
       command.promise.then(
-        () => metrics.duration.labels(connection, name).observe((performance.now() - started) / 1000),
+        () => metrics.duration.labels(connection, name).observe((now() - started) / 1000),
         () => metrics.errors.labels(connection, name).inc(),
       );
       return result;
