@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_TIMEOUT_MS } from '@switchyard/api-contracts';
 import { AttemptTimers, TimedNode } from './attempt-timers.js';
 
 class Node extends TimedNode {
@@ -66,5 +67,20 @@ describe('attempt timers', () => {
       const step = 2 ** Math.floor(Math.log2(ms / 64));
       expect(rounded % step).toBe(0);
     }
+  });
+
+  it('times the longest timeout Node allows without overflowing its timer (no early wake-ups, no warning)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    const timers = new AttemptTimers();
+    const node = new Node('long');
+    // 2^31-1 ms rounds up to 2^31 (steps of 2^24): more than a Node timer holds.
+    timers.add(node, MAX_TIMEOUT_MS);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    timers.remove(node);
+    process.off('warning', onWarning);
+    expect(node.firedAt).toBeUndefined();
+    expect(warnings).not.toContain('TimeoutOverflowWarning');
   });
 });

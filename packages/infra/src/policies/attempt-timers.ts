@@ -1,3 +1,4 @@
+import { MAX_TIMEOUT_MS } from '@switchyard/api-contracts';
 import { now } from './deadline.js';
 
 /**
@@ -71,8 +72,9 @@ export class AttemptTimers {
     node.timedPrev = node.timedNext = node.timedList = undefined;
   }
 
+  /** A rounded timeout may pass what a Node timer holds: the timer then fires early and re-arms for the rest. */
   private arm(list: TimerList, delayMs: number): void {
-    list.timer = setTimeout(() => this.fire(list), delayMs).unref();
+    list.timer = setTimeout(() => this.fire(list), Math.min(delayMs, MAX_TIMEOUT_MS)).unref();
   }
 
   private fire(list: TimerList): void {
