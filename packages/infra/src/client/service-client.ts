@@ -226,7 +226,9 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
           // A malformed id would make the callee refuse the whole batch: left out, as a
           // malformed x-request-id header is replaced, not refused.
           if (scope.ctx && isWellFormedRequestId(scope.ctx.requestId)) entry.r = scope.ctx.requestId;
-          if (d > 0) entry.d = d;
+          // A budget equal to the request's x-deadline-ms (the longest, the usual case: calls
+          // bound by their timeout) is left out: the callee gives an entry without `d` that one.
+          if (d > 0 && d !== budgetMs) entry.d = d;
           if (t !== NO_TRACE && Object.keys(t).length > 0) entry.t = t;
           const k = keyed(c) ? scope.idempotencyKey() : undefined;
           if (k) entry.k = k;

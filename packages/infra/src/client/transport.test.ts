@@ -91,8 +91,14 @@ describe('the mesh client transport', () => {
     }
     // One request of three calls (split at maxBatchSize), then the last call alone.
     expect(seen.map((r) => r.url.split('?')[0])).toEqual(['/trpc/origin,origin,origin', '/trpc/origin']);
-    const batched = JSON.parse(seen[0]!.headers['x-switchyard-calls'] as string) as Array<{ r: string }>;
+    const batched = JSON.parse(seen[0]!.headers['x-switchyard-calls'] as string) as Array<{ r: string; d?: number }>;
     expect(batched.map((e) => e.r)).toEqual(['transport-test-one1', 'transport-test-two2', 'transport-test-one1']);
+    // The request's x-deadline-ms is the longest budget; an entry repeats no budget equal to it.
+    const requestBudget = Number(seen[0]!.headers['x-deadline-ms']);
+    expect(requestBudget).toBeGreaterThan(4_000);
+    expect(batched[1]!.d).toBeLessThanOrEqual(1_000);
+    expect(batched.filter((e) => e.d === undefined).length).toBeGreaterThanOrEqual(1);
+    expect(batched.every((e) => e.d === undefined || e.d < requestBudget)).toBe(true);
     expect(seen[1]!.headers['x-switchyard-calls']).toBeUndefined();
     expect(seen[1]!.headers['x-request-id']).toBe('transport-test-two2');
     // The callee's access lines carry each call's own request id.

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_TIMEOUT_MS } from '@switchyard/api-contracts';
-import { AttemptTimers, TimedNode } from './attempt-timers.js';
+import { AttemptTimers, type TimedNode } from './attempt-timers.js';
 
-class Node extends TimedNode {
+class Node implements TimedNode {
+  timedPrev: TimedNode | undefined = undefined;
+  timedNext: TimedNode | undefined = undefined;
+  timedList: TimedNode['timedList'] = undefined;
+  expiresAt = 0;
   firedAt: number | undefined;
-  constructor(readonly name: string) {
-    super();
-  }
+  constructor(readonly name: string) {}
   expire(): void {
     this.firedAt = performance.now();
   }

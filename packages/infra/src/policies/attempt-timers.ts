@@ -11,14 +11,14 @@ import { now } from './deadline.js';
  * after another reuse it) and, when it fires, expires what is due and re-arms for the next attempt
  * or lets the empty list go. The timers are unref'd: an attempt's socket keeps the process alive.
  */
-export abstract class TimedNode {
-  /** @internal */ timedPrev: TimedNode | undefined = undefined;
-  /** @internal */ timedNext: TimedNode | undefined = undefined;
-  /** @internal */ timedList: TimerList | undefined = undefined;
-  /** @internal */ expiresAt = 0;
+export interface TimedNode {
+  /** @internal */ timedPrev: TimedNode | undefined;
+  /** @internal */ timedNext: TimedNode | undefined;
+  /** @internal */ timedList: TimerList | undefined;
+  /** @internal */ expiresAt: number;
 
   /** Called once when the node's time is up (it has left its list). */
-  abstract expire(): void;
+  expire(): void;
 }
 
 class TimerList {

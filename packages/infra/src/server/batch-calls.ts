@@ -14,10 +14,12 @@ import { isWellFormedRequestId } from './request-id.js';
  *
  *     [{"r":"<request id>","d":<budget ms>,"t":{"traceparent":"..."},"k":"<idempotency key>"}, ...]
  *
- * Every field is optional; a missing one means what its absent header means (a new request id,
- * the default deadline, no trace, no idempotency key), never the batch-level header's value,
- * which belongs to the batch's first call. A server that does not know this header (stock tRPC)
- * still answers the batch; its calls then share the batch-level headers.
+ * Every field is optional. A missing `d` means the request's own budget (its `x-deadline-ms`,
+ * which the mesh client sets to the longest of its calls' budgets, else the default deadline):
+ * the calls whose budget is the batch's do not repeat it. Any other missing field means what its
+ * absent header means (a new request id, no trace, no idempotency key), never the batch-level
+ * header's value, which belongs to the batch's first call. A server that does not know this
+ * header (stock tRPC) still answers the batch; its calls then share the batch-level headers.
  */
 export const BATCH_CALLS_HEADER = 'x-switchyard-calls';
 
@@ -55,13 +57,14 @@ function bad(message: string): TRPCError {
  * Reads {@link BATCH_CALLS_HEADER}: one entry per call of the request (`calls`), each checked as
  * its own header would be. Throws a BAD_REQUEST naming the entry and field that is wrong.
  * @param startedAt when the request arrived (`now()` clock): budgets count from there.
- * @param defaultDeadlineMs the budget of an entry without one.
+ * @param requestBudgetMs the budget of an entry without one: the request's own (its
+ *   `x-deadline-ms`, else the default deadline).
  */
 export function parseBatchCalls(
   value: string | string[] | undefined,
   calls: number,
   startedAt: number,
-  defaultDeadlineMs: number,
+  requestBudgetMs: number,
 ): CallOrigin[] {
   if (typeof value !== 'string') throw bad('must be sent once');
   let parsed: unknown;
@@ -98,7 +101,7 @@ export function parseBatchCalls(
     }
     return {
       requestId: r ?? randomUUID(),
-      deadlineAt: startedAt + Math.min(d ?? defaultDeadlineMs, MAX_DEADLINE_MS),
+      deadlineAt: startedAt + Math.min(d ?? requestBudgetMs, MAX_DEADLINE_MS),
       otel: otel ?? ROOT_CONTEXT,
       idempotencyKey: k,
     };

@@ -319,6 +319,12 @@ const corpus: Probe[] = [
     fast: true,
   })),
   {
+    name: "x-switchyard-calls: an entry without a budget has the request's x-deadline-ms",
+    path: `/trpc/whoami,whoami?batch=1&input=${q({ 0: { json: {} }, 1: { json: {} } })}`,
+    headers: { 'x-deadline-ms': '3500', 'x-switchyard-calls': '[{"r":"own-budget-0001","d":1500},{"r":"request-budget-0002"}]' },
+    fast: true,
+  },
+  {
     name: 'deadline header',
     path: `/trpc/greet?input=${q({ json: { name: 'A' } })}`,
     headers: { 'x-deadline-ms': '1500' },
@@ -357,6 +363,11 @@ describe('the fast tRPC path against the stock adapter', () => {
         { requestId: 'per-call-one-0001', key: 'key-one-0001', budgetS: 2 },
         // No entry field: a new request id (not the batch's), no key, the default deadline.
         { requestId: expect.not.stringMatching(/^(per-call-one-0001|diff-.*)$/) as unknown, key: null, budgetS: 10 },
+      ]);
+      const inherited = JSON.parse((await send(base, probe("an entry without a budget has the request's x-deadline-ms"))).body);
+      expect(inherited).toMatchObject([
+        { result: { data: { json: { requestId: 'own-budget-0001', budgetS: 2 } } } },
+        { result: { data: { json: { requestId: 'request-budget-0002', budgetS: 4 } } } },
       ]);
       const spent = JSON.parse((await send(base, probe('a spent budget fails that call only'))).body) as unknown[];
       expect(spent).toMatchObject([

@@ -236,9 +236,7 @@ export function createService(options: CreateServiceOptions): Service {
       // A batch of calls made for several requests: each call's own request id, deadline, trace and key.
       const batchCalls = req.headers[BATCH_CALLS_HEADER];
       const origins =
-        batchCalls === undefined
-          ? undefined
-          : parseBatchCalls(batchCalls, callsInRequest(req.url ?? ''), startedAt, config.DEFAULT_DEADLINE_MS);
+        batchCalls === undefined ? undefined : parseBatchCalls(batchCalls, callsInRequest(req.url ?? ''), startedAt, budgetMs);
       const idempotencyKey = req.headers[IDEMPOTENCY_KEY_HEADER];
       if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || !isWellFormedIdempotencyKey(idempotencyKey))) {
         throw new SwitchyardError('VALIDATION_FAILED', 'Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 . _ : -', {
