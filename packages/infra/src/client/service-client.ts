@@ -4,12 +4,11 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Contract, RouterOf } from '@switchyard/api-contracts';
 import { randomUUID } from 'node:crypto';
-import { IDEMPOTENCY_KEY_HEADER } from '../idempotency/idempotency-store.js';
 import { SERVICE_CREDENTIAL_HEADER, serviceCredential } from '../identity/service-identity.js';
-import { DEADLINE_HEADER, now } from '../policies/deadline.js';
+import { now } from '../policies/deadline.js';
 import { CallRejectedError, TargetPolicies, type CallPolicyOptions } from '../policies/target-policies.js';
-import { BATCH_CALLS_HEADER, type BatchCallEntry } from '../server/batch-calls.js';
-import { REQUEST_ID_HEADER, isWellFormedRequestId } from '../server/request-id.js';
+import { BATCH_CALLS_HEADER } from '../server/batch-calls.js';
+import { isWellFormedRequestId } from '../server/request-id.js';
 import { injectTraceContext, tracer, tracingWanted } from '../tracing/tracing.js';
 import type { RequestContext } from '../trpc/context.js';
 import { classifyAttemptError, policyClientError } from './call-errors.js';
@@ -204,39 +203,49 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
   const keyed = (call: OutboundCall<AttemptContext>) => call.type === 'mutation' && contract[call.path]?.idempotent === true;
 
   /**
-   * The headers of one HTTP request. Its headers are its first call's (request id, trace,
-   * idempotency key) with the longest budget among its calls; a batch of several calls also lists
-   * each call's own in x-switchyard-calls, which a Switchyard service reads per call.
+   * The headers of one HTTP request: the caller's credential (and the `headers` option's answer,
+   * its first call's), and what belongs to each call (request id, remaining budget, trace,
+   * idempotency key) in x-switchyard-calls, one entry per call, also for a call alone. One mesh
+   * header instead of up to five: node spends ~3,600 instructions per request header on the callee
+   * (parsing it, a string for its name and value, its place in `req.headers`), which for
+   * `x-deadline-ms` alone was more than the policy engine costs a call.
    */
   const batchHeaders: BatchHeaders<AttemptContext> = (calls) => {
     const first = calls[0]!.extra;
-    const headers: Record<string, string> = { ...first.headers, ...first.trace };
-    let budgetMs = 0;
-    for (const c of calls) budgetMs = Math.max(budgetMs, c.extra.budgetMs);
-    if (budgetMs > 0) headers[DEADLINE_HEADER] = String(budgetMs);
-    if (first.scope.ctx) headers[REQUEST_ID_HEADER] = first.scope.ctx.requestId;
+    const headers: Record<string, string> = first.headers ? { ...first.headers } : {};
     if (credential) headers[SERVICE_CREDENTIAL_HEADER] = credential;
-    const withKey = calls.find(keyed)?.extra.scope.idempotencyKey();
-    if (withKey) headers[IDEMPOTENCY_KEY_HEADER] = withKey;
-    if (calls.length > 1) {
-      headers[BATCH_CALLS_HEADER] = JSON.stringify(
-        calls.map((c) => {
-          const { scope, budgetMs: d, trace: t } = c.extra;
-          const entry: BatchCallEntry = {};
-          // A malformed id would make the callee refuse the whole batch: left out, as a
-          // malformed x-request-id header is replaced, not refused.
-          if (scope.ctx && isWellFormedRequestId(scope.ctx.requestId)) entry.r = scope.ctx.requestId;
-          // A budget equal to the request's x-deadline-ms (the longest, the usual case: calls
-          // bound by their timeout) is left out: the callee gives an entry without `d` that one.
-          if (d > 0 && d !== budgetMs) entry.d = d;
-          if (t !== NO_TRACE && Object.keys(t).length > 0) entry.t = t;
-          const k = keyed(c) ? scope.idempotencyKey() : undefined;
-          if (k) entry.k = k;
-          return entry;
-        }),
-      );
+    let entries = '';
+    let any = false;
+    for (let i = 0; i < calls.length; i++) {
+      const entry = callEntry(calls[i]!);
+      if (entry.length > 2) any = true;
+      entries += i === 0 ? entry : `,${entry}`;
     }
+    if (any) headers[BATCH_CALLS_HEADER] = `[${entries}]`;
     return headers;
+  };
+
+  /**
+   * A call's entry of x-switchyard-calls, as JSON: `{"r":...,"d":...,"t":{...},"k":...}` with the
+   * fields it has. Request ids and keys are well formed (letters, digits and `._:-`, nothing to
+   * escape) and budgets whole numbers, so only the trace goes through JSON.stringify.
+   */
+  const callEntry = (call: OutboundCall<AttemptContext>): string => {
+    const { scope, budgetMs: d, trace: t } = call.extra;
+    let entry = '';
+    // A malformed id would make the callee refuse the whole batch: left out (the callee makes
+    // one), as a malformed x-request-id header is replaced, not refused.
+    if (scope.ctx && isWellFormedRequestId(scope.ctx.requestId)) entry = `"r":"${scope.ctx.requestId}"`;
+    if (d > 0) entry += `${entry ? ',' : ''}"d":${d}`;
+    if (t !== NO_TRACE) {
+      for (const _ in t) {
+        entry += `${entry ? ',' : ''}"t":${JSON.stringify(t)}`;
+        break;
+      }
+    }
+    const k = keyed(call) ? scope.idempotencyKey() : undefined;
+    if (k) entry += `${entry ? ',' : ''}"k":"${k}"`;
+    return `{${entry}}`;
   };
 
   /** About what a call adds to x-switchyard-calls, so that a batch's headers stay bounded. */

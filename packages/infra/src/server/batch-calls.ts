@@ -7,19 +7,19 @@ import { extractTraceContext } from '../tracing/tracing.js';
 import { isWellFormedRequestId } from './request-id.js';
 
 /**
- * The header in which the mesh client sends what belongs to each call of a batch: calls made
- * while serving different requests share one HTTP request (see the service client), so the
- * request id, deadline, trace and idempotency key travel per call. A JSON array, one entry per
- * call in batch order:
+ * The header in which the mesh client sends what belongs to each call: its request id, deadline,
+ * trace and idempotency key. Calls made while serving different requests share one HTTP request
+ * (see the service client), so these travel per call; a call alone sends them the same way (one
+ * header, where separate ones cost the callee ~3,600 instructions each in node's HTTP parsing). A
+ * JSON array, one entry per call in batch order:
  *
  *     [{"r":"<request id>","d":<budget ms>,"t":{"traceparent":"..."},"k":"<idempotency key>"}, ...]
  *
  * Every field is optional. A missing `d` means the request's own budget (its `x-deadline-ms`,
- * which the mesh client sets to the longest of its calls' budgets, else the default deadline):
- * the calls whose budget is the batch's do not repeat it. Any other missing field means what its
- * absent header means (a new request id, no trace, no idempotency key), never the batch-level
- * header's value, which belongs to the batch's first call. A server that does not know this
- * header (stock tRPC) still answers the batch; its calls then share the batch-level headers.
+ * else the default deadline). Any other missing field means what its absent header means (a new
+ * request id, no trace, no idempotency key), never the request-level header's value. Without an
+ * `x-request-id` header, the response's is the first call's. A server that does not know this
+ * header (stock tRPC) still answers the request, without these.
  */
 export const BATCH_CALLS_HEADER = 'x-switchyard-calls';
 

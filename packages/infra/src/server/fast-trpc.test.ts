@@ -142,6 +142,8 @@ interface Probe {
   body?: string;
   /** Whether the fast path takes it (the rest goes to the stock adapter in both services). */
   fast: boolean;
+  /** Sent without the x-request-id header the others carry. */
+  noRequestId?: boolean;
 }
 
 const q = (value: unknown) => encodeURIComponent(JSON.stringify(value));
@@ -325,6 +327,20 @@ const corpus: Probe[] = [
     fast: true,
   },
   {
+    name: 'x-switchyard-calls: a call alone, as the mesh client sends it (no x-request-id)',
+    path: `/trpc/whoami?input=${q({ json: {} })}`,
+    headers: { 'x-switchyard-calls': '[{"r":"alone-call-0001","d":1500,"k":"key-alone-0001"}]' },
+    noRequestId: true,
+    fast: true,
+  },
+  {
+    name: "x-switchyard-calls: a batch without x-request-id answers with its first call's id",
+    path: `/trpc/whoami,whoami?batch=1&input=${q({ 0: { json: {} }, 1: { json: {} } })}`,
+    headers: { 'x-switchyard-calls': '[{"r":"first-call-0001","d":2500},{"r":"second-call-0002","d":1500}]' },
+    noRequestId: true,
+    fast: true,
+  },
+  {
     name: 'deadline header',
     path: `/trpc/greet?input=${q({ json: { name: 'A' } })}`,
     headers: { 'x-deadline-ms': '1500' },
@@ -338,7 +354,10 @@ const UNCOMPARED = new Set(['date', 'content-length', 'transfer-encoding', 'conn
 async function send(base: string, probe: Probe) {
   const res = await fetch(`${base}${probe.path}`, {
     method: probe.method ?? 'GET',
-    headers: { 'x-request-id': `diff-${probe.name.replace(/[^A-Za-z0-9]+/g, '-')}`.slice(0, 100), ...probe.headers },
+    headers: {
+      ...(probe.noRequestId ? {} : { 'x-request-id': `diff-${probe.name.replace(/[^A-Za-z0-9]+/g, '-')}`.slice(0, 100) }),
+      ...probe.headers,
+    },
     ...(probe.body !== undefined ? { body: probe.body } : {}),
   });
   const headers: Record<string, string> = {};
@@ -374,6 +393,22 @@ describe('the fast tRPC path against the stock adapter', () => {
         { error: { json: { data: { appCode: 'DEADLINE_EXCEEDED' } } } },
         { result: { data: { json: { requestId: 'left-budget-0002', budgetS: 3 } } } },
       ]);
+      // Without x-request-id (as the mesh client sends), the response's id is the first call's.
+      const alone = await send(base, probe('a call alone, as the mesh client sends it (no x-request-id)'));
+      expect(alone.headers['x-request-id']).toBe('alone-call-0001');
+      expect(JSON.parse(alone.body)).toMatchObject({
+        result: { data: { json: { requestId: 'alone-call-0001', key: 'key-alone-0001', budgetS: 2 } } },
+      });
+      const pair = await send(base, probe("a batch without x-request-id answers with its first call's id"));
+      expect(pair.headers['x-request-id']).toBe('first-call-0001');
+      expect(JSON.parse(pair.body)).toMatchObject([
+        { result: { data: { json: { requestId: 'first-call-0001', budgetS: 3 } } } },
+        { result: { data: { json: { requestId: 'second-call-0002', budgetS: 2 } } } },
+      ]);
+      // A refused header without x-request-id: the 400, and a new id (nothing of the header echoed).
+      const refused = await send(base, { ...probe('a malformed request id'), noRequestId: true });
+      expect(refused.status).toBe(400);
+      expect(refused.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
       const refusals = {
         'not JSON': 'x-switchyard-calls: is not JSON',
         'more entries than calls': 'x-switchyard-calls: has 3 entries for 2 calls',

@@ -16,6 +16,11 @@ export function isWellFormedRequestId(value: string): boolean {
  * `A-Z a-z 0-9 . _ : -`), else a new UUID. A bad inbound id is replaced, never echoed.
  */
 export function requestIdOf(req: IncomingMessage): string {
+  return inboundRequestId(req) ?? randomUUID();
+}
+
+/** The inbound `x-request-id` when it is well formed, else `undefined`. */
+export function inboundRequestId(req: IncomingMessage): string | undefined {
   const inbound = req.headers[REQUEST_ID_HEADER];
-  return typeof inbound === 'string' && isWellFormedRequestId(inbound) ? inbound : randomUUID();
+  return typeof inbound === 'string' && isWellFormedRequestId(inbound) ? inbound : undefined;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { AnyTRPCRouter } from '@trpc/server';
@@ -25,9 +26,9 @@ import type { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { TokenRejectedError, type VerifiedAccess } from '../auth/access-token.js';
 import { clientIpOf } from './client-ip.js';
 import { dependencyMonitor, type DependencyCheck, type Readiness } from './readiness.js';
-import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+import { REQUEST_ID_HEADER, inboundRequestId } from './request-id.js';
 import { createTrpcHandler } from './trpc-handler.js';
-import { BATCH_CALLS_HEADER, callsInRequest, parseBatchCalls } from './batch-calls.js';
+import { BATCH_CALLS_HEADER, callsInRequest, parseBatchCalls, type CallOrigin } from './batch-calls.js';
 
 /** The URL prefix of the tRPC endpoint: `/trpc/<procedure>`. */
 export const TRPC_PREFIX = '/trpc/';
@@ -95,7 +96,22 @@ async function userOf(authorization: string, verify: (token: string) => Promise<
   if (!match) throw new TokenRejectedError('not a Bearer token');
   return (await verify(match[1]!)).user;
 }
-type TimedRequest = IncomingMessage & { [START]?: number };
+/** The calls of x-switchyard-calls, or why they were refused, once read (see readCalls). */
+const CALLS = Symbol('switchyard.calls');
+type TimedRequest = IncomingMessage & { [START]?: number; [CALLS]?: CallOrigin[] | TRPCError };
+
+/**
+ * Each call's request id, deadline, trace and idempotency key from x-switchyard-calls, or the
+ * 400 that refuses them (thrown by createContext, so both tRPC paths answer it as their own).
+ */
+function readCalls(req: IncomingMessage, startedAt: number, requestBudgetMs: number): CallOrigin[] | TRPCError {
+  try {
+    return parseBatchCalls(req.headers[BATCH_CALLS_HEADER], callsInRequest(req.url ?? ''), startedAt, requestBudgetMs);
+  } catch (error) {
+    if (error instanceof TRPCError) return error;
+    throw error;
+  }
+}
 
 /** Sends a JSON body with `cache-control: no-store`. */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -233,10 +249,11 @@ export function createService(options: CreateServiceOptions): Service {
         }
       }
       const startedAt = (req as TimedRequest)[START] ?? now();
-      // A batch of calls made for several requests: each call's own request id, deadline, trace and key.
-      const batchCalls = req.headers[BATCH_CALLS_HEADER];
-      const origins =
-        batchCalls === undefined ? undefined : parseBatchCalls(batchCalls, callsInRequest(req.url ?? ''), startedAt, budgetMs);
+      // Calls from the mesh client: each call's own request id, deadline, trace and key (read by
+      // the listener already when it took the response's request id from them).
+      let origins = (req as TimedRequest)[CALLS];
+      if (origins === undefined && req.headers[BATCH_CALLS_HEADER] !== undefined) origins = readCalls(req, startedAt, budgetMs);
+      if (origins instanceof TRPCError) throw origins;
       const idempotencyKey = req.headers[IDEMPOTENCY_KEY_HEADER];
       if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || !isWellFormedIdempotencyKey(idempotencyKey))) {
         throw new SwitchyardError('VALIDATION_FAILED', 'Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 . _ : -', {
@@ -288,15 +305,25 @@ export function createService(options: CreateServiceOptions): Service {
   });
 
   const server: Server = createServer({ maxHeaderSize: config.MAX_HEADER_BYTES }, (req, res) => {
-    (req as TimedRequest)[START] = now();
-    const requestId = requestIdOf(req);
+    const startedAt = now();
+    (req as TimedRequest)[START] = startedAt;
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    // The response's request id: the inbound x-request-id when well formed; for calls from the
+    // mesh client (x-switchyard-calls, no x-request-id), the first call's; else a new one.
+    let requestId = inboundRequestId(req);
+    if (requestId === undefined && req.headers[BATCH_CALLS_HEADER] !== undefined && path.startsWith(TRPC_PREFIX)) {
+      const budgetMs = parseDeadlineHeader(req.headers[DEADLINE_HEADER]) ?? config.DEFAULT_DEADLINE_MS;
+      const origins = readCalls(req, startedAt, budgetMs);
+      (req as TimedRequest)[CALLS] = origins;
+      if (!(origins instanceof TRPCError)) requestId = origins[0]!.requestId;
+    }
+    requestId ??= randomUUID();
     res.setHeader(REQUEST_ID_HEADER, requestId);
     if (readiness === 'draining') res.setHeader('connection', 'close');
     unsent.add(res);
     res.once('close', () => unsent.delete(res));
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
     if (path.startsWith(TRPC_PREFIX)) {
       trpc(req, res, path.slice(TRPC_PREFIX.length)).catch((err: unknown) => {
         logger.error({ err }, 'tRPC handler failed');
