@@ -30,15 +30,17 @@ const listener = { cancelled: () => undefined };
 
 type Call = () => Promise<unknown>;
 const policies = new TargetPolicies({}, classifyAttemptError);
+const HELLO = { procedure: 'hello', idempotent: true, timeoutMs: 5_000 };
 const variants: Record<'bare' | 'policies', Call> = {
   bare: () => new Promise((resolve, reject) => deliver({ resolve, reject })),
   policies: () =>
     policies.execute(
-      { procedure: 'hello', idempotent: true, timeoutMs: 5_000, deadlineAt: performance.now() + 10_000 },
+      HELLO,
       (cancellation, sink) => {
         cancellation.onCancel(listener);
         deliver(sink);
       },
+      performance.now() + 10_000,
     ),
 };
 

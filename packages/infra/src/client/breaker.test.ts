@@ -129,6 +129,37 @@ describe('circuit breaker against a real downstream', () => {
     ).toBe('CIRCUIT_OPEN');
   });
 
+  it('opens on the failure ratio over its window (never 5 failures in a row), once the window holds the minimum of calls', async () => {
+    const downstream = await startDownstream();
+    started.push(downstream);
+    const client = createServiceClient({
+      target: 'downstream',
+      contract: downstreamContract,
+      url: downstream.address.url,
+      policies: {
+        maxAttempts: 1,
+        breaker: { consecutiveFailures: 5, failureRatio: 0.5, minimumCalls: 20, windowMs: 60_000, halfOpenAfterMs: 60_000 },
+      },
+    });
+    const call = (mode: 'ok' | 'fail') => {
+      downstream.state.mode = mode;
+      return client
+        .with()
+        .work.query({})
+        .then(() => 'ok', appCodeOf);
+    };
+    // Two failures to one success, never more than two failures in a row: 19 calls, under the minimum.
+    const outcomes: Array<string | undefined> = [];
+    for (let i = 0; i < 19; i++) outcomes.push(await call(i % 3 === 2 ? 'ok' : 'fail'));
+    expect(outcomes.filter((o) => o === 'UNAVAILABLE')).toHaveLength(13);
+    expect(client.policies.state).toBe(CircuitState.Closed);
+    // The 20th call fails: 14 of 20, more than half.
+    expect(await call('fail')).toBe('UNAVAILABLE');
+    expect(client.policies.state).toBe(CircuitState.Open);
+    expect(await call('ok')).toBe('CIRCUIT_OPEN');
+    expect(downstream.state.calls.work).toBe(20);
+  });
+
   it('stays closed through 1000 answers of 400/401/403/404/409/429', async () => {
     const { downstream, client } = await setup();
     const statuses = ['400', '401', '403', '404', '409', '429'] as const;

@@ -6,7 +6,7 @@ import type { Contract, RouterOf } from '@switchyard/api-contracts';
 import { randomUUID } from 'node:crypto';
 import { SERVICE_CREDENTIAL_HEADER, serviceCredential } from '../identity/service-identity.js';
 import { now } from '../policies/deadline.js';
-import { CallRejectedError, TargetPolicies, type CallPolicyOptions } from '../policies/target-policies.js';
+import { CallRejectedError, TargetPolicies, type CallInfo, type CallPolicyOptions } from '../policies/target-policies.js';
 import { BATCH_CALLS_HEADER } from '../server/batch-calls.js';
 import { isWellFormedRequestId } from '../server/request-id.js';
 import { injectTraceContext, tracer, tracingWanted } from '../tracing/tracing.js';
@@ -65,6 +65,14 @@ export interface ServiceClient<C extends Contract> {
 export type BreakerStateName = 'closed' | 'open' | 'half-open' | 'isolated';
 const STATE_NAMES: readonly BreakerStateName[] = ['closed', 'open', 'half-open', 'isolated'];
 
+/** A procedure's metric series, and what the policies know of its queries and mutations. */
+interface ProcedureEntry {
+  readonly ok: ValueSeries;
+  readonly duration: HistogramSeries;
+  readonly query: CallInfo;
+  readonly mutation: CallInfo;
+}
+
 interface AttemptContext {
   budgetMs: number;
   trace: Record<string, string>;
@@ -112,13 +120,21 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     log?.warn('retry budget exhausted: not retrying');
   });
 
-  // The series of each procedure, found once (lean metrics: updated as plain fields).
-  const series = new Map<string, { ok: ValueSeries; duration: HistogramSeries }>();
-  const seriesOf = (procedure: string) => {
-    let entry = series.get(procedure);
+  // What each procedure's calls share, made once: its metric series (lean metrics: updated as
+  // plain fields) and what the policies know of it.
+  const procedures = new Map<string, ProcedureEntry>();
+  const procedureOf = (procedure: string): ProcedureEntry => {
+    let entry = procedures.get(procedure);
     if (!entry) {
-      entry = { ok: metrics.requests.series(target, procedure, 'OK'), duration: metrics.duration.series(target, procedure) };
-      series.set(procedure, entry);
+      const def = contract[procedure];
+      const timeoutMs = def?.timeoutMs ?? policies.defaultTimeoutMs;
+      entry = {
+        ok: metrics.requests.series(target, procedure, 'OK'),
+        duration: metrics.duration.series(target, procedure),
+        query: { procedure, idempotent: true, timeoutMs },
+        mutation: { procedure, idempotent: def?.idempotent === true, timeoutMs },
+      };
+      procedures.set(procedure, entry);
     }
     return entry;
   };
@@ -143,8 +159,8 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     // (x-switchyard-calls): calls made for different requests in one event-loop turn share a request.
     const group = options.headers ? scope : shared;
     const { ctx } = scope;
-    const def = contract[path];
-    const procedure = def ? path : '__unknown__';
+    const procedure = contract[path] ? path : '__unknown__';
+    const entry = procedureOf(procedure);
     const started = now();
     const parent = ctx?.otel ?? otelContext.active();
     // A client span only when something records it or a trace is going on (as on the server).
@@ -158,21 +174,15 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     let carrier = NO_TRACE;
     if (span) injectTraceContext(trace.setSpan(parent, span), (carrier = {}));
     const finish = (code: string) => {
-      const series = seriesOf(procedure);
-      (code === 'OK' ? series.ok : metrics.requests.series(target, procedure, code)).value += 1;
-      observe(series.duration, (now() - started) / 1000);
+      (code === 'OK' ? entry.ok : metrics.requests.series(target, procedure, code)).value += 1;
+      observe(entry.duration, (now() - started) / 1000);
       if (code !== 'OK') span?.setStatus({ code: SpanStatusCode.ERROR, message: code });
       span?.end();
     };
     const outcome = bare
       ? transport.send(group, { path, type, input, extra: { budgetMs: 0, trace: carrier, headers, scope } }, batchHeaders)
       : policies.execute(
-          {
-            procedure,
-            idempotent: type === 'query' || def?.idempotent === true,
-            timeoutMs: def?.timeoutMs ?? policies.defaultTimeoutMs,
-            deadlineAt: ctx?.deadlineAt,
-          },
+          entry[type],
           (cancellation, sink, budgetMs) =>
             transport.sendTo(
               group,
@@ -181,6 +191,8 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
               sink,
               cancellation,
             ),
+          ctx?.deadlineAt,
+          started,
         );
     return outcome.then(
       (data) => {

@@ -34,6 +34,12 @@ class TimerList {
 
 export class AttemptTimers {
   private readonly lists = new Map<number, TimerList>();
+  /**
+   * The last timeout asked for and its list: calls bound by the same timeout (the usual case: the
+   * contract's, when no inbound deadline is shorter) skip the rounding and the map lookup.
+   */
+  private lastMs = NaN;
+  private lastList: TimerList | undefined = undefined;
 
   constructor(private readonly clock: () => number = now) {}
 
@@ -42,12 +48,18 @@ export class AttemptTimers {
    * first. `at`: the clock's time now, when the caller has just read it.
    */
   add(node: TimedNode, ms: number, at: number = this.clock()): void {
-    const whole = roundUp(ms);
-    let list = this.lists.get(whole);
+    let list = ms === this.lastMs ? this.lastList : undefined;
     if (!list) {
-      list = new TimerList(this, whole);
-      this.lists.set(whole, list);
+      const whole = roundUp(ms);
+      list = this.lists.get(whole);
+      if (!list) {
+        list = new TimerList(this, whole);
+        this.lists.set(whole, list);
+      }
+      this.lastMs = ms;
+      this.lastList = list;
     }
+    const whole = list.ms;
     node.expiresAt = at + whole;
     node.timedList = list;
     node.timedPrev = list.tail;
@@ -90,7 +102,10 @@ export class AttemptTimers {
       node = next;
     }
     if (list.head) this.arm(list, Math.max(1, Math.ceil(list.head.expiresAt - at)));
-    else this.lists.delete(list.ms);
+    else {
+      this.lists.delete(list.ms);
+      if (this.lastList === list) this.lastList = undefined;
+    }
     for (const expired of due) expired.expire();
   }
 }

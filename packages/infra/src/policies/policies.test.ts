@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fullJitterDelay, parseRetryAfter } from './backoff.js';
+import { FailureRatio } from './breaker.js';
 import { parseDeadlineHeader } from './deadline.js';
 import { RetryBudget } from './retry-budget.js';
 import { TargetPolicies } from './target-policies.js';
@@ -36,6 +37,51 @@ describe('RetryBudget (fake clock)', () => {
   it('refuses bad options at construction', () => {
     expect(() => new RetryBudget({ ratio: -1 })).toThrow(RangeError);
     expect(() => new RetryBudget({ windowMs: 10 })).toThrow(RangeError);
+  });
+});
+
+describe('FailureRatio (fake clock)', () => {
+  it('opens once the window holds the minimum of calls and more than the ratio failed', () => {
+    const ratio = new FailureRatio(0.5, 10_000, 20, () => 0);
+    // 9 successes and 10 failures: 19 calls, under the minimum.
+    for (let i = 0; i < 9; i++) ratio.success();
+    for (let i = 0; i < 9; i++) expect(ratio.failure()).toBe(false);
+    expect(ratio.failure()).toBe(false);
+    // The 20th call: 11 of 20 failed.
+    expect(ratio.failure()).toBe(true);
+  });
+
+  it('does not open at exactly the ratio, and forgets calls older than the window', () => {
+    let t = 0;
+    const ratio = new FailureRatio(0.5, 10_000, 20, () => t);
+    for (let i = 0; i < 10; i++) ratio.success();
+    for (let i = 0; i < 9; i++) ratio.failure();
+    expect(ratio.failure()).toBe(false); // 10 of 20: not more than half
+    t = 10_500;
+    // Every call above has left the window: 15 failures alone are under the minimum...
+    for (let i = 0; i < 14; i++) expect(ratio.failure()).toBe(false);
+    for (let i = 0; i < 5; i++) ratio.success(t);
+    // ...and the 20th call of the new window opens it (15 of 20).
+    expect(ratio.failure()).toBe(true);
+  });
+
+  it('counts a success in the bucket of the time given, or a later one; reset forgets all', () => {
+    let t = 0;
+    const ratio = new FailureRatio(0.5, 1_000, 4, () => t);
+    ratio.success(0);
+    ratio.failure();
+    t = 950;
+    ratio.failure(); // the window moves to its last bucket
+    ratio.success(100); // an attempt started earlier: counted in the current bucket, not lost
+    expect(ratio.failure()).toBe(true); // 3 of 5
+    ratio.reset();
+    for (let i = 0; i < 3; i++) expect(ratio.failure()).toBe(false); // 3 calls: under the minimum
+  });
+
+  it('refuses a ratio outside (0, 1) or a tiny window', () => {
+    expect(() => new FailureRatio(1, 10_000, 20)).toThrow(/failureRatio must be between 0 and 1/);
+    expect(() => new FailureRatio(0, 10_000, 20)).toThrow(RangeError);
+    expect(() => new FailureRatio(0.5, 10, 20)).toThrow(/windowMs must be at least 100/);
   });
 });
 

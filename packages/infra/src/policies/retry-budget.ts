@@ -20,6 +20,8 @@ export class RetryBudget {
   private readonly calls: number[];
   private readonly retries: number[];
   private bucketStart = 0;
+  /** When the current bucket ends (bucketStart + bucketMs). */
+  private bucketEnd = 0;
   private index = 0;
 
   constructor(
@@ -35,11 +37,12 @@ export class RetryBudget {
     this.calls = new Array<number>(buckets).fill(0);
     this.retries = new Array<number>(buckets).fill(0);
     this.bucketStart = this.clock();
+    this.bucketEnd = this.bucketStart + this.bucketMs;
   }
 
   /** Counts one original call (not a retry). `at`: the clock's time now, when the caller has just read it. */
   recordCall(at: number = this.clock()): void {
-    this.advance(at);
+    if (at >= this.bucketEnd) this.advance(at);
     this.calls[this.index]! += 1;
   }
 
@@ -57,6 +60,7 @@ export class RetryBudget {
     let steps = Math.floor((at - this.bucketStart) / this.bucketMs);
     if (steps <= 0) return;
     this.bucketStart += steps * this.bucketMs;
+    this.bucketEnd = this.bucketStart + this.bucketMs;
     steps = Math.min(steps, this.calls.length);
     for (let i = 0; i < steps; i++) {
       this.index = (this.index + 1) % this.calls.length;

@@ -1,7 +1,7 @@
 import { MAX_TIMEOUT_MS } from '@switchyard/api-contracts';
-import { BrokenCircuitError, EventEmitter, type CircuitBreakerPolicy, type IBreaker } from 'cockatiel';
+import { BrokenCircuitError, EventEmitter, type CircuitBreakerPolicy } from 'cockatiel';
 import { fullJitterDelay, type BackoffOptions } from './backoff.js';
-import { CircuitState, breakerParts, type BreakerOptions } from './breaker.js';
+import { CircuitState, breakerParts, type BreakerOptions, type EitherBreaker } from './breaker.js';
 import { AttemptTimers, type TimedNode } from './attempt-timers.js';
 import { Bulkhead } from './bulkhead.js';
 import { now, remainingMs } from './deadline.js';
@@ -65,15 +65,13 @@ class AttemptTimeoutError extends Error {
   }
 }
 
-/** One call as the policies see it. */
+/** A procedure as the policies see its calls (the same object for all its calls). */
 export interface CallInfo {
   readonly procedure: string;
   /** Queries, and mutations the contract marks idempotent. */
   readonly idempotent: boolean;
-  /** This call's own timeout, in ms (from the contract or the client's default). */
+  /** A call's own timeout, in ms (from the contract or the client's default). */
   readonly timeoutMs: number;
-  /** The inbound request's deadline on the `now()` clock, if the call is made while serving one. */
-  readonly deadlineAt?: number | undefined;
 }
 
 /** Options of {@link TargetPolicies}. Durations in ms. */
@@ -118,12 +116,13 @@ export class TargetPolicies {
     onStateChange: new EventEmitter(),
   };
   private readonly breaker: CircuitBreakerPolicy | undefined;
-  private readonly strategy: IBreaker | undefined;
+  private readonly strategy: EitherBreaker | undefined;
   private readonly bulkhead: Bulkhead | undefined;
   private readonly budget: RetryBudget;
   private readonly maxAttempts: number;
   private readonly backoff: BackoffOptions;
   private readonly halfOpenProbes: number;
+  private readonly perTryTimeoutMs: number | undefined;
   private probing = 0;
   private readonly timers = new AttemptTimers();
 
@@ -140,6 +139,7 @@ export class TargetPolicies {
     this.maxAttempts = options.maxAttempts ?? 3;
     this.backoff = options.backoff ?? { baseMs: 25, capMs: 1_000 };
     this.halfOpenProbes = options.halfOpenProbes ?? 1;
+    this.perTryTimeoutMs = options.perTryTimeoutMs;
     // On the deadlines' clock: a call is counted at the time its deadline was computed from.
     this.budget = new RetryBudget(options.budget, now);
     if (options.breaker !== false) {
@@ -167,11 +167,12 @@ export class TargetPolicies {
   /**
    * Runs one call: `start` makes each attempt. Ends with the result, the server's error, or a
    * {@link CallRejectedError}.
+   * @param deadlineAt the inbound request's deadline on the `now()` clock, if the call is made while serving one
+   * @param at the `now()` clock's time, when the caller has just read it
    */
-  execute<T>(info: CallInfo, start: StartAttempt): Promise<T> {
+  execute<T>(info: CallInfo, start: StartAttempt, deadlineAt: number | undefined, at: number = now()): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const at = now();
-      const deadlineAt = Math.min(info.deadlineAt ?? Infinity, at + info.timeoutMs);
+      if (deadlineAt === undefined || deadlineAt > at + info.timeoutMs) deadlineAt = at + info.timeoutMs;
       if (deadlineAt - at < 1) {
         reject(this.reject(info, 'deadline', 'The deadline was spent before the call was made'));
         return;
@@ -193,9 +194,9 @@ export class TargetPolicies {
       call.fail(this.finalError(call.info, call.last));
       return;
     }
-    const tryMs = Math.min(left, this.options.perTryTimeoutMs ?? left);
+    const tryMs = this.perTryTimeoutMs === undefined || left < this.perTryTimeoutMs ? left : this.perTryTimeoutMs;
     const budgetMs = Math.max(1, Math.floor(tryMs));
-    call.begin(tryMs);
+    call.begin(tryMs, at);
     this.timers.add(call, tryMs, at);
     const { bulkhead, breaker } = this;
     const slot = !bulkhead || bulkhead.tryAcquire();
@@ -220,8 +221,9 @@ export class TargetPolicies {
     this.timers.remove(call);
     if (call.fast) {
       this.bulkhead?.release();
-      // cockatiel's closed state in place: a success is counted on the strategy.
-      this.strategy?.success(CircuitState.Closed);
+      // cockatiel's closed state in place: a success is counted on the strategy, in the ratio's
+      // bucket of the attempt's start or a later one (buckets are a second wide; no clock read).
+      this.strategy?.closedSuccess(call.startedAt);
     }
     call.done(value);
   }
@@ -363,6 +365,8 @@ class PolicyCall implements TimedNode, Cancellable, CallSink {
   declare expiresAt: number;
   declare private open: boolean;
   declare private timeoutMs: number;
+  /** When the current attempt started, on the `now()` clock. */
+  declare startedAt: number;
   declare private listener: CancelListener | undefined;
   declare private cancelledWith: Error | undefined;
   declare private readonly policies: TargetPolicies;
@@ -397,14 +401,16 @@ class PolicyCall implements TimedNode, Cancellable, CallSink {
     this.expiresAt = 0;
     this.open = false;
     this.timeoutMs = 0;
+    this.startedAt = 0;
     this.listener = undefined;
     this.cancelledWith = undefined;
   }
 
-  /** A new attempt starts. */
-  begin(timeoutMs: number): void {
+  /** A new attempt starts, at `at`. */
+  begin(timeoutMs: number, at: number): void {
     this.open = true;
     this.timeoutMs = timeoutMs;
+    this.startedAt = at;
     this.listener = undefined;
     this.cancelledWith = undefined;
   }
