@@ -15,11 +15,13 @@ import { isWellFormedRequestId } from './request-id.js';
  *
  *     [{"r":"<request id>","d":<budget ms>,"t":{"traceparent":"..."},"k":"<idempotency key>"}, ...]
  *
- * Every field is optional. A missing `d` means the request's own budget (its `x-deadline-ms`,
- * else the default deadline). Any other missing field means what its absent header means (a new
- * request id, no trace, no idempotency key), never the request-level header's value. Without an
- * `x-request-id` header, the response's is the first call's. A server that does not know this
- * header (stock tRPC) still answers the request, without these.
+ * Every field is optional. In a request of one call, the entry overrides the request's own headers
+ * (`x-request-id`, `x-deadline-ms`, `traceparent`, `Idempotency-Key`) and a missing field is theirs.
+ * In a batch, a missing `d` means the request's own budget (its `x-deadline-ms`, else the default
+ * deadline), and any other missing field what its absent header means (a new request id, no
+ * trace, no idempotency key), never the request-level header's value, which belongs to one call.
+ * Without an `x-request-id` header, the response's is the first call's. A server that does not
+ * know this header (stock tRPC) still answers the request, without these.
  */
 export const BATCH_CALLS_HEADER = 'x-switchyard-calls';
 
@@ -43,6 +45,14 @@ export interface CallOrigin {
   readonly idempotencyKey?: string | undefined;
 }
 
+/** One entry of {@link BATCH_CALLS_HEADER} once checked: the fields it has. */
+export interface CallEntry {
+  readonly requestId: string | undefined;
+  readonly budgetMs: number | undefined;
+  readonly otel: Context | undefined;
+  readonly idempotencyKey: string | undefined;
+}
+
 const MAX_TRACE_FIELDS = 8;
 /** W3C baggage may be 8192 bytes. */
 const MAX_TRACE_VALUE = 8192;
@@ -56,16 +66,8 @@ function bad(message: string): TRPCError {
 /**
  * Reads {@link BATCH_CALLS_HEADER}: one entry per call of the request (`calls`), each checked as
  * its own header would be. Throws a BAD_REQUEST naming the entry and field that is wrong.
- * @param startedAt when the request arrived (`now()` clock): budgets count from there.
- * @param requestBudgetMs the budget of an entry without one: the request's own (its
- *   `x-deadline-ms`, else the default deadline).
  */
-export function parseBatchCalls(
-  value: string | string[] | undefined,
-  calls: number,
-  startedAt: number,
-  requestBudgetMs: number,
-): CallOrigin[] {
+export function parseBatchCalls(value: string | string[] | undefined, calls: number): CallEntry[] {
   if (typeof value !== 'string') throw bad('must be sent once');
   let parsed: unknown;
   try {
@@ -75,7 +77,9 @@ export function parseBatchCalls(
   }
   if (!Array.isArray(parsed)) throw bad('must be a JSON array, one entry per call');
   if (parsed.length !== calls) throw bad(`has ${parsed.length} entries for ${calls} calls`);
-  return parsed.map((entry: unknown, i): CallOrigin => {
+  const entries: CallEntry[] = [];
+  for (let i = 0; i < parsed.length; i++) {
+    const entry: unknown = parsed[i];
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw bad(`entry ${i} must be an object`);
     const { r, d, t, k } = entry as Record<string, unknown>;
     if (r !== undefined && (typeof r !== 'string' || !isWellFormedRequestId(r))) {
@@ -99,13 +103,30 @@ export function parseBatchCalls(
       }
       otel = extractTraceContext(t as Record<string, string>);
     }
-    return {
-      requestId: r ?? randomUUID(),
-      deadlineAt: startedAt + Math.min(d ?? requestBudgetMs, MAX_DEADLINE_MS),
-      otel: otel ?? ROOT_CONTEXT,
-      idempotencyKey: k,
-    };
-  });
+    entries.push({
+      requestId: r as string | undefined,
+      budgetMs: d === undefined ? undefined : Math.min(d as number, MAX_DEADLINE_MS),
+      otel,
+      idempotencyKey: k as string | undefined,
+    });
+  }
+  return entries;
+}
+
+/**
+ * What each call of a batch carries on: its entry's fields, and for a field it lacks what its
+ * absent header would mean (a new request id, no trace, no key), never the request-level header's
+ * value (which belonged to one call); a missing budget is the request's own.
+ * @param startedAt when the request arrived (`now()` clock): budgets count from there.
+ * @param requestBudgetMs the request's own budget (its `x-deadline-ms`, else the default deadline).
+ */
+export function callOrigins(entries: readonly CallEntry[], startedAt: number, requestBudgetMs: number): CallOrigin[] {
+  return entries.map((e) => ({
+    requestId: e.requestId ?? randomUUID(),
+    deadlineAt: startedAt + (e.budgetMs ?? requestBudgetMs),
+    otel: e.otel ?? ROOT_CONTEXT,
+    idempotencyKey: e.idempotencyKey,
+  }));
 }
 
 /** The number of calls a tRPC request carries: the paths of `/a,b,c?batch=1`, else one. */

@@ -341,6 +341,12 @@ const corpus: Probe[] = [
     fast: true,
   },
   {
+    name: "x-switchyard-calls: a call alone takes what its entry lacks from the request's headers",
+    path: `/trpc/whoami?input=${q({ json: {} })}`,
+    headers: { 'x-request-id': 'header-call-0001', 'idempotency-key': 'header-key-0001', 'x-switchyard-calls': '[{"d":2500}]' },
+    fast: true,
+  },
+  {
     name: 'deadline header',
     path: `/trpc/greet?input=${q({ json: { name: 'A' } })}`,
     headers: { 'x-deadline-ms': '1500' },
@@ -398,6 +404,11 @@ describe('the fast tRPC path against the stock adapter', () => {
       expect(alone.headers['x-request-id']).toBe('alone-call-0001');
       expect(JSON.parse(alone.body)).toMatchObject({
         result: { data: { json: { requestId: 'alone-call-0001', key: 'key-alone-0001', budgetS: 2 } } },
+      });
+      // A call alone: its entry overrides the request's headers, and what it lacks is theirs.
+      const lacking = await send(base, probe("a call alone takes what its entry lacks from the request's headers"));
+      expect(JSON.parse(lacking.body)).toMatchObject({
+        result: { data: { json: { requestId: 'header-call-0001', key: 'header-key-0001', budgetS: 3 } } },
       });
       const pair = await send(base, probe("a batch without x-request-id answers with its first call's id"));
       expect(pair.headers['x-request-id']).toBe('first-call-0001');

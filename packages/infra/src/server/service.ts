@@ -28,7 +28,7 @@ import { clientIpOf } from './client-ip.js';
 import { dependencyMonitor, type DependencyCheck, type Readiness } from './readiness.js';
 import { REQUEST_ID_HEADER, inboundRequestId } from './request-id.js';
 import { createTrpcHandler } from './trpc-handler.js';
-import { BATCH_CALLS_HEADER, callsInRequest, parseBatchCalls, type CallOrigin } from './batch-calls.js';
+import { BATCH_CALLS_HEADER, callOrigins, callsInRequest, parseBatchCalls, type CallEntry } from './batch-calls.js';
 
 /** The URL prefix of the tRPC endpoint: `/trpc/<procedure>`. */
 export const TRPC_PREFIX = '/trpc/';
@@ -96,17 +96,17 @@ async function userOf(authorization: string, verify: (token: string) => Promise<
   if (!match) throw new TokenRejectedError('not a Bearer token');
   return (await verify(match[1]!)).user;
 }
-/** The calls of x-switchyard-calls, or why they were refused, once read (see readCalls). */
+/** The entries of x-switchyard-calls, or why they were refused, once read (see readCalls). */
 const CALLS = Symbol('switchyard.calls');
-type TimedRequest = IncomingMessage & { [START]?: number; [CALLS]?: CallOrigin[] | TRPCError };
+type TimedRequest = IncomingMessage & { [START]?: number; [CALLS]?: CallEntry[] | TRPCError };
 
 /**
- * Each call's request id, deadline, trace and idempotency key from x-switchyard-calls, or the
- * 400 that refuses them (thrown by createContext, so both tRPC paths answer it as their own).
+ * Each call's request id, budget, trace and idempotency key from x-switchyard-calls, or the 400
+ * that refuses them (thrown by createContext, so both tRPC paths answer it as their own).
  */
-function readCalls(req: IncomingMessage, startedAt: number, requestBudgetMs: number): CallOrigin[] | TRPCError {
+function readCalls(req: IncomingMessage): CallEntry[] | TRPCError {
   try {
-    return parseBatchCalls(req.headers[BATCH_CALLS_HEADER], callsInRequest(req.url ?? ''), startedAt, requestBudgetMs);
+    return parseBatchCalls(req.headers[BATCH_CALLS_HEADER], callsInRequest(req.url ?? ''));
   } catch (error) {
     if (error instanceof TRPCError) return error;
     throw error;
@@ -236,7 +236,7 @@ export function createService(options: CreateServiceOptions): Service {
     maxBatchSize: config.MAX_BATCH_SIZE,
     createContext(req, res): RequestContext | Promise<RequestContext> {
       const requestId = res.getHeader(REQUEST_ID_HEADER) as string;
-      const budgetMs = parseDeadlineHeader(req.headers[DEADLINE_HEADER]) ?? config.DEFAULT_DEADLINE_MS;
+      let budgetMs = parseDeadlineHeader(req.headers[DEADLINE_HEADER]) ?? config.DEFAULT_DEADLINE_MS;
       const credential = req.headers[SERVICE_CREDENTIAL_HEADER];
       let caller: RequestContext['caller'];
       if (credential !== undefined) {
@@ -251,9 +251,9 @@ export function createService(options: CreateServiceOptions): Service {
       const startedAt = (req as TimedRequest)[START] ?? now();
       // Calls from the mesh client: each call's own request id, deadline, trace and key (read by
       // the listener already when it took the response's request id from them).
-      let origins = (req as TimedRequest)[CALLS];
-      if (origins === undefined && req.headers[BATCH_CALLS_HEADER] !== undefined) origins = readCalls(req, startedAt, budgetMs);
-      if (origins instanceof TRPCError) throw origins;
+      let entries = (req as TimedRequest)[CALLS];
+      if (entries === undefined && req.headers[BATCH_CALLS_HEADER] !== undefined) entries = readCalls(req);
+      if (entries instanceof TRPCError) throw entries;
       const idempotencyKey = req.headers[IDEMPOTENCY_KEY_HEADER];
       if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || !isWellFormedIdempotencyKey(idempotencyKey))) {
         throw new SwitchyardError('VALIDATION_FAILED', 'Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 . _ : -', {
@@ -262,13 +262,28 @@ export function createService(options: CreateServiceOptions): Service {
           ],
         });
       }
+      // A request of one call: its entry overrides the request's headers (what it lacks is
+      // theirs). A batch: each call its entry's (see callOrigins).
+      let callId = requestId;
+      let key = idempotencyKey as string | undefined;
+      let otel: RequestContext['otel'] | undefined;
+      let origins: CallOrigins | undefined;
+      if (entries?.length === 1) {
+        const entry = entries[0]!;
+        callId = entry.requestId ?? requestId;
+        budgetMs = entry.budgetMs ?? budgetMs;
+        otel = entry.otel;
+        key = entry.idempotencyKey ?? key;
+      } else if (entries) {
+        origins = callOrigins(entries, startedAt, budgetMs);
+      }
       const context = new HttpRequestContext(
-        requestId,
+        callId,
         startedAt + budgetMs,
-        extractTraceContext(req.headers),
+        otel ?? extractTraceContext(req.headers),
         caller,
         clientIpOf(req, trustedProxies),
-        idempotencyKey as string | undefined,
+        key,
         runtime,
         req,
         res,
@@ -314,10 +329,9 @@ export function createService(options: CreateServiceOptions): Service {
     // mesh client (x-switchyard-calls, no x-request-id), the first call's; else a new one.
     let requestId = inboundRequestId(req);
     if (requestId === undefined && req.headers[BATCH_CALLS_HEADER] !== undefined && path.startsWith(TRPC_PREFIX)) {
-      const budgetMs = parseDeadlineHeader(req.headers[DEADLINE_HEADER]) ?? config.DEFAULT_DEADLINE_MS;
-      const origins = readCalls(req, startedAt, budgetMs);
-      (req as TimedRequest)[CALLS] = origins;
-      if (!(origins instanceof TRPCError)) requestId = origins[0]!.requestId;
+      const entries = readCalls(req);
+      (req as TimedRequest)[CALLS] = entries;
+      if (!(entries instanceof TRPCError)) requestId = entries[0]!.requestId;
     }
     requestId ??= randomUUID();
     res.setHeader(REQUEST_ID_HEADER, requestId);
