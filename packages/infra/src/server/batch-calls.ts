@@ -58,6 +58,13 @@ const MAX_TRACE_FIELDS = 8;
 const MAX_TRACE_VALUE = 8192;
 const TRACE_KEY = /^[a-z0-9_-]{1,64}$/;
 
+/**
+ * One entry with a request id, and perhaps a budget and an idempotency key, in that order (the
+ * mesh client's order): ids and keys as isWellFormedRequestId and isWellFormedIdempotencyKey
+ * accept them, the budget a JSON whole number.
+ */
+const ALONE = /^\[\{"r":"([A-Za-z0-9._:-]{8,128})"(?:,"d":(0|[1-9]\d{0,14}))?(?:,"k":"([A-Za-z0-9._:-]{8,128})")?\}\]$/;
+
 /** A 400 naming the header, the entry and the field. */
 function bad(message: string): TRPCError {
   return new TRPCError({ code: 'BAD_REQUEST', message: `${BATCH_CALLS_HEADER}: ${message}` });
@@ -69,6 +76,19 @@ function bad(message: string): TRPCError {
  */
 export function parseBatchCalls(value: string | string[] | undefined, calls: number): CallEntry[] {
   if (typeof value !== 'string') throw bad('must be sent once');
+  // A call alone as the mesh client writes it, checked by one expression (JSON.parse, then
+  // checking each field, cost the callee ~3,000 instructions more); anything else is parsed.
+  const alone = calls === 1 ? ALONE.exec(value) : null;
+  if (alone) {
+    return [
+      {
+        requestId: alone[1],
+        budgetMs: alone[2] === undefined ? undefined : Math.min(Number(alone[2]), MAX_DEADLINE_MS),
+        otel: undefined,
+        idempotencyKey: alone[3],
+      },
+    ];
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
