@@ -7,6 +7,20 @@ const { chindingsSym, streamSym, timeSym } = pino.symbols;
 
 type Internals = Record<symbol, unknown>;
 
+/**
+ * `JSON.stringify(value)` for a string, without its cost when nothing needs escaping: each
+ * JSON.stringify call enters C++ and builds a serializer (~1,400 instructions under callgrind for
+ * a short string), while request ids, procedure names and messages are plain ASCII. Anything
+ * else (quotes, backslashes, control characters, non-ASCII) goes through JSON.stringify.
+ */
+export function jsonString(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(value);
+  }
+  return `"${value}"`;
+}
+
 const isoTime = pino.stdTimeFunctions.isoTime;
 let cachedMs = -1;
 let cachedTime = '';
@@ -45,7 +59,7 @@ export function writeInfoLine(
   const timeOf = internals[timeSym] as () => string;
   const time = timeOf === isoTime ? isoTimeNow() : timeOf();
   const chindings = internals[chindingsSym] as string;
-  const line = `{"level":"info"${time}${chindings}${bindings}${fields},"msg":${JSON.stringify(msg)}}\n`;
+  const line = `{"level":"info"${time}${chindings}${bindings}${fields},"msg":${jsonString(msg)}}\n`;
   const held = holder as Held | undefined;
   if (held?.[HELD] !== undefined) {
     held[HELD] += line;

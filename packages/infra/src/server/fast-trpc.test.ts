@@ -157,6 +157,30 @@ const corpus: Probe[] = [
   { name: 'query, no input', path: '/trpc/greet', fast: true },
   { name: 'query, empty input', path: '/trpc/greet?input=', fast: true },
   { name: 'query, malformed JSON input', path: '/trpc/greet?input=%7Bbad', fast: true },
+  // The query as URLSearchParams reads it (the stock adapter's reading).
+  {
+    name: 'query, + for spaces in the input',
+    path: `/trpc/greet?input=${q({ json: { name: 'Ada Lovelace' } }).replaceAll('%20', '+')}`,
+    fast: true,
+  },
+  { name: 'query, an encoded name', path: `/trpc/greet?inp%75t=${q({ json: { name: 'Ada' } })}`, fast: true },
+  {
+    name: 'query, input given twice (the first counts)',
+    path: `/trpc/greet?input=${q({ json: { name: 'first' } })}&input=${q({ json: { name: 'second' } })}`,
+    fast: true,
+  },
+  { name: 'query, a malformed escape', path: '/trpc/greet?input=%7B%22json%22%3A%7B%22name%22%3A%22A%ZZ%22%7D%7D', fast: true },
+  { name: 'query, invalid UTF-8', path: '/trpc/greet?input=%7B%22json%22%3A%7B%22name%22%3A%22A%C3%28%22%7D%7D', fast: true },
+  {
+    name: 'query, empty segments and a name without a value',
+    path: `/trpc/greet,greet?&&batch&input=${q({ 0: { json: { name: 'A' } } })}`,
+    fast: false,
+  },
+  {
+    name: 'query, batch=1 after the input and a parameter nobody reads',
+    path: `/trpc/greet,greet?input=${q({ 0: { json: { name: 'A' } }, 1: { json: { name: 'B' } } })}&x=%E2%82%AC&batch=1`,
+    fast: true,
+  },
   { name: 'query, handler NOT_FOUND', path: `/trpc/missing?input=${q({ json: { id: 'n1' } })}`, fast: true },
   { name: 'query, internal error', path: `/trpc/crash?input=${q({ json: {} })}`, fast: true },
   {

@@ -4,7 +4,7 @@ import { getTRPCErrorFromUnknown } from '@trpc/server/unstable-core-do-not-impor
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { now, remainingMs } from '../policies/deadline.js';
 import { traceFields, tracer, tracingWanted } from '../tracing/tracing.js';
-import { writeInfoLine } from '../logging/lines.js';
+import { jsonString, writeInfoLine } from '../logging/lines.js';
 import type { Logger } from 'pino';
 import { classify } from './format-error.js';
 import { CALL_ORIGINS, WHEN_GONE, type CallOrigins, type RequestContext, type WhenGone } from './context.js';
@@ -128,15 +128,15 @@ function accessLine(
   durationMs: number,
   log: Logger | undefined,
 ): void {
-  const fields = `,"procedure":${JSON.stringify(procedure)},"type":"${type}","outcome":"${outcome}","durationMs":${durationMs}`;
+  const fields = `,"procedure":${jsonString(procedure)},"type":"${type}","outcome":"${outcome}","durationMs":${durationMs}`;
   const fallback = () => ({ procedure, type, outcome, durationMs });
   if (log) {
     writeInfoLine(log, '', fields, 'call', fallback, ctx);
     return;
   }
   const bindings = ids
-    ? `,"requestId":${JSON.stringify(requestId)},"traceId":"${ids.traceId}","spanId":"${ids.spanId}"`
-    : `,"requestId":${JSON.stringify(requestId)}`;
+    ? `,"requestId":${jsonString(requestId)},"traceId":"${ids.traceId}","spanId":"${ids.spanId}"`
+    : `,"requestId":${jsonString(requestId)}`;
   writeInfoLine(ctx.mesh.logger, bindings, fields, 'call', () => ({ requestId, ...ids, ...fallback() }), ctx);
 }
 
