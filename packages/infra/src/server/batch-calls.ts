@@ -63,7 +63,25 @@ const TRACE_KEY = /^[a-z0-9_-]{1,64}$/;
  * mesh client's order): ids and keys as isWellFormedRequestId and isWellFormedIdempotencyKey
  * accept them, the budget a JSON whole number.
  */
-const ALONE = /^\[\{"r":"([A-Za-z0-9._:-]{8,128})"(?:,"d":(0|[1-9]\d{0,14}))?(?:,"k":"([A-Za-z0-9._:-]{8,128})")?\}\]$/;
+const ALONE = /^\[\{"r":"[A-Za-z0-9._:-]{8,128}"(?:,"d":(?:0|[1-9]\d{0,14}))?(?:,"k":"[A-Za-z0-9._:-]{8,128}")?\}\]$/;
+
+/** The entry of a header {@link ALONE} accepts. */
+function aloneEntry(value: string): CallEntry {
+  const idEnd = value.indexOf('"', 7);
+  let at = idEnd + 1;
+  let budgetMs: number | undefined;
+  if (value.startsWith(',"d":', at)) {
+    let ms = 0;
+    for (at += 5; ; at++) {
+      const digit = value.charCodeAt(at) - 48;
+      if (!(digit >= 0 && digit <= 9)) break;
+      ms = ms * 10 + digit;
+    }
+    budgetMs = Math.min(ms, MAX_DEADLINE_MS);
+  }
+  const key = value.startsWith(',"k":"', at) ? value.slice(at + 6, value.indexOf('"', at + 6)) : undefined;
+  return { requestId: value.slice(7, idEnd), budgetMs, otel: undefined, idempotencyKey: key };
+}
 
 /** A 400 naming the header, the entry and the field. */
 function bad(message: string): TRPCError {
@@ -76,19 +94,9 @@ function bad(message: string): TRPCError {
  */
 export function parseBatchCalls(value: string | string[] | undefined, calls: number): CallEntry[] {
   if (typeof value !== 'string') throw bad('must be sent once');
-  // A call alone as the mesh client writes it, checked by one expression (JSON.parse, then
-  // checking each field, cost the callee ~3,000 instructions more); anything else is parsed.
-  const alone = calls === 1 ? ALONE.exec(value) : null;
-  if (alone) {
-    return [
-      {
-        requestId: alone[1],
-        budgetMs: alone[2] === undefined ? undefined : Math.min(Number(alone[2]), MAX_DEADLINE_MS),
-        otel: undefined,
-        idempotencyKey: alone[3],
-      },
-    ];
-  }
+  // A call alone as the mesh client writes it: checked by one expression and read by position
+  // (no JSON.parse, no match array); anything else is parsed.
+  if (calls === 1 && ALONE.test(value)) return [aloneEntry(value)];
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
