@@ -1,3 +1,4 @@
+import { get } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,14 +22,26 @@ afterEach(() => {
   for (const s of spawned.splice(0)) if (s.child.exitCode === null) s.child.kill('SIGKILL');
 });
 
-const slowCall = (url: string, ms: number) =>
-  fetch(`${url}/trpc/slow?input=${encodeURIComponent(JSON.stringify({ json: { ms } }))}`);
+const slowPath = (ms: number) => `/trpc/slow?input=${encodeURIComponent(JSON.stringify({ json: { ms } }))}`;
+const slowCall = (url: string, ms: number) => fetch(`${url}${slowPath(ms)}`);
+
+/** A slow call over node:http, to read the Connection header the service sent. */
+const slowCallHeaders = (url: string, ms: number) =>
+  new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+    get(`${url}${slowPath(ms)}`, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
+    }).on('error', reject);
+  });
 
 describe('graceful shutdown (a real process)', () => {
   it('on SIGTERM: readiness 503 during the drain, in-flight and new requests complete, resources close in reverse, exit 0', async () => {
     const service = await start({ DRAIN_DELAY_MS: '600', SHUTDOWN_TIMEOUT_MS: '5000' });
     expect((await fetch(`${service.url}/ready`)).status).toBe(200);
+    // Before the drain, responses keep their connection open.
+    expect(await slowCallHeaders(service.url, 0)).toEqual({ status: 200, connection: 'keep-alive' });
     const inFlight = slowCall(service.url, 1_500);
+    const inFlightHeaders = slowCallHeaders(service.url, 1_500);
     await sleep(150);
     service.signal('SIGTERM');
     await sleep(100);
@@ -39,6 +52,10 @@ describe('graceful shutdown (a real process)', () => {
     // Until the listener closes, normal traffic is still served.
     const during = await slowCall(service.url, 0);
     expect(during.status).toBe(200);
+    // Responses written while draining (also of requests that arrived before it) close their
+    // connection, so the listener is not kept open by keep-alive.
+    expect(await slowCallHeaders(service.url, 0)).toEqual({ status: 200, connection: 'close' });
+    expect(await inFlightHeaders).toEqual({ status: 200, connection: 'close' });
 
     const response = await inFlight;
     expect(response.status).toBe(200);
