@@ -56,7 +56,9 @@ export interface ServiceClient<C extends Contract> {
   /**
    * The tRPC client for calls made while serving `ctx`: they carry its request id, remaining
    * deadline and trace, and calls made in the same event-loop turn share one HTTP request.
-   * Without `ctx`, calls start a new request.
+   * Without `ctx`, calls start a new request. Each call of `with(ctx)` makes a new client (a
+   * Proxy on the context: cheap); the mutations marked idempotent made through one client share
+   * its idempotency key, each with its own retries.
    * @example await auth.with(ctx).getUser.query({ id })
    */
   with(ctx?: CallContext): TRPCClient<RouterOf<C>>;
@@ -82,14 +84,31 @@ interface AttemptContext {
   scope: ContextClient;
 }
 
-/** The calls made for one request context. */
-interface ContextClient {
-  readonly ctx: CallContext | undefined;
+/**
+ * The calls made through one client of {@link ServiceClient.with}: the target of its Proxy. Its
+ * fields are private, so the client shows no keys of its own.
+ */
+class ContextClient {
+  readonly #ctx: CallContext | undefined;
+  #key: string | undefined = undefined;
+
+  constructor(ctx: CallContext | undefined) {
+    this.#ctx = ctx;
+  }
+
+  get ctx(): CallContext | undefined {
+    return this.#ctx;
+  }
+
   /**
-   * The context's idempotency key, made on first use: a retried idempotent mutation carries the
+   * The client's idempotency key, made on first use: a retried idempotent mutation carries the
    * same key, so a server with idempotency keys runs it once. Calls without a context get none.
    */
-  idempotencyKey(): string | undefined;
+  idempotencyKey(): string | undefined {
+    const ctx = this.#ctx;
+    if (!ctx) return undefined;
+    return (this.#key ??= isWellFormedRequestId(ctx.requestId) ? `${ctx.requestId.slice(0, 60)}.${randomUUID()}` : randomUUID());
+  }
 }
 
 /**
@@ -275,46 +294,28 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
         guarded(scope, path, type, input, await options.headers!())
     : guarded;
 
-  const create = (ctx: CallContext | undefined): TRPCClient<RouterOf<C>> => {
-    let key: string | undefined;
-    const scope: ContextClient = {
-      ctx,
-      idempotencyKey: () =>
-        ctx
-          ? (key ??= isWellFormedRequestId(ctx.requestId) ? `${ctx.requestId.slice(0, 60)}.${randomUUID()}` : randomUUID())
-          : undefined,
-    };
-    const procedures = new Map<string, object>();
-    return new Proxy({} as TRPCClient<RouterOf<C>>, {
-      get(_, name) {
-        if (typeof name !== 'string') return undefined;
-        let procedure = procedures.get(name);
-        if (!procedure) {
-          procedure = {
-            query: (input: unknown) => send(scope, name, 'query', input),
-            mutate: (input: unknown) => send(scope, name, 'mutation', input),
-          };
-          procedures.set(name, procedure);
-        }
-        return procedure;
-      },
-    });
+  // A client per context, made by with(ctx) each time it is asked (a Proxy on the context, its
+  // procedures made on access): nothing keeps it but its caller. A WeakMap from each context to
+  // its client kept every request's context alive past the young generation (V8's scavenger
+  // keeps the values of an old WeakMap, and a client holds its context): a service setting one
+  // entry per request, its client unused, promoted 4.9 KB per request under load, 1.1 KB without
+  // (--trace-gc-nvp).
+  const procedureHandler: ProxyHandler<ContextClient> = {
+    get(scope, name) {
+      if (typeof name !== 'string') return undefined;
+      return {
+        query: (input: unknown) => send(scope, name, 'query', input),
+        mutate: (input: unknown) => send(scope, name, 'mutation', input),
+      };
+    },
   };
-
-  const perContext = new WeakMap<CallContext, TRPCClient<RouterOf<C>>>();
+  const create = (ctx: CallContext | undefined) =>
+    new Proxy(new ContextClient(ctx), procedureHandler) as unknown as TRPCClient<RouterOf<C>>;
   const detached = create(undefined);
   return {
     target,
     policies,
     breakerState: () => STATE_NAMES[policies.state] ?? 'closed',
-    with(ctx) {
-      if (!ctx) return detached;
-      let client = perContext.get(ctx);
-      if (!client) {
-        client = create(ctx);
-        perContext.set(ctx, client);
-      }
-      return client;
-    },
+    with: (ctx) => (ctx ? create(ctx) : detached),
   };
 }
