@@ -268,7 +268,7 @@ export function createService(options: CreateServiceOptions): Service {
   // scavenges and being promoted with their requests and contexts (most likely through the
   // replaced tables, which V8 keeps linked to their successors with their entries: an old
   // table's slots are roots to a scavenge): 2.6 KB promoted per request of a service whose
-  // handler awaits, 0.4 KB without the Set (--trace-gc-nvp under load), half its scavenge time.
+  // handler awaits, 74 B without the Set (--trace-gc-nvp under load), scavenges 3-4x shorter.
   class MeshResponse extends ServerResponse<MeshRequest> {
     override writeHead(
       statusCode: number,
