@@ -58,29 +58,46 @@ const MAX_TRACE_FIELDS = 8;
 const MAX_TRACE_VALUE = 8192;
 const TRACE_KEY = /^[a-z0-9_-]{1,64}$/;
 
-/**
- * One entry with a request id, and perhaps a budget and an idempotency key, in that order (the
- * mesh client's order): ids and keys as isWellFormedRequestId and isWellFormedIdempotencyKey
- * accept them, the budget a JSON whole number.
- */
-const ALONE = /^\[\{"r":"[A-Za-z0-9._:-]{8,128}"(?:,"d":(?:0|[1-9]\d{0,14}))?(?:,"k":"[A-Za-z0-9._:-]{8,128}")?\}\]$/;
+/** One entry as the mesh client writes it: a request id, perhaps a budget, perhaps a key. */
+const QUICK_ENTRY = '\\{"r":"[A-Za-z0-9._:-]{8,128}"(?:,"d":(?:0|[1-9]\\d{0,14}))?(?:,"k":"[A-Za-z0-9._:-]{8,128}")?\\}';
 
-/** The entry of a header {@link ALONE} accepts. */
-function aloneEntry(value: string): CallEntry {
-  const idEnd = value.indexOf('"', 7);
-  let at = idEnd + 1;
-  let budgetMs: number | undefined;
-  if (value.startsWith(',"d":', at)) {
-    let ms = 0;
-    for (at += 5; ; at++) {
-      const digit = value.charCodeAt(at) - 48;
-      if (!(digit >= 0 && digit <= 9)) break;
-      ms = ms * 10 + digit;
+/**
+ * A header of such entries only, in that field order (the mesh client's): ids and keys as
+ * isWellFormedRequestId and isWellFormedIdempotencyKey accept them, budgets JSON whole numbers.
+ */
+const QUICK = new RegExp(`^\\[${QUICK_ENTRY}(?:,${QUICK_ENTRY})*\\]$`);
+
+/**
+ * The entries of a header {@link QUICK} accepts, read by position (no JSON.parse, no match
+ * arrays); `undefined` when there are not `calls` of them.
+ */
+function quickEntries(value: string, calls: number): CallEntry[] | undefined {
+  const entries: CallEntry[] = [];
+  // Each entry starts at `{"r":"` (6 characters) after `[` or `,`.
+  for (let at = 1; at < value.length; ) {
+    const idStart = at + 6;
+    const idEnd = value.indexOf('"', idStart);
+    at = idEnd + 1;
+    let budgetMs: number | undefined;
+    if (value.startsWith(',"d":', at)) {
+      let ms = 0;
+      for (at += 5; ; at++) {
+        const digit = value.charCodeAt(at) - 48;
+        if (!(digit >= 0 && digit <= 9)) break;
+        ms = ms * 10 + digit;
+      }
+      budgetMs = Math.min(ms, MAX_DEADLINE_MS);
     }
-    budgetMs = Math.min(ms, MAX_DEADLINE_MS);
+    let key: string | undefined;
+    if (value.startsWith(',"k":"', at)) {
+      const keyEnd = value.indexOf('"', at + 6);
+      key = value.slice(at + 6, keyEnd);
+      at = keyEnd + 1;
+    }
+    entries.push({ requestId: value.slice(idStart, idEnd), budgetMs, otel: undefined, idempotencyKey: key });
+    at += 2; // `}` and the `,` or `]` after it
   }
-  const key = value.startsWith(',"k":"', at) ? value.slice(at + 6, value.indexOf('"', at + 6)) : undefined;
-  return { requestId: value.slice(7, idEnd), budgetMs, otel: undefined, idempotencyKey: key };
+  return entries.length === calls ? entries : undefined;
 }
 
 /** A 400 naming the header, the entry and the field. */
@@ -94,9 +111,11 @@ function bad(message: string): TRPCError {
  */
 export function parseBatchCalls(value: string | string[] | undefined, calls: number): CallEntry[] {
   if (typeof value !== 'string') throw bad('must be sent once');
-  // A call alone as the mesh client writes it: checked by one expression and read by position
-  // (no JSON.parse, no match array); anything else is parsed.
-  if (calls === 1 && ALONE.test(value)) return [aloneEntry(value)];
+  // Entries as the mesh client writes them without a trace: checked by one expression and read
+  // by position (JSON.parse and the checks below cost the callee ~3,000 instructions per call of a
+  // batch, under callgrind); anything else, or a count that does not match, is parsed.
+  const quick = QUICK.test(value) ? quickEntries(value, calls) : undefined;
+  if (quick) return quick;
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
