@@ -126,6 +126,39 @@ describe('the mesh client transport', () => {
     expect((await one.stamp.mutate({ n: 3 })).key).toBe(a.key);
   });
 
+  it('sends a budget that every call of a batch of 4 or more shares once, as x-deadline-ms', async () => {
+    const client = createServiceClient({
+      target: 'downstream',
+      contract: downstreamContract,
+      url: proxyUrl,
+      policies: { timeoutMs: 3_000 },
+    });
+    // Deadlines far off: each call is bound by the 3 s timeout, so all have the same budget.
+    const ctxs = [1, 2, 3, 4].map((n) => ctxOf(`transport-shared-${n}000`, 60_000));
+    const results = await Promise.all(ctxs.map((ctx, i) => client.with(ctx).origin.query({ n: i })));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.headers['x-deadline-ms']).toBe('3000');
+    const entries = JSON.parse(seen[0]!.headers['x-switchyard-calls'] as string) as Array<Record<string, unknown>>;
+    expect(entries).toEqual(ctxs.map((ctx) => ({ r: ctx.requestId })));
+    // The callee gives each call that budget, with its own request id.
+    expect(results.map((r) => r.requestId)).toEqual(ctxs.map((ctx) => ctx.requestId));
+    for (const r of results) {
+      expect(r.budgetMs, `call ${r.n}`).toBeGreaterThan(2_000);
+      expect(r.budgetMs, `call ${r.n}`).toBeLessThanOrEqual(3_000);
+    }
+
+    // Three calls, or budgets that differ: each entry its own `d`, no x-deadline-ms.
+    seen.length = 0;
+    await Promise.all(ctxs.slice(0, 3).map((ctx, i) => client.with(ctx).origin.query({ n: i })));
+    await Promise.all(ctxs.map((ctx, i) => client.with({ ...ctx, deadlineAt: performance.now() + 1_000 * (i + 1) }).origin.query({ n: i })));
+    expect(seen).toHaveLength(2);
+    for (const request of seen) {
+      expect(request.headers['x-deadline-ms']).toBeUndefined();
+      const sent = JSON.parse(request.headers['x-switchyard-calls'] as string) as Array<{ d?: number }>;
+      expect(sent.every((e) => typeof e.d === 'number' && e.d > 0)).toBe(true);
+    }
+  });
+
   it('a context with a malformed request id does not make the batch it shares refused', async () => {
     const client = createServiceClient({ target: 'downstream', contract: downstreamContract, url: proxyUrl });
     const [bad, good] = await Promise.all([

@@ -195,7 +195,10 @@ export class TargetPolicies {
       return;
     }
     const tryMs = this.perTryTimeoutMs === undefined || left < this.perTryTimeoutMs ? left : this.perTryTimeoutMs;
-    const budgetMs = Math.max(1, Math.floor(tryMs));
+    // Whole ms, rounded down; `at + timeoutMs - at` may come out a hair under timeoutMs in
+    // floating point, and a 5,000 ms budget should not read 4,999 (nor calls bound by one timeout
+    // differ by a millisecond: a batch sends one budget they share once).
+    const budgetMs = Math.max(1, Math.floor(tryMs + 1e-6));
     call.begin(tryMs, at);
     this.timers.add(call, tryMs, at);
     const { bulkhead, breaker } = this;
