@@ -41,6 +41,23 @@ describe('writeInfoLine', () => {
     expect(capture.lines().map((l) => l.a)).toEqual([2]);
   });
 
+  it('the same logger written to again reads its level and bindings each time', () => {
+    const capture = captureLogs();
+    const logger = createLogger({ service: 'lines', destination: capture.stream });
+    writeInfoLine(logger, '', ',"a":1', 'call', () => ({}));
+    logger.setBindings({ tenant: 't-1' });
+    writeInfoLine(logger, '', ',"a":2', 'call', () => ({}));
+    logger.level = 'error';
+    writeInfoLine(logger, '', ',"a":3', 'call', () => ({}));
+    logger.level = 'debug';
+    writeInfoLine(logger, '', ',"a":4', 'call', () => ({}));
+    expect(capture.lines().map((l) => [l.a, l.tenant])).toEqual([
+      [1, undefined],
+      [2, 't-1'],
+      [4, 't-1'],
+    ]);
+  });
+
   it('a logger made elsewhere gets logger.info with the fallback fields, so its own options apply', () => {
     const capture = captureLogs();
     const logger = pino({ base: null, redact: ['a'], timestamp: false }, capture.stream);

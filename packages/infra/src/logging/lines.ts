@@ -3,7 +3,10 @@ import { pino, type Logger } from 'pino';
 /** Marks the loggers {@link createLogger} makes (children inherit it through their prototype). */
 export const MESH_LOGGER = Symbol.for('switchyard.meshLogger');
 
-const { chindingsSym, streamSym, timeSym } = pino.symbols;
+const { chindingsSym, levelValSym, streamSym, timeSym } = pino.symbols;
+
+/** pino's `info`, in the default levels a logger of {@link createLogger} keeps. */
+const INFO = 30;
 
 type Internals = Record<symbol, unknown>;
 
@@ -51,23 +54,47 @@ export function writeInfoLine(
   holder?: object,
 ): void {
   const internals = logger as unknown as Internals;
-  if (internals[MESH_LOGGER] !== true) {
-    logger.info(fallback(), msg);
-    return;
+  let timeOf: () => string;
+  let stream: Stream;
+  if (logger === lastLogger) {
+    timeOf = lastTime;
+    stream = lastStream;
+  } else {
+    if (internals[MESH_LOGGER] !== true) {
+      logger.info(fallback(), msg);
+      return;
+    }
+    timeOf = internals[timeSym] as () => string;
+    stream = internals[streamSym] as Stream;
+    lastLogger = logger;
+    lastTime = timeOf;
+    lastStream = stream;
   }
-  if (!logger.isLevelEnabled('info')) return;
-  const timeOf = internals[timeSym] as () => string;
+  // isLevelEnabled('info'), as pino compares levels by default (ascending).
+  if ((internals[levelValSym] as number) > INFO) return;
   const time = timeOf === isoTime ? isoTimeNow() : timeOf();
   const chindings = internals[chindingsSym] as string;
   const line = `{"level":"info"${time}${chindings}${bindings}${fields},"msg":${jsonString(msg)}}\n`;
   const held = holder as Held | undefined;
   if (held?.[HELD] !== undefined) {
     held[HELD] += line;
-    held[HELD_STREAM] = internals[streamSym] as Stream;
+    held[HELD_STREAM] = stream;
     return;
   }
-  (internals[streamSym] as Stream).write(line);
+  stream.write(line);
 }
+
+/**
+ * The logger writeInfoLine wrote to last, and what of it never changes: its time function and
+ * stream (its level and bindings, which setLevel and setBindings change, are read per line). A
+ * pino root logger and two of its prototypes are dictionary-mode objects, so each read of them
+ * from optimized code is a generic property lookup (~130 instructions): writeInfoLine made ~30 per
+ * line (isLevelEnabled alone several), ~4,000 instructions per access line under callgrind. Most
+ * lines come from one logger, the service's.
+ */
+let lastLogger: Logger | undefined;
+let lastTime: () => string = isoTime;
+let lastStream: Stream;
 
 type Stream = { write(line: string): unknown };
 const HELD = Symbol('switchyard.heldLines');
