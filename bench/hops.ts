@@ -3,15 +3,17 @@
 //       and Caddy -> 3 instances (round robin)
 //   hop a request to service A whose procedure calls service B through the contract client, vs
 //       the same request to B direct (a single hop); with the policy stack and without it
+//   gc  what a request leaves to the garbage collector in the process wrk calls (B direct, A with
+//       and without policies): bytes promoted and scavenge time per request, --trace-gc-nvp
 // Interleaved over rounds; every ratio is to the single hop measured in the same round (median,
 // min-max). CPU per request sums every process the request goes through. JSON: results/hops.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../packages/infra/src/testing/index.js';
-import { buildPackages, median, spread, startServer, wrk, type Running, type Sample } from './http.js';
+import { SERVERS, buildPackages, median, spread, startServer, wrk, type Running, type Sample } from './http.js';
 import { benchPolicyEngine } from './policy-engine.js';
 import { HELLO_PATH } from './shared.js';
 
@@ -60,6 +62,102 @@ interface HopScenario {
   path: string;
   /** Every process a request goes through after the front one (their CPU counts too). */
   behind: () => Running[];
+}
+
+/** A process's scavenges so far, summed from its --trace-gc-nvp lines. */
+interface GcTotals {
+  scavenges: number;
+  /** Bytes moved to the old generation by scavenges. */
+  promoted: number;
+  /** Scavenge pauses, in ms. */
+  pauseMs: number;
+}
+
+const PROMOTED = / promoted=(\d+)/;
+const PAUSE = / pause=([\d.]+)/;
+
+/**
+ * A servers.ts scenario with --trace-gc-nvp, its output going to a file (a pipe would stop the
+ * server when full: wrk runs synchronously, so nothing reads it meanwhile), line-buffered by
+ * stdbuf (V8 prints through C stdio). `gc()` sums the scavenges printed so far.
+ */
+async function startTraced(name: string, env: NodeJS.ProcessEnv, dir: string): Promise<{ running: Running; gc: () => GcTotals }> {
+  const file = join(dir, `${name}.gc`);
+  const out = openSync(file, 'w');
+  const child = spawn('stdbuf', ['-oL', process.execPath, '--trace-gc-nvp', '--import', 'tsx', SERVERS, name], {
+    env: { ...env, NODE_ENV: 'production' },
+    stdio: ['ignore', out, 'inherit'],
+  });
+  closeSync(out);
+  const deadline = Date.now() + 20_000;
+  let port = 0;
+  while (!port) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start (see ${file})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    port = Number(/^READY (\d+)/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
+  }
+  const gc = (): GcTotals => {
+    const totals: GcTotals = { scavenges: 0, promoted: 0, pauseMs: 0 };
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.includes(' gc=s ')) continue;
+      totals.scavenges++;
+      totals.promoted += Number(PROMOTED.exec(line)?.[1] ?? 0);
+      totals.pauseMs += Number(PAUSE.exec(line)?.[1] ?? 0);
+    }
+    return totals;
+  };
+  return { running: { child, port }, gc };
+}
+
+/**
+ * What each request leaves to the garbage collector, in the process wrk calls: bytes promoted to
+ * the old generation and scavenge time per request (--trace-gc-nvp), for B direct and for A
+ * calling B with and without its policies. A request's objects should die young: when a process
+ * keeps them (a WeakMap of contexts, settled calls still reachable), they are promoted, and each
+ * scavenge copies them first. The hop promoted 4-5 KB per request that way before 3eb86e1. Fresh
+ * processes, after the rounds, so that the tracing does not touch the ratios.
+ */
+async function gcProfile(env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
+  const traced: Running[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-gc-'));
+  try {
+    const b = await startTraced('sy-bare', env, dir);
+    traced.push(b.running);
+    const target = { ...env, HOP_TARGET: `http://127.0.0.1:${b.running.port}` };
+    const a = await startTraced('sy-hop', target, dir);
+    traced.push(a.running);
+    const aBare = await startTraced('sy-hop-no-policies', target, dir);
+    traced.push(aBare.running);
+    const result: Record<string, unknown> = {};
+    console.log(`\nGC per request in the process wrk calls (--trace-gc-nvp, wrk -t1 -c50, ${MEASURE_S} s after ${WARMUP_S} s)`);
+    for (const [name, label, front] of [
+      ['direct', 'single hop: B', b],
+      ['hop', 'inter-service hop: A, with policies', a],
+      ['hop-no-policies', 'inter-service hop: A, without policies', aBare],
+    ] as const) {
+      await wrk(front.running, HELLO_PATH, WARMUP_S, false, false);
+      const before = front.gc();
+      const sample = await wrk(front.running, HELLO_PATH, MEASURE_S, false, false);
+      // A scavenge at the very end may still be on its way to the file.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const after = front.gc();
+      const per = (n: number) => (sample.requests ? n / sample.requests : 0);
+      const row = {
+        requests: sample.requests,
+        scavenges: after.scavenges - before.scavenges,
+        promotedBytesPerRequest: per(after.promoted - before.promoted),
+        scavengeMicrosPerRequest: per((after.pauseMs - before.pauseMs) * 1000),
+      };
+      result[name] = row;
+      console.log(
+        `${label.padEnd(48)} promoted ${row.promotedBytesPerRequest.toFixed(0).padStart(6)} B/req, scavenges ${row.scavengeMicrosPerRequest.toFixed(2).padStart(6)} us/req (${row.scavenges} scavenges, ${row.requests} requests)`,
+      );
+    }
+    return result;
+  } finally {
+    for (const r of traced) r.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function benchHops(): Promise<Record<string, unknown>> {
@@ -197,6 +295,7 @@ export async function benchHops(): Promise<Record<string, unknown>> {
     console.log(
       `policy engine: +${engine.median.toFixed(2)} us CPU per call (${engine.min.toFixed(2)}..${engine.max.toFixed(2)}) = ${pct(engine.median / hopCpu)} of the hop's ${hopCpu.toFixed(1)} us CPU per request (A+B)`,
     );
+    result.gc = await gcProfile(env);
     mkdirSync(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true });
     writeFileSync(fileURLToPath(new URL('results/hops.json', import.meta.url)), `${JSON.stringify(result, null, 2)}\n`);
     return result;

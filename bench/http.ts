@@ -22,7 +22,7 @@ const ROUNDS = Number(arg('rounds') ?? (quick ? 1 : 5));
 const WARMUP_S = Number(arg('warmup') ?? (quick ? 0.5 : 3));
 const MEASURE_S = Number(arg('seconds') ?? (quick ? 1 : 8));
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
+export const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
 
 interface Scenario {
   name: string;

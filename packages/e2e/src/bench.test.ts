@@ -23,6 +23,7 @@ describe('npm run bench -- --quick', () => {
       /S6 wrk -> Caddy -> 3 instances of B\s+\d+/,
       /policy stack on the hop: -?\d.*more CPU per request/,
       /policy engine: \+-?\d.*of the hop/,
+      /inter-service hop: A, with policies\s+promoted\s+\d+ B\/req, scavenges\s+\d+\.\d\d us\/req/,
       /control \(two clients without policies\), 16 concurrent: the second client/,
       /S9 Redis limiter \d+ decisions\/s vs redis-benchmark EVALSHA \d+/,
       /memory: RSS 5 s after start: auth \d+ MB, notes \d+ MB, activity \d+ MB/,
