@@ -106,19 +106,28 @@ function plainJson(value: unknown, seen: SeenObjects, depth: number): boolean {
  */
 class SeenObjects {
   private static readonly SCANNED = 16;
-  private readonly few: object[] = [];
+  private readonly few: Array<object | undefined> = new Array<object | undefined>(SeenObjects.SCANNED).fill(undefined);
+  private count = 0;
   private readonly many = new Set<object>();
 
   /** Adds `value`; false if it was already there. */
   add(value: object): boolean {
-    if (this.few.includes(value) || this.many.has(value)) return false;
-    if (this.few.length < SeenObjects.SCANNED) this.few.push(value);
+    const few = this.few;
+    for (let i = 0; i < this.count; i++) if (few[i] === value) return false;
+    if (this.many.size > 0 && this.many.has(value)) return false;
+    if (this.count < SeenObjects.SCANNED) few[this.count++] = value;
     else this.many.add(value);
     return true;
   }
 
+  /**
+   * Forgets every object (none is kept alive past the check). Not `few.length = 0`: a store to an
+   * array's length is a generic StoreIC call from optimized code, ~450 instructions per response
+   * item under callgrind.
+   */
   clear(): void {
-    this.few.length = 0;
+    for (let i = 0; i < this.count; i++) this.few[i] = undefined;
+    this.count = 0;
     if (this.many.size > 0) this.many.clear();
   }
 }
