@@ -8,12 +8,12 @@
 // Interleaved over rounds; every ratio is to the single hop measured in the same round (median,
 // min-max). CPU per request sums every process the request goes through. JSON: results/hops.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../packages/infra/src/testing/index.js';
-import { SERVERS, buildPackages, median, spread, startServer, wrk, type Running, type Sample } from './http.js';
+import { buildPackages, median, spread, startServer, wrk, type Running, type Sample } from './http.js';
 import { benchPolicyEngine } from './policy-engine.js';
 import { HELLO_PATH } from './shared.js';
 
@@ -76,26 +76,10 @@ interface GcTotals {
 const PROMOTED = / promoted=(\d+)/;
 const PAUSE = / pause=([\d.]+)/;
 
-/**
- * A servers.ts scenario with --trace-gc-nvp, its output going to a file (a pipe would stop the
- * server when full: wrk runs synchronously, so nothing reads it meanwhile), line-buffered by
- * stdbuf (V8 prints through C stdio). `gc()` sums the scavenges printed so far.
- */
+/** A servers.ts scenario with --trace-gc-nvp (see startServer); `gc()` sums the scavenges printed so far. */
 async function startTraced(name: string, env: NodeJS.ProcessEnv, dir: string): Promise<{ running: Running; gc: () => GcTotals }> {
   const file = join(dir, `${name}.gc`);
-  const out = openSync(file, 'w');
-  const child = spawn('stdbuf', ['-oL', process.execPath, '--trace-gc-nvp', '--import', 'tsx', SERVERS, name], {
-    env: { ...env, NODE_ENV: 'production' },
-    stdio: ['ignore', out, 'inherit'],
-  });
-  closeSync(out);
-  const deadline = Date.now() + 20_000;
-  let port = 0;
-  while (!port) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start (see ${file})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    port = Number(/^READY (\d+)/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
-  }
+  const running = await startServer(name, env, false, file);
   const gc = (): GcTotals => {
     const totals: GcTotals = { scavenges: 0, promoted: 0, pauseMs: 0 };
     for (const line of readFileSync(file, 'utf8').split('\n')) {
@@ -106,7 +90,7 @@ async function startTraced(name: string, env: NodeJS.ProcessEnv, dir: string): P
     }
     return totals;
   };
-  return { running: { child, port }, gc };
+  return { running, gc };
 }
 
 /**

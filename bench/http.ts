@@ -4,7 +4,7 @@
 // min-max over rounds), CPU microseconds per request from /proc/<pid>/stat, and idle RSS; writes
 // JSON to bench/results/http.json. `--quick`: one short round (keeps the harness working in CI).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -22,7 +22,7 @@ const ROUNDS = Number(arg('rounds') ?? (quick ? 1 : 5));
 const WARMUP_S = Number(arg('warmup') ?? (quick ? 0.5 : 3));
 const MEASURE_S = Number(arg('seconds') ?? (quick ? 1 : 8));
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-export const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
+const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
 
 interface Scenario {
   name: string;
@@ -108,18 +108,39 @@ const freshToken = () =>
     .setAudience(ACCESS_TOKEN.audience)
     .sign(keys.privateKey);
 
-/** Starts a servers.ts scenario: pinned to core 1, or (`pin` false) free on the whole machine. */
-export function startServer(name: string, env: NodeJS.ProcessEnv, pin = true): Promise<Running> {
-  const command = [process.execPath, '--import', 'tsx', SERVERS, name];
+/**
+ * Starts a servers.ts scenario: pinned to core 1, or (`pin` false) free on the whole machine.
+ * With `gcTrace`, node runs with --trace-gc-nvp and its output goes to that file, not to a pipe:
+ * wrk runs synchronously, so nothing would read a pipe meanwhile, and a full one stops the server.
+ * stdbuf makes it line-buffered (V8 prints through C stdio).
+ */
+export function startServer(name: string, env: NodeJS.ProcessEnv, pin = true, gcTrace?: string): Promise<Running> {
+  const command = [
+    ...(gcTrace ? ['stdbuf', '-oL'] : []),
+    process.execPath,
+    ...(gcTrace ? ['--trace-gc-nvp'] : []),
+    '--import',
+    'tsx',
+    SERVERS,
+    name,
+  ];
+  const out = gcTrace ? openSync(gcTrace, 'w') : 'pipe';
   const child = spawn(pin ? 'taskset' : command[0]!, pin ? ['-c', '1', ...command] : command.slice(1), {
     env: { ...env, NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', out, 'inherit'],
   });
+  if (typeof out === 'number') closeSync(out);
   return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = /^READY (\d+)/.exec(line);
+    const ready = (line: string) => {
+      const match = /^READY (\d+)/m.exec(line);
       if (match) resolve({ child, port: Number(match[1]) });
-    });
+      return match !== null;
+    };
+    if (child.stdout) createInterface({ input: child.stdout }).on('line', ready);
+    else {
+      const poll = setInterval(() => ready(readFileSync(gcTrace!, 'utf8')) && clearInterval(poll), 100);
+      child.once('exit', () => clearInterval(poll));
+    }
     child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it listened`)));
   });
 }

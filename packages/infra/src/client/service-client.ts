@@ -267,7 +267,8 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
    * the same (calls bound by one timeout, or made in one turn for one request), else 0: sent once,
    * as `x-deadline-ms`, which is what an entry without `d` means (see parseBatchCalls). A header
    * costs the callee ~3,600 instructions per request; a `d` per entry cost it ~1,300 per call
-   * (its parsing and node's work on the longer header) in batches of 16 (callgrind).
+   * (its parsing and node's work on the longer header) in batches of 16 (callgrind, measured
+   * while string methods were slow: see restoreFastStringPrototype in redis-client.ts).
    */
   const sharedBudget = (calls: ReadonlyArray<OutboundCall<AttemptContext>>): number => {
     if (calls.length < SHARED_BUDGET_CALLS) return 0;
@@ -275,11 +276,6 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     for (let i = 1; i < calls.length; i++) if (calls[i]!.extra.budgetMs !== budget) return 0;
     return budget;
   };
-
-  // The budget field last written: calls of a batch, and calls bound by the same timeout, mostly
-  // have the same budget (no number-to-string and one concatenation fewer per call).
-  let lastBudget = 0;
-  let lastBudgetField = '';
 
   /**
    * `value` and a call's entry of x-switchyard-calls, as JSON: `{"r":...,"d":...,"t":{...},"k":...}`
@@ -295,11 +291,7 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     let fields = id !== undefined && isWellFormedRequestId(id);
     value += fields ? `{"r":"${id}"` : '{';
     if (d > 0 && !budgetSent) {
-      if (d !== lastBudget) {
-        lastBudget = d;
-        lastBudgetField = `,"d":${d}`;
-      }
-      value += fields ? lastBudgetField : lastBudgetField.slice(1);
+      value += `${fields ? ',' : ''}"d":${d}`;
       fields = true;
     }
     if (t !== NO_TRACE) {

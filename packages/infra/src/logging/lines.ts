@@ -94,7 +94,7 @@ export function writeInfoLine(
  * string methods: see restoreFastStringPrototype in redis-client.ts.)
  */
 let lastLogger: Logger | undefined;
-let lastTime: () => string = isoTime;
+let lastTime: () => string;
 let lastStream: Stream;
 
 type Stream = { write(line: string): unknown };
