@@ -56,6 +56,20 @@ const SHAPES: Record<string, () => unknown> = {
     list: [1, 'two', [3], { four: 4 }],
     deep: { a: { b: { c: {} } } },
   }),
+  // The fast path writes these itself: key order, escapes and numbers as JSON.stringify has them.
+  'key order': () => ({ b: 1, 2: 'two', a: [], 1: {}, '': '', 'x y': 0 }),
+  escapes: () => ({
+    quote: '"\\/',
+    control: '\u0000\u0001\b\t\n\f\r\u001f\u007f',
+    surrogates: ['\ud800', 'x\udfff', '\ud83d\ude00', '\u00e9t\u00e9'],
+    'key "quoted"\n': 'k',
+  }),
+  numbers: () => [0, 1, -1, 0.1, 1e21, 1.5e-7, 5e-324, 2 ** 53, -123.456, Number.MAX_VALUE],
+  'non-enumerable and symbol keys': () =>
+    Object.defineProperties({ shown: 1, [Symbol('s')]: 2 } as Record<string, unknown>, {
+      hidden: { value: 3, enumerable: false },
+    }),
+  'enumerable getter': () => Object.defineProperty({ a: 1 }, 'got', { get: () => 'from getter', enumerable: true }),
   'top-level string': () => 'just text',
   'top-level null': () => null,
   'top-level array': () => [1, 2, 3],
@@ -170,6 +184,14 @@ const corpus: Probe[] = [
     fast: true,
   },
   { name: 'query, a malformed escape', path: '/trpc/greet?input=%7B%22json%22%3A%7B%22name%22%3A%22A%ZZ%22%7D%7D', fast: true },
+  {
+    name: 'query, lower-case hex escapes',
+    path: '/trpc/greet?input=%7b%22json%22%3a%7b%22name%22%3a%22Ada%22%7d%7d',
+    fast: true,
+  },
+  { name: 'query, an escaped non-ASCII name', path: `/trpc/greet?input=${q({ json: { name: 'Zoë 名' } })}`, fast: true },
+  { name: 'query, an escape cut short at the end', path: '/trpc/greet?input=%7B%22json%22%3A%7B%7D%7', fast: true },
+  { name: 'query, an escape cut short before the next parameter', path: '/trpc/greet?input=%7B%2&batch=', fast: true },
   { name: 'query, invalid UTF-8', path: '/trpc/greet?input=%7B%22json%22%3A%7B%22name%22%3A%22A%C3%28%22%7D%7D', fast: true },
   {
     name: 'query, empty segments and a name without a value',
@@ -323,6 +345,11 @@ const corpus: Probe[] = [
   {
     name: 'output: a batch of plain and annotated results',
     path: `/trpc/shape,shape,shape?batch=1&input=${q({ 0: { json: { kind: 'plain' } }, 1: { json: { kind: 'Date' } }, 2: { json: { kind: 'repeated reference' } } })}`,
+    fast: true,
+  },
+  {
+    name: 'output: a batch of plain results written by the fast path',
+    path: `/trpc/shape,shape,shape,shape,shape?batch=1&input=${q({ 0: { json: { kind: 'escapes' } }, 1: { json: { kind: 'numbers' } }, 2: { json: { kind: 'top-level null' } }, 3: { json: { kind: 'key order' } }, 4: { json: { kind: 'top-level string' } } })}`,
     fast: true,
   },
   ...(
