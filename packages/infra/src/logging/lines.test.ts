@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { captureLogs } from '../testing/log-capture.js';
-import { holdLines, jsonString, releaseLines, writeInfoLine } from './lines.js';
+import { holdLines, isoTimeNow, jsonString, msText, releaseLines, writeInfoLine } from './lines.js';
 import { createLogger } from './logger.js';
 
 /** A line without its time, which differs by nature; the key order is kept. */
@@ -92,5 +92,38 @@ describe('jsonString', () => {
     for (let c = 0; c <= 0x2ff; c++) samples.push(`a${String.fromCharCode(c)}b`);
     samples.push('\ud800', 'x\udfffy', '😀', '\u2028\u2029', '"quoted" and \\ back');
     for (const value of samples) expect(jsonString(value), JSON.stringify(value)).toBe(JSON.stringify(value));
+  });
+});
+
+describe('msText', () => {
+  it('gives String(micros / 1000) for every whole µs up to 2 s, long, negative and fractional ones', () => {
+    const wrong: number[] = [];
+    for (let micros = 0; micros <= 2_000_000; micros++) if (msText(micros) !== String(micros / 1000)) wrong.push(micros);
+    expect(wrong).toEqual([]);
+    for (const micros of [0x7fffffff, 0x80000000, 2 ** 53 - 1, 123_456_789_012_345, -1, -1500, 0.5, 12.25, -0])
+      expect(msText(micros), String(micros)).toBe(String(micros / 1000));
+  });
+});
+
+describe('isoTimeNow', () => {
+  it("gives pino's isoTime field for every ms of two minutes, across minutes, days, years and backwards", () => {
+    const field = (ms: number) => `,"time":"${new Date(ms).toISOString()}"`;
+    const wrong: number[] = [];
+    const start = Date.UTC(2026, 11, 31, 23, 59, 0, 0);
+    for (let ms = start; ms < start + 120_000; ms++) if (isoTimeNow(ms) !== field(ms)) wrong.push(ms);
+    expect(wrong).toEqual([]);
+    for (const ms of [
+      0,
+      59_999,
+      60_000,
+      1,
+      Date.UTC(2000, 1, 29, 12, 0, 5, 7),
+      start - 1,
+      253_402_300_799_999,
+      253_402_300_800_000,
+      8.64e15,
+      Date.now(),
+    ])
+      expect(isoTimeNow(ms), String(ms)).toBe(field(ms));
   });
 });

@@ -27,12 +27,32 @@ export function jsonString(value: string): string {
 const isoTime = pino.stdTimeFunctions.isoTime;
 let cachedMs = -1;
 let cachedTime = '';
-/** pino's isoTime field, made once per millisecond (a busy service writes many lines in one). */
-function isoTimeNow(): string {
-  const ms = Date.now();
+let minuteStart = -1;
+let minutePrefix = '';
+/** The last ms whose ISO text is `YYYY-MM-DDTHH:MM:` plus seconds: 9999-12-31T23:59:59.999Z. */
+const LAST_SHORT_YEAR_MS = 253_402_300_799_999;
+
+/**
+ * pino's isoTime field, made once per millisecond (a busy service writes many lines in one), and
+ * its date, hour and minute once per minute: Date's toISOString formats through snprintf (~6,700
+ * instructions under callgrind), a cost each millisecond otherwise.
+ */
+export function isoTimeNow(ms = Date.now()): string {
   if (ms !== cachedMs) {
     cachedMs = ms;
-    cachedTime = `,"time":"${new Date(ms).toISOString()}"`;
+    let inMinute = ms - minuteStart;
+    if (inMinute < 0 || inMinute >= 60_000 || minuteStart < 0) {
+      if (!(ms >= 0 && ms <= LAST_SHORT_YEAR_MS && Number.isInteger(ms))) {
+        minuteStart = -1;
+        return (cachedTime = `,"time":"${new Date(ms).toISOString()}"`);
+      }
+      minuteStart = ms - (ms % 60_000);
+      minutePrefix = `,"time":"${new Date(minuteStart).toISOString().slice(0, 17)}`;
+      inMinute = ms - minuteStart;
+    }
+    const seconds = Math.floor(inMinute / 1000);
+    const milli = inMinute - seconds * 1000;
+    cachedTime = `${minutePrefix}${seconds < 10 ? '0' : ''}${seconds}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z"`;
   }
   return cachedTime;
 }
@@ -74,7 +94,17 @@ export function writeInfoLine(
   if ((internals[levelValSym] as number) > INFO) return;
   const time = timeOf === isoTime ? isoTimeNow() : timeOf();
   const chindings = internals[chindingsSym] as string;
-  const line = `{"level":"info"${time}${chindings}${bindings}${fields},"msg":${jsonString(msg)}}\n`;
+  // The line's start and end repeat from line to line: made once, not concatenated per line.
+  if (time !== lastPrefixTime || chindings !== lastPrefixChindings) {
+    lastPrefixTime = time;
+    lastPrefixChindings = chindings;
+    lastPrefix = `{"level":"info"${time}${chindings}`;
+  }
+  if (msg !== lastMsg) {
+    lastMsg = msg;
+    lastSuffix = `,"msg":${jsonString(msg)}}\n`;
+  }
+  const line = `${lastPrefix}${bindings}${fields}${lastSuffix}`;
   const held = holder as Held | undefined;
   if (held?.[HELD] !== undefined) {
     held[HELD] += line;
@@ -96,6 +126,30 @@ export function writeInfoLine(
 let lastLogger: Logger | undefined;
 let lastTime: () => string;
 let lastStream: Stream;
+/** The last line's start (`{"level":"info"`, time and bindings) and end (`"msg"`), and what made them. */
+let lastPrefixTime: string | undefined;
+let lastPrefixChindings: string | undefined;
+let lastPrefix = '';
+let lastMsg: string | undefined;
+let lastSuffix = '';
+
+/**
+ * `String(micros / 1000)`, the JSON number of a duration in ms rounded to the µs, from the whole
+ * µs (up to ~36 minutes; longer, negative or fractional ones as String does): digits of small integers come from V8's number-string cache, while a fraction's text is a
+ * runtime call into C++ each time (~220 instructions under callgrind, once per access line).
+ */
+export function msText(micros: number): string {
+  if (!(micros >= 0 && micros <= 0x7fffffff && Number.isInteger(micros))) return `${micros / 1000}`;
+  const whole = Math.floor(micros / 1000);
+  let fraction = micros - whole * 1000;
+  if (fraction === 0) return `${whole}`;
+  if (fraction % 100 === 0) return `${whole}.${fraction / 100}`;
+  if (fraction % 10 === 0) {
+    fraction /= 10;
+    return fraction < 10 ? `${whole}.0${fraction}` : `${whole}.${fraction}`;
+  }
+  return fraction < 10 ? `${whole}.00${fraction}` : fraction < 100 ? `${whole}.0${fraction}` : `${whole}.${fraction}`;
+}
 
 type Stream = { write(line: string): unknown };
 const HELD = Symbol('switchyard.heldLines');

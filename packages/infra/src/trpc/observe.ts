@@ -4,7 +4,7 @@ import { getTRPCErrorFromUnknown } from '@trpc/server/unstable-core-do-not-impor
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { now, remainingMs } from '../policies/deadline.js';
 import { traceFields, tracer, tracingWanted } from '../tracing/tracing.js';
-import { jsonString, writeInfoLine } from '../logging/lines.js';
+import { jsonString, msText, writeInfoLine } from '../logging/lines.js';
 import type { Logger } from 'pino';
 import { classify } from './format-error.js';
 import { CALL_ORIGINS, WHEN_GONE, type CallOrigins, type RequestContext, type WhenGone } from './context.js';
@@ -92,12 +92,13 @@ export function observed(
     const durationMs = now() - started;
     const code = result.ok ? 'OK' : result.error.code;
     ctx.mesh.metrics.recordCall({ procedure: path, type, code, durationSeconds: durationMs / 1000 });
-    const rounded = Math.round(durationMs * 1000) / 1000;
+    const micros = Math.round(durationMs * 1000);
     if (result.ok) {
       span?.end();
-      accessLine(ctx, origin.requestId, ids, path, type, code, rounded, scope.madeLog);
+      accessLine(ctx, origin.requestId, ids, path, type, micros, scope.madeLog);
       return result;
     }
+    const rounded = micros / 1000;
     span?.setStatus({ code: SpanStatusCode.ERROR, message: result.error.code });
     span?.end();
     observedErrors.add(result.error);
@@ -117,6 +118,8 @@ export function observed(
  * The access line of a successful call (`call`, with procedure, type, outcome and duration). Its
  * fields hold no secret, so it is written without pino's redaction walk (see writeInfoLine),
  * from the service's logger with the request's bindings, unless the call made its own logger.
+ * What repeats from call to call is made once: each procedure's fields up to the duration, and
+ * the last request id's binding (a batch's calls share it).
  */
 function accessLine(
   ctx: RequestContext,
@@ -124,20 +127,39 @@ function accessLine(
   ids: { traceId: string; spanId: string } | undefined,
   procedure: string,
   type: string,
-  outcome: string,
-  durationMs: number,
+  micros: number,
   log: Logger | undefined,
 ): void {
-  const fields = `,"procedure":${jsonString(procedure)},"type":"${type}","outcome":"${outcome}","durationMs":${durationMs}`;
-  const fallback = () => ({ procedure, type, outcome, durationMs });
+  const fields = `${okFields(procedure, type)}${msText(micros)}`;
+  const fallback = () => ({ procedure, type, outcome: 'OK', durationMs: micros / 1000 });
   if (log) {
     writeInfoLine(log, '', fields, 'call', fallback, ctx);
     return;
   }
-  const bindings = ids
-    ? `,"requestId":${jsonString(requestId)},"traceId":"${ids.traceId}","spanId":"${ids.spanId}"`
-    : `,"requestId":${jsonString(requestId)}`;
+  let bindings: string;
+  if (ids) {
+    bindings = `,"requestId":${jsonString(requestId)},"traceId":"${ids.traceId}","spanId":"${ids.spanId}"`;
+  } else {
+    if (requestId !== lastRequestId) {
+      lastRequestId = requestId;
+      lastRequestBinding = `,"requestId":${jsonString(requestId)}`;
+    }
+    bindings = lastRequestBinding;
+  }
   writeInfoLine(ctx.mesh.logger, bindings, fields, 'call', () => ({ requestId, ...ids, ...fallback() }), ctx);
+}
+
+let lastRequestId: string | undefined;
+let lastRequestBinding = '';
+
+/** `,"procedure":…,"type":…,"outcome":"OK","durationMs":` of each procedure (a service has a bounded number). */
+const OK_FIELDS = new Map<string, { type: string; text: string }>();
+function okFields(procedure: string, type: string): string {
+  const known = OK_FIELDS.get(procedure);
+  if (known !== undefined && known.type === type) return known.text;
+  const text = `,"procedure":${jsonString(procedure)},"type":"${type}","outcome":"OK","durationMs":`;
+  if (OK_FIELDS.size < 1000) OK_FIELDS.set(procedure, { type, text });
+  return text;
 }
 
 /**
