@@ -4,7 +4,7 @@ import { getTRPCErrorFromUnknown } from '@trpc/server/unstable-core-do-not-impor
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { now, remainingMs } from '../policies/deadline.js';
 import { traceFields, tracer, tracingWanted } from '../tracing/tracing.js';
-import { jsonString, msText, writeInfoLine } from '../logging/lines.js';
+import { flatString, jsonString, msText, writeInfoLine } from '../logging/lines.js';
 import type { Logger } from 'pino';
 import { classify } from './format-error.js';
 import { CALL_ORIGINS, WHEN_GONE, type CallOrigins, type RequestContext, type WhenGone } from './context.js';
@@ -157,7 +157,7 @@ const OK_FIELDS = new Map<string, { type: string; text: string }>();
 function okFields(procedure: string, type: string): string {
   const known = OK_FIELDS.get(procedure);
   if (known !== undefined && known.type === type) return known.text;
-  const text = `,"procedure":${jsonString(procedure)},"type":"${type}","outcome":"OK","durationMs":`;
+  const text = flatString(`,"procedure":${jsonString(procedure)},"type":"${type}","outcome":"OK","durationMs":`);
   if (OK_FIELDS.size < 1000) OK_FIELDS.set(procedure, { type, text });
   return text;
 }
