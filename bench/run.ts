@@ -6,15 +6,24 @@
 //   inter-service.ts S7 a call through the contract client with and without its policy stack
 //   policy-instructions.ts  the same call's machine instructions with and without the policy stack
 //                    (valgrind's callgrind: repeatable where timings on this VM spread by +-5-10%)
+//   page-instructions.ts  S8 in machine instructions: a batched page against the unbatched one
 //   jwt-verify.ts    S10 micro-benchmark: jose verify per algorithm
 // Each prints its table; http.ts and mesh.ts also write JSON to bench/results/.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
-for (const script of ['http.ts', 'hops.ts', 'mesh.ts', 'inter-service.ts', 'policy-instructions.ts', 'jwt-verify.ts']) {
+for (const script of [
+  'http.ts',
+  'hops.ts',
+  'mesh.ts',
+  'inter-service.ts',
+  'policy-instructions.ts',
+  'page-instructions.ts',
+  'jwt-verify.ts',
+]) {
   process.stdout.write(`\n== ${script}\n`);
-  // http.ts, hops.ts, inter-service.ts and policy-instructions.ts run the compiled packages (as production does); the others run from source.
+  // http.ts, hops.ts, inter-service.ts and the instruction counts run the compiled packages (as production does); the others run from source.
   const conditions = script === 'jwt-verify.ts' || script === 'mesh.ts' ? ['--conditions=@switchyard/source'] : [];
   const run = spawnSync(
     process.execPath,

@@ -29,6 +29,7 @@ describe('npm run bench -- --quick', () => {
       /memory: RSS 5 s after start: auth \d+ MB, notes \d+ MB, activity \d+ MB/,
       /batched, 16 concurrent: throughput with policies/,
       /policy stack, instructions per call \(callgrind.*one call at a time: without \d+k .*with \d+k .*: [+-]\d+\.\d\d%/,
+      /S8 in instructions \(callgrind.*batched \d+\.\dk per page, unbatched \d+\.\dk per page \(10 requests\): \d+\.\d\dx/,
     ]) {
       expect(out).toMatch(line);
     }

@@ -1,0 +1,108 @@
+// S8 counted in machine instructions: a page of 10 queries batched (one request) against the same
+// page unbatched (10 requests), in the Switchyard server of http.ts (sy-bare of servers.ts: request
+// id, metrics and access log on) under valgrind's callgrind. The timed S8 of http.ts moves with the
+// VM (its ratio is 10(a+b)/(a+10b), with `a` a request's own work, much of it in the kernel, and
+// `b` a call's, all of it in the process); this counts the process's own instructions, which repeat
+// from run to run, so it shows what a change does to a batched call. Kernel time is not counted
+// here, so this ratio is below the timed one.
+// After a warm-up of both kinds of request, the counter is zeroed, `--pages` batched pages are sent
+// one at a time on one keep-alive connection, and the count is dumped; then the same for the
+// unbatched pages. V8's one-time work (compiling, deoptimizing) is left out and printed; a full GC
+// is kept out of the windows by a large old space. Under callgrind a millisecond holds ~50 times
+// fewer requests than on the VM, so work done once per millisecond (the log time's text) weighs
+// more here than there.
+// `--quick`: few pages (keeps the harness working; its figures mean little). `--pages=N --warmup=N`.
+// JSON: results/page-instructions.json.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { Agent, get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { control, dumped, underCallgrind, waitFor } from './callgrind.js';
+import { buildPackages } from './http.js';
+
+const quick = process.argv.includes('--quick');
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const WARMUP = Number(arg('warmup') ?? (quick ? 100 : 3_000));
+const PAGES = Number(arg('pages') ?? (quick ? 20 : 1_000));
+const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
+
+// The pages of http.ts's S8.
+const hello = { json: { name: 'bench' } };
+const BATCHED = `/trpc/${Array(10).fill('hello').join(',')}?batch=1&input=${encodeURIComponent(
+  JSON.stringify(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [i, hello]))),
+)}`;
+const SINGLE = `/trpc/hello?input=${encodeURIComponent(JSON.stringify(hello))}`;
+
+/** `requests` GETs of `path`, one at a time on one keep-alive connection; each must answer 200. */
+async function send(port: number, path: string, requests: number): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < requests; i++) {
+      await new Promise<void>((resolve, reject) => {
+        get({ host: '127.0.0.1', port, path, agent }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${path} answered ${res.statusCode}`))));
+        }).on('error', reject);
+      });
+    }
+  } finally {
+    agent.destroy();
+  }
+}
+
+export async function benchPageInstructions(): Promise<Record<string, number>> {
+  if (spawnSync('sh', ['-c', 'command -v valgrind && command -v callgrind_control'], { stdio: 'ignore' }).status !== 0)
+    throw new Error('valgrind is missing: apt-get install -y valgrind');
+  buildPackages();
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-callgrind-'));
+  const server = underCallgrind(dir, 'server', ['--import', 'tsx', SERVERS, 'sy-bare']);
+  try {
+    const port = Number((await waitFor(server, /^READY (\d+)/, 'the server'))[1]);
+    await send(port, BATCHED, WARMUP);
+    await send(port, SINGLE, WARMUP * 10);
+    const pid = server.child.pid!;
+    const window = async (path: string, requests: number) => {
+      const gcs = server.majorGcs;
+      control(pid, '-z');
+      await send(port, path, requests);
+      control(pid, '-d');
+      const count = dumped(dir, 'server', pid);
+      return { perPage: (count.total - count.oneTime) / PAGES, oneTime: count.oneTime / PAGES, majorGcs: server.majorGcs - gcs };
+    };
+    const batched = await window(BATCHED, PAGES);
+    const unbatched = await window(SINGLE, PAGES * 10);
+    return {
+      warmup: WARMUP,
+      pages: PAGES,
+      batchedPerPage: Math.round(batched.perPage),
+      unbatchedPerPage: Math.round(unbatched.perPage),
+      ratio: unbatched.perPage / batched.perPage,
+      // batched = a + 10b and unbatched / 10 = a + b: a request's own instructions and a call's.
+      perCall: Math.round((batched.perPage - unbatched.perPage / 10) / 9),
+      perRequest: Math.round((10 * (unbatched.perPage / 10) - batched.perPage) / 9),
+      oneTimeLeftOutBatched: Math.round(batched.oneTime),
+      oneTimeLeftOutUnbatched: Math.round(unbatched.oneTime),
+      majorGcsInWindows: batched.majorGcs + unbatched.majorGcs,
+    };
+  } finally {
+    server.child.kill('SIGKILL');
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const result = await benchPageInstructions();
+  mkdirSync(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true });
+  writeFileSync(
+    fileURLToPath(new URL('results/page-instructions.json', import.meta.url)),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
+  const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
+  process.stdout.write(
+    `S8 in instructions (callgrind, the server process alone, ${result.pages} pages each): batched ${k(result.batchedPerPage)} per page, ` +
+      `unbatched ${k(result.unbatchedPerPage)} per page (10 requests): ${result.ratio.toFixed(2)}x; ` +
+      `a request's own ${k(result.perRequest)}, a call's ${k(result.perCall)}; ` +
+      `V8 compilation left out ${k(result.oneTimeLeftOutBatched)} / ${k(result.oneTimeLeftOutUnbatched)} per page, full GCs in the windows: ${result.majorGcsInWindows}\n`,
+  );
+}
