@@ -58,6 +58,32 @@ describe('writeInfoLine', () => {
     ]);
   });
 
+  it('lines of loggers with different bindings, interleaved, each carry their own', () => {
+    const capture = captureLogs();
+    const root = createLogger({ service: 'lines', destination: capture.stream });
+    const one = root.child({ requestId: 'r-1' });
+    const two = root.child({ requestId: 'r-2' });
+    for (const [logger, n] of [
+      [one, 1],
+      [one, 2],
+      [two, 3],
+      [root, 4],
+      [two, 5],
+      [two, 6],
+      [one, 7],
+    ] as const)
+      writeInfoLine(logger, '', `,"n":${n}`, 'call', () => ({}));
+    expect(capture.lines().map((l) => [l.n, l.requestId])).toEqual([
+      [1, 'r-1'],
+      [2, 'r-1'],
+      [3, 'r-2'],
+      [4, undefined],
+      [5, 'r-2'],
+      [6, 'r-2'],
+      [7, 'r-1'],
+    ]);
+  });
+
   it('a logger made elsewhere gets logger.info with the fallback fields, so its own options apply', () => {
     const capture = captureLogs();
     const logger = pino({ base: null, redact: ['a'], timestamp: false }, capture.stream);

@@ -94,11 +94,17 @@ export function writeInfoLine(
   if ((internals[levelValSym] as number) > INFO) return;
   const time = timeOf === isoTime ? isoTimeNow() : timeOf();
   const chindings = internals[chindingsSym] as string;
-  // The line's start and end repeat from line to line: made once, not concatenated per line.
+  // The line's start and end repeat from line to line: made once, not concatenated per line, and
+  // the start flattened once a second line uses it (lines of per-request child loggers, each
+  // with its own bindings, would pay for a flattening each).
   if (time !== lastPrefixTime || chindings !== lastPrefixChindings) {
     lastPrefixTime = time;
     lastPrefixChindings = chindings;
-    lastPrefix = flatString(`{"level":"info"${time}${chindings}`);
+    lastPrefix = `{"level":"info"${time}${chindings}`;
+    lastPrefixFlat = false;
+  } else if (!lastPrefixFlat) {
+    lastPrefix = flatString(lastPrefix);
+    lastPrefixFlat = true;
   }
   if (msg !== lastMsg) {
     lastMsg = msg;
@@ -126,10 +132,11 @@ export function writeInfoLine(
 let lastLogger: Logger | undefined;
 let lastTime: () => string;
 let lastStream: Stream;
-/** The last line's start (`{"level":"info"`, time and bindings) and end (`"msg"`), and what made them. */
+/** The last line's start (`{"level":"info"`, time and the logger's bindings) and end (`"msg"`), and what made them. */
 let lastPrefixTime: string | undefined;
 let lastPrefixChindings: string | undefined;
 let lastPrefix = '';
+let lastPrefixFlat = false;
 let lastMsg: string | undefined;
 let lastSuffix = '';
 
@@ -146,8 +153,9 @@ export function flatString(text: string): string {
 
 /**
  * `String(micros / 1000)`, the JSON number of a duration in ms rounded to the µs, from the whole
- * µs (up to ~36 minutes; longer, negative or fractional ones as String does): digits of small integers come from V8's number-string cache, while a fraction's text is a
- * runtime call into C++ each time (~220 instructions under callgrind, once per access line).
+ * µs (up to ~36 minutes; longer, negative or fractional ones as String does): digits of small
+ * integers come from V8's number-string cache, while a fraction's text is a runtime call into C++
+ * each time (~220 instructions under callgrind, once per access line).
  */
 export function msText(micros: number): string {
   if (!(micros >= 0 && micros <= 0x7fffffff && Number.isInteger(micros))) return `${micros / 1000}`;
