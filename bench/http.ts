@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { ACCESS_TOKEN } from '../packages/infra/src/auth/access-token.js';
 import { startTestRedis } from '../packages/infra/src/testing/redis-server.js';
+import { PAGE_PATH } from './shared.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv
@@ -78,7 +79,7 @@ const SCENARIOS: Scenario[] = [
     name: 'page-batched',
     server: 'sy-bare',
     label: 'S8 a page of 10 queries, batched: pages/s (1 request per page)',
-    path: `/trpc/${Array(10).fill('hello').join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [i, { json: { name: 'bench' } }]))))}`,
+    path: PAGE_PATH,
   },
   {
     name: 'page-unbatched',

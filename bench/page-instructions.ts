@@ -15,42 +15,18 @@
 // JSON: results/page-instructions.json.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { control, dumped, underCallgrind, waitFor } from './callgrind.js';
 import { buildPackages } from './http.js';
+import { HELLO_PATH, PAGE_PATH, getOneAtATime } from './shared.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const WARMUP = Number(arg('warmup') ?? (quick ? 100 : 3_000));
 const PAGES = Number(arg('pages') ?? (quick ? 20 : 1_000));
 const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
-
-// The pages of http.ts's S8.
-const hello = { json: { name: 'bench' } };
-const BATCHED = `/trpc/${Array(10).fill('hello').join(',')}?batch=1&input=${encodeURIComponent(
-  JSON.stringify(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [i, hello]))),
-)}`;
-const SINGLE = `/trpc/hello?input=${encodeURIComponent(JSON.stringify(hello))}`;
-
-/** `requests` GETs of `path`, one at a time on one keep-alive connection; each must answer 200. */
-async function send(port: number, path: string, requests: number): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  try {
-    for (let i = 0; i < requests; i++) {
-      await new Promise<void>((resolve, reject) => {
-        get({ host: '127.0.0.1', port, path, agent }, (res) => {
-          res.resume();
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${path} answered ${res.statusCode}`))));
-        }).on('error', reject);
-      });
-    }
-  } finally {
-    agent.destroy();
-  }
-}
 
 export async function benchPageInstructions(): Promise<Record<string, number>> {
   if (spawnSync('sh', ['-c', 'command -v valgrind && command -v callgrind_control'], { stdio: 'ignore' }).status !== 0)
@@ -60,19 +36,19 @@ export async function benchPageInstructions(): Promise<Record<string, number>> {
   const server = underCallgrind(dir, 'server', ['--import', 'tsx', SERVERS, 'sy-bare']);
   try {
     const port = Number((await waitFor(server, /^READY (\d+)/, 'the server'))[1]);
-    await send(port, BATCHED, WARMUP);
-    await send(port, SINGLE, WARMUP * 10);
+    await getOneAtATime(port, PAGE_PATH, WARMUP);
+    await getOneAtATime(port, HELLO_PATH, WARMUP * 10);
     const pid = server.child.pid!;
     const window = async (path: string, requests: number) => {
       const gcs = server.majorGcs;
       control(pid, '-z');
-      await send(port, path, requests);
+      await getOneAtATime(port, path, requests);
       control(pid, '-d');
       const count = dumped(dir, 'server', pid);
       return { perPage: (count.total - count.oneTime) / PAGES, oneTime: count.oneTime / PAGES, majorGcs: server.majorGcs - gcs };
     };
-    const batched = await window(BATCHED, PAGES);
-    const unbatched = await window(SINGLE, PAGES * 10);
+    const batched = await window(PAGE_PATH, PAGES);
+    const unbatched = await window(HELLO_PATH, PAGES * 10);
     return {
       warmup: WARMUP,
       pages: PAGES,
@@ -81,7 +57,7 @@ export async function benchPageInstructions(): Promise<Record<string, number>> {
       ratio: unbatched.perPage / batched.perPage,
       // batched = a + 10b and unbatched / 10 = a + b: a request's own instructions and a call's.
       perCall: Math.round((batched.perPage - unbatched.perPage / 10) / 9),
-      perRequest: Math.round((10 * (unbatched.perPage / 10) - batched.perPage) / 9),
+      perRequest: Math.round((unbatched.perPage - batched.perPage) / 9),
       oneTimeLeftOutBatched: Math.round(batched.oneTime),
       oneTimeLeftOutUnbatched: Math.round(unbatched.oneTime),
       majorGcsInWindows: batched.majorGcs + unbatched.majorGcs,

@@ -31,8 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { createServiceClient } from '@switchyard/infra/client';
 import { buildPackages, median, spread } from './http.js';
-import { Agent, get } from 'node:http';
-import { HELLO_PATH, HOP_KEY, helloContract } from './shared.js';
+import { HELLO_PATH, HOP_KEY, getOneAtATime, helloContract } from './shared.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -119,23 +118,6 @@ interface Measurement {
   majorGcs: number;
 }
 
-/** `requests` GETs of `hello` to the service at `port`, one at a time on one keep-alive connection. */
-async function drive(port: number, requests: number): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  try {
-    for (let i = 0; i < requests; i++) {
-      await new Promise<void>((resolve, reject) => {
-        get({ host: '127.0.0.1', port, path: HELLO_PATH, agent }, (res) => {
-          res.resume();
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`the hop answered ${res.statusCode}`))));
-        }).on('error', reject);
-      });
-    }
-  } finally {
-    agent.destroy();
-  }
-}
-
 /** The hop: the service calling the downstream (the "caller") and the downstream, under callgrind; requests from here. */
 async function measureHop(variant: Variant, dir: string, downstream: Proc): Promise<Measurement> {
   const target = Number((await waitFor(downstream, /^READY (\d+)/, 'the downstream'))[1]);
@@ -144,8 +126,8 @@ async function measureHop(variant: Variant, dir: string, downstream: Proc): Prom
   });
   try {
     const port = Number((await waitFor(hop, /^READY (\d+)/, 'the hop service'))[1]);
-    await drive(port, WARMUP);
-    return await countWindow(dir, hop, downstream, () => drive(port, CALLS));
+    await getOneAtATime(port, HELLO_PATH, WARMUP);
+    return await countWindow(dir, hop, downstream, () => getOneAtATime(port, HELLO_PATH, CALLS));
   } finally {
     hop.child.kill('SIGKILL');
   }
