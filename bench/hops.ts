@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../packages/infra/src/testing/index.js';
-import { buildPackages, median, spread, startServer, wrk, type Running, type Sample } from './http.js';
+import { median, spread, startServer, wrk, type Running, type Sample } from './http.js';
 import { benchPolicyEngine } from './policy-engine.js';
-import { HELLO_PATH } from './shared.js';
+import { HELLO_PATH, buildPackages } from './shared.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);

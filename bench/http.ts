@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { ACCESS_TOKEN } from '../packages/infra/src/auth/access-token.js';
 import { startTestRedis } from '../packages/infra/src/testing/redis-server.js';
-import { PAGE_PATH } from './shared.js';
+import { PAGE_PATH, buildPackages } from './shared.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv
@@ -203,15 +203,6 @@ export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor
 /** Median, min and max of a non-empty list. */
 export const spread = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
-
-/** The servers run the compiled packages, as production does: builds them first. */
-export function buildPackages(): void {
-  const build = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@switchyard/infra', '--output-logs=errors-only'], {
-    stdio: 'inherit',
-    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
-  });
-  if (build.status !== 0) throw new Error('npm run build failed');
-}
 
 export async function benchHttp(): Promise<Record<string, unknown>> {
   if (spawnSync('sh', ['-c', 'command -v wrk && command -v taskset'], { stdio: 'ignore' }).status !== 0) {

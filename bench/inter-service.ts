@@ -9,8 +9,9 @@ import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import superjson from 'superjson';
 import type { RouterOf } from '@switchyard/api-contracts';
 import { createServiceClient } from '@switchyard/infra/client';
-import { buildPackages, median, spread, startServer } from './http.js';
-import { HOP_KEY, helloContract } from './shared.js';
+import { helloContract } from './hello-contract.js';
+import { median, spread, startServer } from './http.js';
+import { HOP_KEY, buildPackages } from './shared.js';
 
 const now = () => performance.now();
 

@@ -19,8 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { control, dumped, underCallgrind, waitFor } from './callgrind.js';
-import { buildPackages } from './http.js';
-import { HELLO_PATH, PAGE_PATH, getOneAtATime } from './shared.js';
+import { HELLO_PATH, PAGE_PATH, buildPackages, getOneAtATime } from './shared.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);

@@ -30,8 +30,9 @@ import { control, dumped, lineReader, underCallgrind, waitFor, type Proc } from 
 import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { createServiceClient } from '@switchyard/infra/client';
-import { buildPackages, median, spread } from './http.js';
-import { HELLO_PATH, HOP_KEY, getOneAtATime, helloContract } from './shared.js';
+import { helloContract } from './hello-contract.js';
+import { median, spread } from './http.js';
+import { HELLO_PATH, HOP_KEY, buildPackages, getOneAtATime } from './shared.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);

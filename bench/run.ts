@@ -9,10 +9,14 @@
 //   page-instructions.ts  S8 in machine instructions: a batched page against the unbatched one
 //   jwt-verify.ts    S10 micro-benchmark: jose verify per algorithm
 // Each prints its table; http.ts and mesh.ts also write JSON to bench/results/.
+// hops.ts, inter-service.ts and policy-instructions.ts import compiled packages statically, so run
+// alone on a fresh clone they need `npm run build` first; this runner builds before any of them.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { buildPackages } from './shared.js';
 
 const args = process.argv.slice(2);
+buildPackages();
 for (const script of [
   'http.ts',
   'hops.ts',

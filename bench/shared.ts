@@ -1,14 +1,11 @@
+// What the benchmark scripts share. It imports no workspace package: the scripts run the compiled
+// packages (dist/), which a fresh clone lacks until buildPackages() has run, and a static import of
+// one would fail before any code could build it (hello-contract.ts holds what needs one).
+import { spawnSync } from 'node:child_process';
 import { Agent, get } from 'node:http';
-import { z } from 'zod';
-import { defineContract } from '@switchyard/api-contracts';
 
 /** The key the hop scenarios' caller identifies itself with; the sy-* servers of servers.ts trust it. */
 export const HOP_KEY = 'hop-bench-key-0123456789abcdef';
-
-/** The contract the benchmark callers see of a sy-* server of servers.ts: `hello` answers at once. */
-export const helloContract = defineContract({
-  hello: { type: 'query', input: z.object({ name: z.string() }), output: z.object({ message: z.string() }), access: 'public' },
-});
 
 /** The request the benchmarks send to a sy-* server of servers.ts (wrk and the hop's driver): `hello` as a GET. */
 export const HELLO_PATH = `/trpc/hello?input=${encodeURIComponent(JSON.stringify({ json: { name: 'bench' } }))}`;
@@ -37,4 +34,13 @@ export async function getOneAtATime(port: number, path: string, requests: number
   } finally {
     agent.destroy();
   }
+}
+
+/** The servers run the compiled packages, as production does: builds them first (turbo's cache makes a rerun cheap). */
+export function buildPackages(): void {
+  const build = spawnSync('npx', ['turbo', 'run', 'build', '--filter=@switchyard/infra', '--output-logs=errors-only'], {
+    stdio: 'inherit',
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+  });
+  if (build.status !== 0) throw new Error('npm run build failed');
 }
