@@ -6,7 +6,11 @@ const SOURCE = '@switchyard/source';
 // The rate limiter's file is here for its Redis outages under load: no request may take 300 ms,
 // a bound about the limiter (its Redis wait is 200 ms) that other files sharing the 2 cores broke
 // once in six full runs (320 ms).
-const STACK = ['packages/e2e/src/**/*.test.ts', 'tooling/mesh/src/**/*.test.ts', 'packages/infra/src/rate-limit/rate-limit.test.ts'];
+const STACK = [
+  'packages/e2e/src/**/*.test.ts',
+  'tooling/mesh/src/**/*.test.ts',
+  'packages/infra/src/rate-limit/rate-limit.test.ts',
+];
 
 export default defineConfig({
   resolve: { conditions: [SOURCE, ...defaultClientConditions] },
@@ -20,7 +24,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['{apps,packages,tooling}/*/src/**/*.test.ts'], exclude: ['**/node_modules/**', ...STACK] },
+        test: {
+          name: 'unit',
+          include: ['{apps,packages,tooling}/*/src/**/*.test.ts'],
+          exclude: ['**/node_modules/**', ...STACK],
+        },
       },
       // Whole stacks under load (failover counts, the dev runner): after the rest, one file at a
       // time, so that no other test competes with them for the 2 cores.
