@@ -6,6 +6,17 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 
+/** Throws, with the line that installs it, when valgrind's callgrind is missing. */
+export function requireCallgrind(): void {
+  if (spawnSync('sh', ['-c', 'command -v valgrind && command -v callgrind_control'], { stdio: 'ignore' }).status !== 0)
+    throw new Error('valgrind is missing: apt-get install -y valgrind');
+}
+
+/**
+ * The next line of `lines`, each in turn, the others kept. Not readline's async iterator: it
+ * pauses its input past 1,024 unread lines, and a process's --trace-gc lines, never read, would
+ * then fill its stdout pipe and stop it.
+ */
 export function lineReader(lines: Interface): () => Promise<string> {
   const queued: string[] = [];
   let waiting: ((line: string) => void) | undefined;
@@ -121,4 +132,23 @@ export function dumped(dir: string, name: string, pid: number): { total: number;
     else if (line.startsWith('calls=')) callCost = true;
   }
   return { total: Number(summary[1]), oneTime };
+}
+
+/**
+ * A measured window: the counters of `procs` (by the name their dumps go under) zeroed, `work`
+ * run, each dumped; their instructions in the window ({@link dumped}) and the full collections.
+ */
+export async function countWindow<Name extends string>(
+  dir: string,
+  procs: Record<Name, Proc>,
+  work: () => Promise<void>,
+): Promise<{ counts: Record<Name, { total: number; oneTime: number }>; majorGcs: number }> {
+  const named = Object.entries(procs) as Array<[Name, Proc]>;
+  const gcs = () => named.reduce((sum, [, proc]) => sum + proc.majorGcs, 0);
+  for (const [, proc] of named) control(proc.child.pid!, '-z');
+  const gcsBefore = gcs();
+  await work();
+  for (const [, proc] of named) control(proc.child.pid!, '-d');
+  const counts = Object.fromEntries(named.map(([name, proc]) => [name, dumped(dir, name, proc.child.pid!)]));
+  return { counts: counts as Record<Name, { total: number; oneTime: number }>, majorGcs: gcs() - gcsBefore };
 }

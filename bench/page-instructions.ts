@@ -13,12 +13,11 @@
 // more here than there.
 // `--quick`: few pages (keeps the harness working; its figures mean little). `--pages=N --warmup=N`.
 // JSON: results/page-instructions.json.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { control, dumped, underCallgrind, waitFor } from './callgrind.js';
+import { countWindow, requireCallgrind, underCallgrind, waitFor } from './callgrind.js';
 import { HELLO_PATH, PAGE_PATH, buildPackages, getOneAtATime } from './shared.js';
 
 const quick = process.argv.includes('--quick');
@@ -28,8 +27,7 @@ const PAGES = Number(arg('pages') ?? (quick ? 20 : 1_000));
 const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
 
 export async function benchPageInstructions(): Promise<Record<string, number>> {
-  if (spawnSync('sh', ['-c', 'command -v valgrind && command -v callgrind_control'], { stdio: 'ignore' }).status !== 0)
-    throw new Error('valgrind is missing: apt-get install -y valgrind');
+  requireCallgrind();
   buildPackages();
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-callgrind-'));
   const server = underCallgrind(dir, 'server', ['--import', 'tsx', SERVERS, 'sy-bare']);
@@ -37,14 +35,9 @@ export async function benchPageInstructions(): Promise<Record<string, number>> {
     const port = Number((await waitFor(server, /^READY (\d+)/, 'the server'))[1]);
     await getOneAtATime(port, PAGE_PATH, WARMUP);
     await getOneAtATime(port, HELLO_PATH, WARMUP * 10);
-    const pid = server.child.pid!;
     const window = async (path: string, requests: number) => {
-      const gcs = server.majorGcs;
-      control(pid, '-z');
-      await getOneAtATime(port, path, requests);
-      control(pid, '-d');
-      const count = dumped(dir, 'server', pid);
-      return { perPage: (count.total - count.oneTime) / PAGES, oneTime: count.oneTime / PAGES, majorGcs: server.majorGcs - gcs };
+      const { counts, majorGcs } = await countWindow(dir, { server }, () => getOneAtATime(port, path, requests));
+      return { perPage: (counts.server.total - counts.server.oneTime) / PAGES, oneTime: counts.server.oneTime / PAGES, majorGcs };
     };
     const batched = await window(PAGE_PATH, PAGES);
     const unbatched = await window(HELLO_PATH, PAGES * 10);

@@ -21,12 +21,11 @@
 // of the same variant is shown beside the difference between variants.
 // `--quick`: one shape, one run, few calls (keeps the harness working; its figures mean little).
 // `--runs=N --warmup=N --calls=N --shapes=single,wave,hop`. JSON: results/policy-instructions.json.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { control, dumped, lineReader, underCallgrind, waitFor, type Proc } from './callgrind.js';
+import { countWindow, lineReader, requireCallgrind, underCallgrind, waitFor, type Proc } from './callgrind.js';
 import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { createServiceClient } from '@switchyard/infra/client';
@@ -93,11 +92,6 @@ async function caller(variant: Variant, shape: Shape): Promise<void> {
   process.exit(0);
 }
 
-/**
- * The next line of `lines`, each in turn, the others kept. Not readline's async iterator: it
- * pauses its input past 1,024 unread lines, and the callee's --trace-gc lines, never read, would
- * then fill its stdout pipe and stop it.
- */
 interface ShapeResult {
   bareInstructionsPerCall: number;
   policiesInstructionsPerCall: number;
@@ -128,30 +122,20 @@ async function measureHop(variant: Variant, dir: string, downstream: Proc): Prom
   try {
     const port = Number((await waitFor(hop, /^READY (\d+)/, 'the hop service'))[1]);
     await getOneAtATime(port, HELLO_PATH, WARMUP);
-    return await countWindow(dir, hop, downstream, () => getOneAtATime(port, HELLO_PATH, CALLS));
+    return await perCall(dir, hop, downstream, () => getOneAtATime(port, HELLO_PATH, CALLS));
   } finally {
     hop.child.kill('SIGKILL');
   }
 }
 
-/**
- * The measured window: both counters zeroed, the `CALLS` calls made by `calls`, both dumped;
- * instructions per call of each process.
- */
-async function countWindow(dir: string, callerProc: Proc, downstream: Proc, calls: () => Promise<void>): Promise<Measurement> {
-  control(downstream.child.pid!, '-z');
-  control(callerProc.child.pid!, '-z');
-  const gcsBefore = downstream.majorGcs + callerProc.majorGcs;
-  await calls();
-  control(callerProc.child.pid!, '-d');
-  control(downstream.child.pid!, '-d');
-  const callerCount = dumped(dir, 'caller', callerProc.child.pid!);
-  const downstreamCount = dumped(dir, 'downstream', downstream.child.pid!);
+/** The measured window ({@link countWindow}) of the `CALLS` calls made by `calls`: instructions per call of each process. */
+async function perCall(dir: string, callerProc: Proc, downstream: Proc, calls: () => Promise<void>): Promise<Measurement> {
+  const { counts, majorGcs } = await countWindow(dir, { caller: callerProc, downstream }, calls);
   return {
-    caller: (callerCount.total - callerCount.oneTime) / CALLS,
-    downstream: (downstreamCount.total - downstreamCount.oneTime) / CALLS,
-    oneTime: (callerCount.oneTime + downstreamCount.oneTime) / CALLS,
-    majorGcs: downstream.majorGcs + callerProc.majorGcs - gcsBefore,
+    caller: (counts.caller.total - counts.caller.oneTime) / CALLS,
+    downstream: (counts.downstream.total - counts.downstream.oneTime) / CALLS,
+    oneTime: (counts.caller.oneTime + counts.downstream.oneTime) / CALLS,
+    majorGcs,
   };
 }
 
@@ -176,7 +160,7 @@ async function measure(variant: Variant, shape: Shape): Promise<Measurement> {
       await waitFor(callerProc, /^LOADED$/, 'the caller');
       callerProc.child.stdin!.write(`http://127.0.0.1:${port}\n`);
       await waitFor(callerProc, /^WARM$/, 'the caller');
-      return await countWindow(dir, callerProc, downstream, async () => {
+      return await perCall(dir, callerProc, downstream, async () => {
         callerProc.child.stdin!.write('go\n');
         await waitFor(callerProc, /^DONE$/, 'the caller');
       });
@@ -189,8 +173,7 @@ async function measure(variant: Variant, shape: Shape): Promise<Measurement> {
 }
 
 export async function benchPolicyInstructions(): Promise<Record<string, unknown>> {
-  if (spawnSync('sh', ['-c', 'command -v valgrind && command -v callgrind_control'], { stdio: 'ignore' }).status !== 0)
-    throw new Error('valgrind is missing: apt-get install -y valgrind');
+  requireCallgrind();
   buildPackages();
   const results: Record<string, unknown> = {};
   const shapes = (arg('shapes')?.split(',') ?? (quick ? ['single'] : ['single', 'wave', 'hop'])) as Shape[];

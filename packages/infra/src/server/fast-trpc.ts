@@ -31,12 +31,17 @@ export interface FastTrpc {
   handle(req: IncomingMessage, res: ServerResponse, plan: FastPlan): Promise<void>;
 }
 
+/** A procedure, and its direct call when the router was built by implement(). */
+interface ProcedureEntry {
+  procedure: AnyTRPCProcedure;
+  call: DirectCall | undefined;
+}
+
 export interface FastPlan {
   isBatch: boolean;
   paths: string[];
-  procedures: AnyTRPCProcedure[];
-  /** Each procedure's direct call (routers built by implement()). */
-  calls: Array<DirectCall | undefined>;
+  /** Each path's procedure and direct call. */
+  entries: ProcedureEntry[];
   type: 'query' | 'mutation';
   /** The raw `input` query parameter (GET). */
   queryInput: string | null;
@@ -264,9 +269,8 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
   // three generic lookups (~1,000 instructions under callgrind) per call. A path not in it is
   // looked up in the record, where a lazy router may have added it since. The last path found is
   // kept too: a batch often calls one procedure many times.
-  type Entry = { procedure: AnyTRPCProcedure; call: DirectCall | undefined };
-  const known = new Map<string, Entry>();
-  const entryOf = (path: string): Entry | undefined => {
+  const known = new Map<string, ProcedureEntry>();
+  const entryOf = (path: string): ProcedureEntry | undefined => {
     const procedure = Object.hasOwn(procedures, path) ? procedures[path] : undefined;
     if (!procedure) return undefined;
     const entry = { procedure, call: direct && Object.hasOwn(direct, path) ? direct[path] : undefined };
@@ -275,8 +279,8 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
   };
   for (const path of Object.keys(procedures)) entryOf(path);
   let lastPath = '';
-  let lastEntry: Entry | undefined;
-  const entryAt = (path: string): Entry | undefined => {
+  let lastEntry: ProcedureEntry | undefined;
+  const entryAt = (path: string): ProcedureEntry | undefined => {
     if (path === lastPath && lastEntry !== undefined) return lastEntry;
     const entry = known.get(path) ?? entryOf(path);
     if (entry !== undefined) {
@@ -337,16 +341,14 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
       const isBatch = params.batch === '1';
       const paths = isBatch ? splitPaths(path, options.maxBatchSize) : [path];
       if (paths === undefined) return undefined;
-      const found: AnyTRPCProcedure[] = [];
-      const calls: Array<DirectCall | undefined> = [];
+      const entries: ProcedureEntry[] = [];
       const type = method === 'GET' ? 'query' : 'mutation';
       for (let i = 0; i < paths.length; i++) {
         const entry = entryAt(paths[i]!);
         if (!entry || entry.procedure._def.type !== type) return undefined;
-        found.push(entry.procedure);
-        calls.push(entry.call);
+        entries.push(entry);
       }
-      return { isBatch, paths, procedures: found, calls, type, queryInput: params.input };
+      return { isBatch, paths, entries, type, queryInput: params.input };
     },
 
     async handle(req, res, plan) {
@@ -420,7 +422,7 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
       const outcomes = paths.map((path, index): Outcome | Promise<Outcome> => {
         try {
           if (ctxError) throw ctxError;
-          const call = plan.calls[index];
+          const { procedure, call } = plan.entries[index]!;
           if (call) {
             const rawInput = () => {
               if (!inputs && !inputFailure) parseInputs(bodyText);
@@ -441,7 +443,7 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
             return Promise.resolve(inputs![index]);
           };
           pending = true;
-          return plan.procedures[index]!({ path, getRawInput, ctx, type, signal: ctx!.signal, batchIndex: index }).then(
+          return procedure({ path, getRawInput, ctx, type, signal: ctx!.signal, batchIndex: index }).then(
             (data: unknown) => success(data, path),
             (cause: unknown) => failure(cause, path),
           );
