@@ -97,6 +97,9 @@ const tokensOf = (r: { body: Body }) => r.body.result!.data.json as { accessToke
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const email = (name: string) => `  ${name}@Example.COM `;
 const PASSWORD = 'correct horse 42 battery';
+/** Moves a family's rotations an hour back: its grace period (10 s) is over without waiting for it. */
+const endGrace = (token: string) =>
+  pool.query("UPDATE refresh_tokens SET rotated_at = rotated_at - interval '1 hour' WHERE family_id = $1", [token.split('.')[1]]);
 
 describe('auth over real HTTP (2 instances, shared Postgres and Redis)', () => {
   it('registers without revealing whether an address exists, and normalises the email', async () => {
@@ -137,6 +140,7 @@ describe('auth over real HTTP (2 instances, shared Postgres and Redis)', () => {
     expect(second.status).toBe(200);
     const newest = tokensOf(second).refreshToken;
     expect(newest).not.toBe(login.refreshToken);
+    await endGrace(newest);
     const reuse = await rpc(urls[0]!, 'refresh', { refreshToken: login.refreshToken });
     expect(reuse.status).toBe(401);
     expect((await rpc(urls[1]!, 'refresh', { refreshToken: newest })).status).toBe(401);
@@ -144,21 +148,86 @@ describe('auth over real HTTP (2 instances, shared Postgres and Redis)', () => {
     expect((await rpc(urls[0]!, 'refresh', { refreshToken: login.accessToken.slice(0, 290) })).status).toBe(401);
   });
 
-  it('10 concurrent refreshes of one token across instances: exactly one new token', async () => {
+  it('10 concurrent refreshes of one token across instances: all succeed with the same successor, which rotates next', async () => {
     const { refreshToken } = tokensOf(await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD }));
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => rpc(urls[i % 2]!, 'refresh', { refreshToken })));
-    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
-    expect(results.filter((r) => r.status === 401)).toHaveLength(9);
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    const successors = new Set(results.map((r) => tokensOf(r).refreshToken));
+    expect(successors.size).toBe(1);
+    const [successor] = successors as Set<string>;
+    expect(successor).not.toBe(refreshToken);
+    // One family, two tokens: the first (rotated) and its successor (current).
+    const family = refreshToken.split('.')[1]!;
+    const { rows } = await pool.query<{ id: string; current: boolean }>(
+      `SELECT t.id, t.id = f.current_token_id AS current
+         FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE f.id = $1 ORDER BY t.created_at`,
+      [family],
+    );
+    expect(rows.map((r) => r.current)).toEqual([false, true]);
+    expect(rows[1]!.id).toBe(successor!.split('.')[2]);
+    // The user stays signed in: the successor rotates, and its own successor works after it.
+    const next = await rpc(urls[1]!, 'refresh', { refreshToken: successor });
+    expect(next.status).toBe(200);
+    expect((await rpc(urls[0]!, 'refresh', { refreshToken: tokensOf(next).refreshToken })).status).toBe(200);
   });
 
-  it('flushing Redis revives no revoked refresh token (it logs people out)', async () => {
+  it('a token whose family moved on by more than one rotation within the grace period is refused without revoking', async () => {
+    await rpc(urls[0]!, 'register', { email: 'lee@example.com', password: PASSWORD });
+    const login = await rpc(urls[0]!, 'login', { email: 'lee@example.com', password: PASSWORD, useCookie: true });
+    const setCookies = login.headers.getSetCookie();
+    const csrf = setCookies.find((c) => c.startsWith('sy_csrf='))!.split(';')[0]!;
+    const withCookie = (token: string) => ({ cookie: `sy_rt=${token}; ${csrf}`, 'x-csrf-token': csrf.split('=')[1]! });
+    const rtOf = (r: { headers: Headers }) =>
+      r.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('sy_rt='))!
+        .split(';')[0]!
+        .slice(6);
+    const first = rtOf(login);
+    const second = rtOf(await rpc(urls[1]!, 'refresh', {}, withCookie(first)));
+    const third = rtOf(await rpc(urls[0]!, 'refresh', {}, withCookie(second)));
+    const late = await rpc(urls[1]!, 'refresh', {}, withCookie(first));
+    expect(late.status).toBe(401);
+    expect(late.body.error?.json.data.appCode).toBe('UNAUTHENTICATED');
+    // The browser's cookie jar already holds a newer token: it is left alone.
+    expect(late.headers.getSetCookie()).toEqual([]);
+    expect((await rpc(urls[0]!, 'refresh', {}, withCookie(third))).status).toBe(200);
+  });
+
+  it('refuses malformed and forged refresh tokens with 401, never a server error', async () => {
+    await rpc(urls[0]!, 'register', { email: 'lee@example.com', password: PASSWORD });
+    const { refreshToken } = tokensOf(await rpc(urls[0]!, 'login', { email: 'lee@example.com', password: PASSWORD }));
+    const [, family, id, secret] = refreshToken.split('.') as [string, string, string, string];
+    const hostile = [
+      'rt1',
+      `rt1.${'-'.repeat(36)}.${'-'.repeat(36)}.${secret}`,
+      `rt1.${family.toUpperCase()}.${id}.${secret}`,
+      `rt1.${family}.${id}.${'A'.repeat(43)}`,
+      `rt1.${family}.${family}.${secret}`,
+      `rt1.${id}.${id}.${secret}`,
+      `rt2.${family}.${id}.${secret}`,
+      `${refreshToken}x`,
+      "rt1.'; DROP TABLE refresh_tokens; --",
+    ];
+    for (const token of hostile) {
+      const res = await rpc(urls[0]!, 'refresh', { refreshToken: token });
+      expect([token, res.status]).toEqual([token, 401]);
+    }
+    // None of them touched the sign-in.
+    expect((await rpc(urls[1]!, 'refresh', { refreshToken })).status).toBe(200);
+  });
+
+  it('flushing Redis neither revives a revoked refresh token nor ends a live sign-in', async () => {
     const { refreshToken } = tokensOf(await rpc(urls[0]!, 'login', { email: 'ada@example.com', password: PASSWORD }));
     const rotated = tokensOf(await rpc(urls[0]!, 'refresh', { refreshToken })).refreshToken;
-    await rpc(urls[0]!, 'refresh', { refreshToken }); // reuse: family revoked
+    const newest = tokensOf(await rpc(urls[0]!, 'refresh', { refreshToken: rotated })).refreshToken;
+    await endGrace(refreshToken);
+    expect((await rpc(urls[0]!, 'refresh', { refreshToken })).status).toBe(401); // reuse: family revoked
     const live = tokensOf(await rpc(urls[1]!, 'login', { email: 'ada@example.com', password: PASSWORD })).refreshToken;
     await admin.flushall();
-    for (const token of [refreshToken, rotated, live])
+    for (const token of [refreshToken, rotated, newest])
       expect((await rpc(urls[0]!, 'refresh', { refreshToken: token })).status).toBe(401);
+    expect((await rpc(urls[1]!, 'refresh', { refreshToken: live })).status).toBe(200);
   });
 
   it('logout everywhere: a still-valid access token is refused by every instance within 1 s', async () => {

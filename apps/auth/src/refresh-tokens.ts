@@ -1,121 +1,187 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Redis } from '@switchyard/infra/redis';
+import { timingSafeEqual } from 'node:crypto';
+import type pg from 'pg';
+import {
+  createSuccessorDeriver,
+  firstRefreshToken,
+  parseRefreshToken,
+  secretHash,
+  type RefreshTokenParts,
+} from './refresh-token-format.js';
 
-/**
- * Rotates a refresh token atomically. KEYS: token, family. ARGV: secret hash, new token id,
- * new secret hash, ttl seconds, new token key.
- * Replies: {'ok', user, family} | {'unknown'} | {'reused', user} | {'revoked'}.
- */
-const ROTATE = `
-local t = redis.call('HGETALL', KEYS[1])
-if #t == 0 then return {'unknown'} end
-local token = {}
-for i = 1, #t, 2 do token[t[i]] = t[i + 1] end
-if token.secret ~= ARGV[1] then return {'unknown'} end
-local current = redis.call('HGET', KEYS[2], 'current')
-if not current then return {'revoked'} end
-if current ~= token.id then
-  redis.call('DEL', KEYS[2])
-  redis.call('SREM', 'auth:rtu:' .. token.user, token.family)
-  return {'reused', token.user}
-end
-redis.call('HSET', KEYS[1], 'state', 'used')
-redis.call('HSET', ARGV[5], 'id', ARGV[2], 'family', token.family, 'user', token.user, 'secret', ARGV[3], 'state', 'active')
-redis.call('EXPIRE', ARGV[5], ARGV[4])
-redis.call('HSET', KEYS[2], 'current', ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return {'ok', token.user, token.family}
-`;
-
-const FORMAT = /^rt1\.([0-9a-f-]{36})\.([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})$/;
-const digest = (secret: string) => createHash('sha256').update(secret).digest('base64url');
-const tokenKey = (id: string) => `auth:rt:${id}`;
-const familyKey = (id: string) => `auth:rtf:${id}`;
-const userKey = (id: string) => `auth:rtu:${id}`;
+/** How long after a rotation the rotated token still gets the same successor, in ms (concurrent refreshes: tabs). */
+export const REFRESH_GRACE_MS = 10_000;
 
 /** The outcome of using a refresh token. */
 export type RefreshOutcome =
   | { ok: true; userId: string; token: string; family: string }
-  | { ok: false; reason: 'unknown' | 'reused' | 'revoked'; userId?: string; family?: string };
+  | {
+      ok: false;
+      /**
+       * `superseded`: a token rotated within the grace period whose family has since moved on by
+       * more than one step; refused without revoking anything.
+       */
+      reason: 'unknown' | 'reused' | 'revoked' | 'superseded';
+      userId?: string;
+      family?: string;
+    };
 
-/** The sign-in (family) a refresh token belongs to, if it is one. */
-export function familyOf(token: string): string | undefined {
-  return FORMAT.exec(token)?.[1];
+/** Options of {@link createRefreshTokens}. */
+export interface RefreshTokensOptions {
+  pool: pg.Pool;
+  /** A sign-in unused for this long ends, in seconds. */
+  ttlSeconds: number;
+  /** The server secret the successor key is derived from (AUTH_KEY_SECRET). */
+  serverSecret: string;
+  /** @default REFRESH_GRACE_MS (10 s) */
+  graceMs?: number;
 }
 
+interface FamilyRow {
+  user_id: string;
+  current_token_id: string;
+  ended: boolean;
+}
+
+interface TokenRow {
+  secret_hash: string;
+  in_grace: boolean | null;
+}
+
+const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
 /**
- * Refresh tokens: opaque (`rt1.<family>.<id>.<secret>`), kept in Redis as an allow-list, so a lost
- * or flushed Redis logs people out and never revives a revoked token. Each use rotates the token
- * (a Lua script, atomic across instances: of concurrent uses of one token exactly one wins); using
- * any earlier token of a family revokes the whole family, the newest token included.
+ * Refresh tokens (`rt1.<family>.<id>.<secret>`, opaque), recorded in PostgreSQL: each sign-in is a
+ * family row with its current token, every token kept as a hash. A refresh locks the family row
+ * (`SELECT ... FOR UPDATE`), so it is atomic across instances, and no Redis restore, flush or
+ * failover can bring a revoked sign-in back. Access tokens are revoked through Redis (the
+ * `Revocations` deny-list); after a Redis data loss their exposure stays bounded by their
+ * lifetime (5 min).
+ *
+ * Each use rotates the token. The successor is derived from the presented token, so the same
+ * token presented again within `graceMs` of its rotation (two tabs refreshing at once) gets the
+ * same successor, never a second valid one; once the family has moved on further it is refused
+ * without revoking. After `graceMs`, any earlier token of a family revokes the whole family.
+ *
+ * @example
+ * const refreshTokens = createRefreshTokens({ pool, ttlSeconds: 30 * 86_400, serverSecret: config.AUTH_KEY_SECRET });
  */
-export function createRefreshTokens(redis: Redis, ttlSeconds: number) {
-  const mint = (family: string, userId: string) => {
-    const id = randomUUID();
-    const secret = randomBytes(32).toString('base64url');
-    return {
-      id,
-      secret,
-      token: `rt1.${family}.${id}.${secret}`,
-      fields: ['id', id, 'family', family, 'user', userId, 'secret', digest(secret), 'state', 'active'],
-    };
+export function createRefreshTokens({ pool, ttlSeconds, serverSecret, graceMs = REFRESH_GRACE_MS }: RefreshTokensOptions) {
+  if (!(Number.isInteger(graceMs) && graceMs >= 0)) throw new RangeError('graceMs: expected a whole number of ms >= 0');
+  const successorOf = createSuccessorDeriver(serverSecret);
+
+  /**
+   * Locks the family of a genuine token (its secret checked) until commit: the family and the
+   * token's rotation state, or `undefined`. The token is read by a statement of its own, after
+   * the lock: a statement that waited for the lock sees the family's new version but not the
+   * token rows of the rotation it waited for.
+   */
+  const lockFamily = async (client: pg.PoolClient, parts: RefreshTokenParts) => {
+    const family = (
+      await client.query<FamilyRow>(
+        `SELECT user_id, current_token_id, revoked_at IS NOT NULL OR expires_at <= clock_timestamp() AS ended
+           FROM refresh_families WHERE id = $1 FOR UPDATE`,
+        [parts.family],
+      )
+    ).rows[0];
+    if (!family) return undefined;
+    const token = (
+      await client.query<TokenRow>(
+        `SELECT secret_hash, rotated_at > clock_timestamp() - $3::int * interval '1 millisecond' AS in_grace
+           FROM refresh_tokens WHERE id = $1 AND family_id = $2`,
+        [parts.id, parts.family, graceMs],
+      )
+    ).rows[0];
+    return token && sameHash(token.secret_hash, secretHash(parts.secret))
+      ? { ...family, inGrace: token.in_grace === true }
+      : undefined;
+  };
+
+  const inTransaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   };
 
   return {
     /** A new family for a sign-in: its first token and the family (session) id. */
     async issue(userId: string): Promise<{ token: string; family: string }> {
-      const family = randomUUID();
-      const first = mint(family, userId);
-      await redis
-        .multi()
-        .hset(tokenKey(first.id), ...first.fields)
-        .expire(tokenKey(first.id), ttlSeconds)
-        .hset(familyKey(family), 'current', first.id, 'user', userId)
-        .expire(familyKey(family), ttlSeconds)
-        .sadd(userKey(userId), family)
-        .expire(userKey(userId), ttlSeconds)
-        .exec();
-      return { token: first.token, family };
+      const first = firstRefreshToken();
+      await pool.query(
+        `WITH family AS (
+           INSERT INTO refresh_families (id, user_id, current_token_id, expires_at)
+           VALUES ($1, $2, $3, now() + $5::int * interval '1 second')
+         )
+         INSERT INTO refresh_tokens (id, family_id, secret_hash) VALUES ($3, $1, $4)`,
+        [first.family, userId, first.id, secretHash(first.secret), ttlSeconds],
+      );
+      return { token: first.token, family: first.family };
     },
 
+    /** Uses a refresh token: its successor, or why not. */
     async rotate(token: string): Promise<RefreshOutcome> {
-      const match = FORMAT.exec(token);
-      if (!match) return { ok: false, reason: 'unknown' };
-      const [, family, id, secret] = match as unknown as [string, string, string, string];
-      const next = mint(family, '');
-      const reply = (await redis.eval(
-        ROTATE,
-        2,
-        tokenKey(id),
-        familyKey(family),
-        digest(secret),
-        next.id,
-        digest(next.secret),
-        ttlSeconds,
-        tokenKey(next.id),
-      )) as string[];
-      if (reply[0] === 'ok') return { ok: true, userId: reply[1]!, token: next.token, family };
-      return {
-        ok: false,
-        reason: reply[0] as 'unknown' | 'reused' | 'revoked',
-        family,
-        ...(reply[1] ? { userId: reply[1] } : {}),
-      };
+      const parts = parseRefreshToken(token);
+      if (!parts) return { ok: false, reason: 'unknown' };
+      const { family } = parts;
+      return inTransaction(async (client): Promise<RefreshOutcome> => {
+        const row = await lockFamily(client, parts);
+        if (!row) return { ok: false, reason: 'unknown', family };
+        if (row.ended) return { ok: false, reason: 'revoked', family, userId: row.user_id };
+        const next = successorOf(parts);
+        if (row.current_token_id === parts.id) {
+          await client.query(
+            `WITH used AS (UPDATE refresh_tokens SET rotated_at = clock_timestamp() WHERE id = $1),
+                  moved AS (UPDATE refresh_families SET current_token_id = $2, expires_at = now() + $5::int * interval '1 second' WHERE id = $3)
+             INSERT INTO refresh_tokens (id, family_id, secret_hash) VALUES ($2, $3, $4)`,
+            [parts.id, next.id, family, secretHash(next.secret), ttlSeconds],
+          );
+          return { ok: true, userId: row.user_id, token: next.token, family };
+        }
+        if (row.inGrace) {
+          return next.id === row.current_token_id
+            ? { ok: true, userId: row.user_id, token: next.token, family }
+            : { ok: false, reason: 'superseded', family, userId: row.user_id };
+        }
+        await client.query('UPDATE refresh_families SET revoked_at = clock_timestamp() WHERE id = $1', [family]);
+        return { ok: false, reason: 'reused', family, userId: row.user_id };
+      });
     },
 
-    /** Ends one sign-in (the token's family); returns the family id. */
+    /** Ends the sign-in (family) of a genuine token of it, current or earlier; returns the family id. */
     async revokeFamilyOf(token: string): Promise<string | undefined> {
-      const family = familyOf(token);
-      if (family) await redis.del(familyKey(family));
-      return family;
+      const parts = parseRefreshToken(token);
+      if (!parts) return undefined;
+      return inTransaction(async (client) => {
+        if (!(await lockFamily(client, parts))) return undefined;
+        await client.query('UPDATE refresh_families SET revoked_at = clock_timestamp() WHERE id = $1 AND revoked_at IS NULL', [
+          parts.family,
+        ]);
+        return parts.family;
+      });
     },
 
     /** Ends every sign-in of a user. */
     async revokeAll(userId: string): Promise<void> {
-      const families = await redis.smembers(userKey(userId));
-      await redis.del(userKey(userId), ...families.map(familyKey));
+      await pool.query('UPDATE refresh_families SET revoked_at = clock_timestamp() WHERE user_id = $1 AND revoked_at IS NULL', [
+        userId,
+      ]);
+    },
+
+    /** Deletes the families (and their tokens) past their expiry; returns how many. */
+    async prune(): Promise<number> {
+      const { rowCount } = await pool.query('DELETE FROM refresh_families WHERE expires_at < now()');
+      return rowCount ?? 0;
     },
   };
 }
 
+/** The refresh-token store of {@link createRefreshTokens}. */
 export type RefreshTokens = ReturnType<typeof createRefreshTokens>;

@@ -127,7 +127,9 @@ export function createAuthRouter(deps: AuthRouterDeps) {
           ctx.log.warn({ userId: outcome.userId }, 'refresh token reused: its family is revoked');
           if (outcome.family) await revokeSession(outcome.family);
         }
-        if (presented.viaCookie) clearCookies(ctx);
+        // A superseded token comes from a tab behind by more than one rotation: the shared cookie
+        // jar already holds the newer token, which clearing would throw away.
+        if (presented.viaCookie && outcome.reason !== 'superseded') clearCookies(ctx);
         throw refused();
       }
       const user = await users.byId(outcome.userId);

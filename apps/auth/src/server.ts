@@ -21,6 +21,8 @@ export interface AuthDeps {
   /** A blocking-role connection, for revocation announcements. */
   subscriber: Redis;
   logger: Logger;
+  /** How long a rotated refresh token still gets its successor again, in ms. @default REFRESH_GRACE_MS (10 s) */
+  refreshGraceMs?: number;
 }
 
 /** The auth service verifies its own access tokens against the keys in its database (cached briefly). */
@@ -38,6 +40,7 @@ export async function createAuthService({
   pool,
   subscriber,
   logger,
+  refreshGraceMs,
 }: AuthDeps): Promise<{ service: Service; keys: KeyStore; redis: Redis }> {
   const metrics = createMetrics({ service: 'auth', procedures: Object.keys(authContract) });
   const platform = createRedisPlatform({ service: 'auth', url: config.REDIS_URL, config, logger, registry: metrics.registry });
@@ -49,10 +52,18 @@ export async function createAuthService({
   await new Promise<void>((resolve) => (redis.status === 'ready' ? resolve() : redis.once('ready', () => resolve())));
   await revocations.follow(redis, subscriber, logger);
   const windowSeconds = 15 * 60;
+  const refreshTtlSeconds = config.REFRESH_TOKEN_DAYS * 86_400;
+  // Sign-ins live in PostgreSQL; Redis carries only the access-token deny-list (Revocations).
+  const refreshTokens = createRefreshTokens({
+    pool,
+    ttlSeconds: refreshTtlSeconds,
+    serverSecret: config.AUTH_KEY_SECRET,
+    ...(refreshGraceMs === undefined ? {} : { graceMs: refreshGraceMs }),
+  });
   const router = createAuthRouter({
     users: createUserStore(pool),
     keys,
-    refreshTokens: createRefreshTokens(redis, config.REFRESH_TOKEN_DAYS * 86_400),
+    refreshTokens,
     redis,
     loginLimits: {
       perAccount: new RateLimiter({
@@ -76,7 +87,7 @@ export async function createAuthService({
     },
     scryptCost: config.SCRYPT_COST,
     dummyHash: await dummyHash(config.SCRYPT_COST),
-    refreshTtlSeconds: config.REFRESH_TOKEN_DAYS * 86_400,
+    refreshTtlSeconds,
     cookieSecure: config.COOKIE_SECURE,
   });
   const service = createService({
@@ -102,11 +113,12 @@ export async function createAuthService({
   });
   service.onClose('redis', () => platform.close());
   // Rotation is checked hourly by every instance; the advisory lock makes one of them rotate.
-  const rotation = setInterval(
-    () => void keys.ensure(rotationMs).catch((err: unknown) => logger.error({ err }, 'key rotation failed')),
-    3_600_000,
-  );
-  rotation.unref();
-  service.onClose('key-rotation', () => clearInterval(rotation));
+  // Expired sign-ins are deleted at the same pace.
+  const hourly = setInterval(() => {
+    void keys.ensure(rotationMs).catch((err: unknown) => logger.error({ err }, 'key rotation failed'));
+    void refreshTokens.prune().catch((err: unknown) => logger.error({ err }, 'pruning expired sign-ins failed'));
+  }, 3_600_000);
+  hourly.unref();
+  service.onClose('hourly-upkeep', () => clearInterval(hourly));
   return { service, keys, redis };
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type Response, type Route } from 'playwright-core';
 import { REPO, startStack, type Stack } from './stack.js';
 
 // The web app (apps/web, built with Vite) in Debian's chromium, driven by playwright-core, through
@@ -167,6 +167,68 @@ describe('the web app in chromium, through Caddy', () => {
     expect(consoleErrors).toEqual([]);
     await context.close();
   }, 120_000);
+
+  it('two pages of one user reload at the same moment: both refresh with the same cookie and both stay signed in', async () => {
+    const context = await browser.newContext();
+    const consoleErrors: string[] = [];
+    const open = async () => {
+      const page = await context.newPage();
+      page.on('pageerror', (err) => consoleErrors.push(err.message));
+      await page.goto(stack.gateway.url);
+      return page;
+    };
+    const signedIn = (page: Page) =>
+      expect.poll(() => page.textContent('.account'), { timeout: 10_000 }).toContain('tabs@example.com');
+    const first = await open();
+    await first.fill('#sign-up-email', 'tabs@example.com');
+    await first.fill('#sign-up-password', 'two tabs 2026 pass');
+    await first.press('#sign-up-password', 'Enter');
+    await signedIn(first);
+    const second = await open();
+    await signedIn(second);
+
+    // Each page's refresh is held until the other's is in flight too, so both present the same
+    // refresh cookie: the race two tabs reloading together run into.
+    const held: Route[] = [];
+    let bothHeld!: () => void;
+    const together = new Promise<void>((resolve) => (bothHeld = resolve));
+    await context.route(
+      (url) => url.pathname === '/api/auth/trpc/refresh',
+      async (route) => {
+        held.push(route);
+        if (held.length === 2) bothHeld();
+        await together;
+        await route.continue();
+      },
+    );
+    const refreshes: Response[] = [];
+    context.on('response', (response) => {
+      if (new URL(response.url()).pathname === '/api/auth/trpc/refresh') refreshes.push(response);
+    });
+    await Promise.all([first.reload(), second.reload()]);
+    for (const page of [first, second]) {
+      await signedIn(page);
+      expect(await page.locator('#sign-in-email').count()).toBe(0);
+    }
+    await context.unroute((url) => url.pathname === '/api/auth/trpc/refresh');
+    expect(held).toHaveLength(2);
+    expect(refreshes.map((r) => r.status())).toEqual([200, 200]);
+    const cookieOf = (header: string | undefined) => /sy_rt=([^;,\s]+)/.exec(header ?? '')?.[1];
+    const presented = await Promise.all(refreshes.map(async (r) => cookieOf((await r.request().allHeaders()).cookie)));
+    const returned = await Promise.all(refreshes.map(async (r) => cookieOf((await r.allHeaders())['set-cookie'])));
+    expect(presented[0]).toMatch(/^rt1\./);
+    expect(presented[1]).toBe(presented[0]);
+    expect(returned[0]).toMatch(/^rt1\./);
+    expect(returned[1]).toBe(returned[0]);
+    expect(returned[0]).not.toBe(presented[0]);
+
+    // The shared successor rotates on the next load: still signed in.
+    await first.reload();
+    await signedIn(first);
+    expect((await context.cookies()).find((c) => c.name === 'sy_rt')?.value).not.toBe(returned[0]);
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  }, 60_000);
 
   it('CORS: a page on an allowed origin can read the API; one on any other origin, or with Origin null, cannot', async () => {
     const context = await browser.newContext();

@@ -1,5 +1,5 @@
 export { createTestDatabase, type TestDatabase } from './test-database.js';
 export { captureLogs, type LogCapture } from './log-capture.js';
-export { freePort, startTestRedis, type TestRedis } from './redis-server.js';
+export { freePort, startTestRedis, type TestRedis, type TestRedisOptions } from './redis-server.js';
 export { spawnService, type SpawnServiceOptions, type SpawnedService } from './spawn-service.js';
 export { startTestTokenIssuer, type TestTokenIssuer } from './token-issuer.js';

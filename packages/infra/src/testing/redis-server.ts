@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A redis-server started by a test on a free port: the shared one on 6379 is never touched. */
 export interface TestRedis {
@@ -8,12 +11,23 @@ export interface TestRedis {
   readonly url: string;
   /** SIGKILL: Redis is gone (connections refused). */
   kill(): Promise<void>;
-  /** Starts it again on the same port (empty: no persistence). */
+  /** Starts it again on the same port: empty, or with `persist` from the last snapshot (`SAVE`). */
   restart(): Promise<void>;
   /** SIGSTOP: Redis is frozen (connections hang). */
   pause(): void;
   resume(): void;
+  /** SIGKILL, and the snapshot directory removed. */
   stop(): Promise<void>;
+}
+
+/** Options of {@link startTestRedis}. */
+export interface TestRedisOptions {
+  /**
+   * Keeps snapshots in a directory of its own (removed by `stop()`): a `SAVE` writes one, and
+   * `restart()` loads it, as a Redis restored from a snapshot. Redis never saves by itself.
+   * @default false (no persistence: `restart()` starts empty)
+   */
+  persist?: boolean;
 }
 
 /** A free TCP port on 127.0.0.1 (free when asked; bind it soon). */
@@ -41,14 +55,22 @@ function answersPing(port: number): Promise<boolean> {
   });
 }
 
-/** Starts `redis-server` (from PATH) on a free loopback port, without persistence. */
-export async function startTestRedis(): Promise<TestRedis> {
+/**
+ * Starts `redis-server` (from PATH) on a free loopback port, without persistence unless asked.
+ *
+ * @example
+ * const redis = await startTestRedis({ persist: true });
+ * // SAVE, change things, then: await redis.kill(); await redis.restart(); (back to the snapshot)
+ */
+export async function startTestRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
   const port = await freePort();
+  const dir = options.persist ? await mkdtemp(join(tmpdir(), 'switchyard-redis-')) : undefined;
+  const storage = dir ? ['--dir', dir, '--dbfilename', 'dump.rdb'] : [];
   let child: ChildProcess | undefined;
   const launch = async () => {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...storage],
       {
         stdio: 'ignore',
       },
@@ -77,6 +99,9 @@ export async function startTestRedis(): Promise<TestRedis> {
     restart: launch,
     pause: () => child?.kill('SIGSTOP'),
     resume: () => child?.kill('SIGCONT'),
-    stop: kill,
+    async stop() {
+      await kill();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    },
   };
 }
