@@ -196,11 +196,13 @@ describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
     for (const path of ['/metrics', '/api/metrics', '/api/unknown/trpc/list', '/api']) {
       expect((await fetch(`${stack.gateway.url}${path}`)).status, path).toBe(404);
     }
-    // The web app is served at / (and client routes fall back to index.html).
+    // The web app is served at /; a page navigation to a client route gets index.html.
     const home = await fetch(`${stack.gateway.url}/`);
     expect(home.status).toBe(200);
     expect(await home.text()).toContain('Switchyard');
-    expect((await fetch(`${stack.gateway.url}/notes/123`)).status).toBe(200);
+    const navigation = await fetch(`${stack.gateway.url}/notes/123`, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect(navigation.status).toBe(200);
+    expect(navigation.headers.get('content-type')).toMatch(/^text\/html/);
     // The JWKS is public through the gateway; Caddy's own metrics are on the internal port only.
     expect((await fetch(`${stack.gateway.url}/api/auth/.well-known/jwks.json`)).status).toBe(200);
     const caddyMetrics = await fetch(stack.gateway.metricsUrl);

@@ -8,6 +8,7 @@ import {
   transformTRPCResponse,
 } from '@trpc/server/unstable-core-do-not-import';
 import superjson from 'superjson';
+import { requestIdScope } from '../trpc/request-scope.js';
 import type { RequestContext } from '../trpc/context.js';
 import type { CallResult } from '../trpc/observe.js';
 import { holdLines, jsonString, releaseLines } from '../logging/lines.js';
@@ -50,7 +51,8 @@ export interface FastPlan {
 const VARY = 'trpc-accept, accept';
 const EMPTY = Object.freeze({}) as Record<number, unknown>;
 
-function jsonContentType(value: string | undefined): boolean {
+/** Whether a `content-type` is JSON (`application/json`, any parameters). */
+export function jsonContentType(value: string | undefined): boolean {
   if (value === undefined) return false;
   const semi = value.indexOf(';');
   return (semi === -1 ? value : value.slice(0, semi)).trim().toLowerCase() === 'application/json';
@@ -244,12 +246,20 @@ function splitPaths(path: string, max: number): string[] | undefined {
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
+  const read = (req as { body?: unknown }).body;
+  if (typeof read === 'string') return Promise.resolve(read);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
     req.once('error', reject);
   });
+}
+
+/** An error's shape; without a context (it failed), the request id comes from the response's. */
+function shapeOf(res: ServerResponse, opts: Parameters<typeof getErrorShape>[0]) {
+  if (opts.ctx !== undefined) return getErrorShape(opts);
+  return requestIdScope.run(res.getHeader('x-request-id') as string | undefined, () => getErrorShape(opts));
 }
 
 /** Errors from reading the inputs, as tRPC's `memo` wraps them (a BAD_REQUEST with the cause's message). */
@@ -327,9 +337,10 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
       const contentType = req.headers['content-type'];
       if (method === 'POST') {
         if (!jsonContentType(contentType)) return undefined;
+        // A body not read ahead (see readRequestBody): only a declared one within the limit.
         const length = req.headers['content-length'];
-        // Chunked bodies and bodies over the limit: the stock adapter's checks answer those.
-        if (length === undefined || Number(length) > options.maxBodyBytes) return undefined;
+        const unread = typeof (req as { body?: unknown }).body !== 'string';
+        if (unread && (length === undefined || Number(length) > options.maxBodyBytes)) return undefined;
       } else if (contentType !== undefined && !jsonContentType(contentType)) {
         return undefined;
       }
@@ -461,7 +472,7 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
           const errors = results.map(([error]) => error);
           const untransformed = results.map(([error, data], index) =>
             error
-              ? { error: getErrorShape({ config, ctx, error, input: inputs?.[index], path: paths[index]!, type }) }
+              ? { error: shapeOf(res, { config, ctx, error, input: inputs?.[index], path: paths[index]!, type }) }
               : { result: { data } },
           );
           status = getHTTPStatusCode(untransformed, errors);
@@ -476,7 +487,7 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
         // response, as the stock adapter's catch-all answers it.
         const error = getTRPCErrorFromUnknown(cause);
         options.onError({ error, path: undefined, type, ctx, req });
-        const shape = { error: getErrorShape({ config, ctx, error, input: undefined, path: undefined, type }) };
+        const shape = { error: shapeOf(res, { config, ctx, error, input: undefined, path: undefined, type }) };
         status = getHTTPStatusCode(shape, [error]);
         body = JSON.stringify(transformTRPCResponse(config, shape));
       }

@@ -10,3 +10,4 @@ export {
   type ShutdownResult,
 } from './service.js';
 export { createTrpcHandler, type TrpcHandler, type TrpcHandlerOptions } from './trpc-handler.js';
+export { INTERNAL_HEADERS } from './internal-headers.js';

@@ -34,6 +34,8 @@ import { TokenRejectedError, type VerifiedAccess } from '../auth/access-token.js
 import { clientIpOf } from './client-ip.js';
 import { dependencyMonitor, type DependencyCheck, type Readiness } from './readiness.js';
 import { REQUEST_ID_HEADER, inboundRequestId } from './request-id.js';
+import { readRequestBody } from './request-body.js';
+import { jsonContentType } from './fast-trpc.js';
 import { createTrpcHandler } from './trpc-handler.js';
 import { BATCH_CALLS_HEADER, callOrigins, callsInRequest, parseBatchCalls, type CallEntry } from './batch-calls.js';
 
@@ -116,11 +118,14 @@ class MeshRequest extends IncomingMessage {
   declare [START]: number | undefined;
   /** Its x-switchyard-calls entries (or their refusal), when the listener read them. */
   declare [CALLS]: CallEntry[] | TRPCError | undefined;
+  /** A POST's body, read by the listener before tRPC runs (tRPC's adapter takes `req.body`). */
+  declare body: string | undefined;
 
   constructor(socket: Socket) {
     super(socket);
     this[START] = undefined;
     this[CALLS] = undefined;
+    this.body = undefined;
   }
 }
 type TimedRequest = MeshRequest;
@@ -232,6 +237,16 @@ class HttpRequestContext implements RequestContext {
   get signal(): AbortSignal {
     return (this.madeSignal ??= requestSignal(this[WHEN_GONE]));
   }
+}
+
+/** A whole HTTP response with the mesh's JSON error, for requests node could not parse. */
+function rawError(status: number, reason: string, message: string): string {
+  const requestId = randomUUID();
+  const body = JSON.stringify({ error: { message, appCode: 'BAD_REQUEST', requestId } });
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: application/json\r\n` +
+    `x-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -389,9 +404,50 @@ export function createService(options: CreateServiceOptions): Service {
       requestId ??= randomUUID();
       res.setHeader(REQUEST_ID_HEADER, requestId);
       if (path.startsWith(TRPC_PREFIX)) {
-        trpc(req, res, path.slice(TRPC_PREFIX.length)).catch((err: unknown) => {
-          logger.error({ err }, 'tRPC handler failed');
-          res.destroy();
+        const procedurePath = path.slice(TRPC_PREFIX.length);
+        const serve = () =>
+          trpc(req, res, procedurePath).catch((err: unknown) => {
+            logger.error({ err }, 'tRPC handler failed');
+            res.destroy();
+          });
+        if (req.method === 'GET') {
+          void serve();
+          return;
+        }
+        // Queries are GETs and mutations JSON POSTs; nothing else reaches tRPC (its form-data
+        // and octet-stream parsers stay off).
+        if (req.method !== 'POST') {
+          res.setHeader('allow', 'GET, POST');
+          trpc.refuse(
+            req,
+            res,
+            procedurePath,
+            new TRPCError({
+              code: 'METHOD_NOT_SUPPORTED',
+              message: `${req.method} is not supported: queries are GET, mutations POST`,
+            }),
+          );
+          return;
+        }
+        if (!jsonContentType(req.headers['content-type'])) {
+          const message = 'A mutation body must be application/json';
+          trpc.refuse(req, res, procedurePath, new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message }));
+          return;
+        }
+        // The body first, before any other check, so an oversized one is answered 413 (and read
+        // to its end) whoever sends it.
+        void readRequestBody(req, { maxBytes: config.MAX_BODY_BYTES }).then((read) => {
+          if (read.ok) {
+            req.body = read.text;
+            return serve();
+          }
+          if (read.reason === 'aborted') {
+            res.destroy();
+            return;
+          }
+          metrics.recordRejected('body_too_large');
+          const message = `Request body over ${config.MAX_BODY_BYTES} bytes`;
+          trpc.refuse(req, res, procedurePath, new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message }));
         });
         return;
       }
@@ -428,10 +484,10 @@ export function createService(options: CreateServiceOptions): Service {
     }
     if (err.code === 'HPE_HEADER_OVERFLOW') {
       metrics.recordRejected('header_too_large');
-      socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      socket.end(rawError(431, 'Request Header Fields Too Large', 'Request headers too large'));
       return;
     }
-    socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    socket.end(rawError(400, 'Bad Request', 'Malformed HTTP request'));
   });
 
   async function start(): Promise<ServiceAddress> {

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { TRPCError, type AnyTRPCRouter } from '@trpc/server';
+import type { AnyTRPCRouter, TRPCError } from '@trpc/server';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { getErrorShape, getTRPCErrorFromUnknown, transformTRPCResponse } from '@trpc/server/unstable-core-do-not-import';
 import type { RequestContext } from '../trpc/context.js';
+import { requestIdScope } from '../trpc/request-scope.js';
 import { createFastTrpc } from './fast-trpc.js';
 
 /** Options of {@link createTrpcHandler}. */
@@ -24,61 +25,84 @@ export interface TrpcHandlerOptions {
 }
 
 /** Serves one tRPC request; `path` is the procedure path (`get`, or `get,list` for a batch). */
-export type TrpcHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
+export interface TrpcHandler {
+  (req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
+  /** Answers a request with the mesh's error for `error`, running no procedure. */
+  refuse(req: IncomingMessage, res: ServerResponse, path: string, error: TRPCError): void;
+}
 
 /**
  * The HTTP adapter between node:http and tRPC: JSON queries and mutations, batched or not, take
  * the fast path (fast-trpc.ts, wire-compatible); everything else goes to tRPC's own node-http
- * adapter, with the body limit checked up front from `content-length` (a chunked body is cut by
- * tRPC's own `maxBodySize` as it streams). `fast: false` sends everything to the stock adapter.
+ * adapter. A POST body arrives already read (`req.body`, see readRequestBody), so both take it
+ * from there; tRPC's `maxBodySize` still cuts a body it reads itself. `fast: false` sends
+ * everything to the stock adapter.
  */
 export function createTrpcHandler(options: TrpcHandlerOptions & { fast?: boolean }): TrpcHandler {
   const stock = createStockHandler(options);
-  if (options.fast === false) return stock;
+  const refuse = createRefusal(options);
+  if (options.fast === false) return Object.assign(stock, { refuse });
   const fast = createFastTrpc(options);
-  return (req, res, path) => {
+  const handler = (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const plan = fast.select(req, path);
     if (!plan) return stock(req, res, path);
     // Never a rejection out of here (it would end the process): an unexpected failure is answered
     // as the stock adapter answers its own, a 500 with the formatted error.
     return fast.handle(req, res, plan).catch((cause: unknown) => {
       const error = getTRPCErrorFromUnknown(cause);
-      options.onError({ error, path: undefined, type: 'unknown', ctx: undefined, req });
       if (res.headersSent || res.destroyed) {
+        options.onError({ error, path: undefined, type: 'unknown', ctx: undefined, req });
         res.destroy();
         return;
       }
-      const config = options.router._def._config;
-      const shape = getErrorShape({ config, error, type: 'unknown', path: undefined, input: undefined, ctx: undefined });
-      res.statusCode = 500;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(transformTRPCResponse(config, { error: shape })));
+      refuse(req, res, path, error);
     });
+  };
+  return Object.assign(handler, { refuse });
+}
+
+/** The request id the service gave the response (see the listener in service.ts). */
+const requestIdOf = (res: ServerResponse) => res.getHeader('x-request-id') as string | undefined;
+
+/** Writes the mesh's error for a request that runs no procedure, in tRPC's wire shape. */
+function createRefusal(options: TrpcHandlerOptions): TrpcHandler['refuse'] {
+  const config = options.router._def._config;
+  return (req, res, path, error) => {
+    options.onError({ error, path, type: 'unknown', ctx: undefined, req });
+    const shape = requestIdScope.run(requestIdOf(res), () =>
+      getErrorShape({ config, error, type: 'unknown', path, input: undefined, ctx: undefined }),
+    );
+    const body = JSON.stringify(transformTRPCResponse(config, { error: shape }));
+    res.writeHead(shape.data.httpStatus, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
   };
 }
 
-function createStockHandler(options: TrpcHandlerOptions): TrpcHandler {
-  return (req, res, path) =>
-    nodeHTTPRequestHandler({
-      router: options.router,
-      req,
-      res,
-      path,
-      maxBodySize: options.maxBodyBytes,
-      maxBatchSize: options.maxBatchSize,
-      allowMethodOverride: false,
-      createContext: ({ req: innerReq, res: innerRes }) => options.createContext(innerReq, innerRes),
-      middleware: (innerReq, innerRes, next) => {
-        const declared = Number(innerReq.headers['content-length'] ?? 0);
-        if (declared > options.maxBodyBytes) {
-          // The unread body is not worth draining: close the connection after the answer.
-          innerRes.setHeader('connection', 'close');
-          next(new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `Request body over ${options.maxBodyBytes} bytes` }));
-          return;
-        }
-        next();
-      },
-      onError: ({ error, path: callPath, type, ctx, req: innerReq }) =>
-        options.onError({ error, path: callPath, type, ctx: ctx as RequestContext | undefined, req: innerReq }),
-    });
+/**
+ * tRPC's own node-http adapter, for what the fast path does not take (other content types,
+ * streams, percent-encoded paths, batches over the limit): run inside the request-id scope, with
+ * a JSON content type on every error it answers (tRPC leaves some of them `text/plain`).
+ */
+function createStockHandler(options: TrpcHandlerOptions) {
+  return (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> =>
+    requestIdScope.run(requestIdOf(res), () =>
+      nodeHTTPRequestHandler({
+        router: options.router,
+        req,
+        res,
+        path,
+        maxBodySize: options.maxBodyBytes,
+        maxBatchSize: options.maxBatchSize,
+        allowMethodOverride: false,
+        createContext: ({ req: innerReq, res: innerRes }) => options.createContext(innerReq, innerRes),
+        responseMeta: ({ errors }) => (errors.length > 0 ? { headers: { 'content-type': 'application/json' } } : {}),
+        middleware: (_innerReq, innerRes, next) => {
+          // tRPC's last-resort handler writes no content type of its own.
+          innerRes.setHeader('content-type', 'application/json');
+          next();
+        },
+        onError: ({ error, path: callPath, type, ctx, req: innerReq }) =>
+          options.onError({ error, path: callPath, type, ctx: ctx as RequestContext | undefined, req: innerReq }),
+      }),
+    );
 }
