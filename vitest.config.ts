@@ -10,6 +10,7 @@ const STACK = [
   'packages/e2e/src/**/*.test.ts',
   'tooling/mesh/src/**/*.test.ts',
   'packages/infra/src/rate-limit/rate-limit.test.ts',
+  'scripts/*.test.ts',
 ];
 
 export default defineConfig({

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const RESULTS = `${ROOT}.test-results/vitest.json`;
+const SUMMARY = `${ROOT}.test-results/summary.json`;
 const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1' };
 
 function step(title) {
@@ -55,7 +55,9 @@ function ensureBinaries(wanted) {
     if (missing.every(([binary]) => has(binary))) return;
   }
   const still = missing.filter(([binary]) => !has(binary));
-  console.error(`${still.map(([b]) => b).join(', ')} required by the tests. Install with: apt-get install -y ${[...new Set(still.map(([, p]) => p))].join(' ')}`);
+  console.error(
+    `${still.map(([b]) => b).join(', ')} required by the tests. Install with: apt-get install -y ${[...new Set(still.map(([, p]) => p))].join(' ')}`,
+  );
   console.log('\ntests: 0 passed, 1 failed (missing prerequisite)');
   process.exit(1);
 }
@@ -80,7 +82,9 @@ ensureBinaries({
   callgrind_control: 'valgrind',
 });
 console.log('redis-server: each test that needs Redis starts its own on a free port (the shared one is never touched).');
-console.log('caddy, prometheus: started by the end-to-end tests on free ports; promtool and docker-compose check deploy/ and docker-compose.yml;');
+console.log(
+  'caddy, prometheus: started by the end-to-end tests on free ports; promtool and docker-compose check deploy/ and docker-compose.yml;',
+);
 console.log("chromium (Debian's, never a download): driven by playwright-core in the web app's tests.");
 
 step('PostgreSQL');
@@ -100,27 +104,31 @@ if (run('npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']) !== 0
 
 step('Tests (vitest)');
 mkdirSync(`${ROOT}.test-results`, { recursive: true });
-rmSync(RESULTS, { force: true });
-const status = run('npx', [
-  'vitest',
-  'run',
-  '--reporter=default',
-  '--reporter=json',
-  `--outputFile.json=${RESULTS}`,
-  ...process.argv.slice(2),
-]);
+rmSync(SUMMARY, { force: true });
+const status = spawnSync(
+  'npx',
+  ['vitest', 'run', '--reporter=default', `--reporter=${ROOT}scripts/vitest-summary.mjs`, ...process.argv.slice(2)],
+  { cwd: ROOT, env: { ...env, SWITCHYARD_SUMMARY: SUMMARY }, stdio: 'inherit' },
+).status;
 
-let summary;
+let totals;
 try {
-  summary = JSON.parse(readFileSync(RESULTS, 'utf8'));
+  totals = JSON.parse(readFileSync(SUMMARY, 'utf8'));
 } catch {
   console.log('\ntests: 0 passed, 1 failed (vitest wrote no results)');
   process.exit(1);
 }
-const passed = summary.numPassedTests;
-// A file that fails before any test runs (an import error) counts as one failure.
-const brokenFiles = (summary.testResults ?? []).filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
-const failed = summary.numFailedTests + brokenFiles;
-const skipped = (summary.numPendingTests ?? 0) + (summary.numTodoTests ?? 0);
-console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(status !== 0 || failed > 0 || passed === 0 ? 1 : 0);
+for (const [group, seconds] of Object.entries(totals.groups)) console.log(`group ${group}: ${seconds} s`);
+// A skipped test and an error outside any test fail the run as a failed test does: each is a
+// claim the run did not check. A non-zero exit of vitest with none of these is one failure more.
+const notes = [];
+if (totals.broken) notes.push(`${totals.broken} suites failed outside their tests`);
+if (totals.skipped) notes.push(`${totals.skipped} skipped`);
+if (totals.errors) notes.push(`${totals.errors} errors outside tests`);
+let failed = totals.failed + totals.broken + totals.skipped + totals.errors;
+if (status !== 0 && failed === 0) {
+  failed = 1;
+  notes.push(`vitest exited with ${status}`);
+}
+console.log(`\ntests: ${totals.passed} passed, ${failed} failed${notes.length ? ` (${notes.join(', ')})` : ''}`);
+process.exit(failed > 0 || totals.passed === 0 ? 1 : 0);
