@@ -3,3 +3,4 @@ export { captureLogs, type LogCapture } from './log-capture.js';
 export { freePort, startTestRedis, type TestRedis, type TestRedisOptions } from './redis-server.js';
 export { spawnService, type SpawnServiceOptions, type SpawnedService } from './spawn-service.js';
 export { startTestTokenIssuer, type TestTokenIssuer } from './token-issuer.js';
+export { pollUntil, type PollOptions } from './poll.js';
