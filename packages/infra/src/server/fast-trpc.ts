@@ -1,18 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AnyTRPCProcedure, AnyTRPCRouter } from '@trpc/server';
 import {
   TRPCError,
   getErrorShape,
-  getHTTPStatusCode,
   getTRPCErrorFromUnknown,
   transformTRPCResponse,
-} from '@trpc/server/unstable-core-do-not-import';
+  type AnyTRPCProcedure,
+  type AnyTRPCRouter,
+} from '@trpc/server';
+import { getHTTPStatusCode } from '@trpc/server/http';
 import superjson from 'superjson';
 import { requestIdScope } from '../trpc/request-scope.js';
 import type { RequestContext } from '../trpc/context.js';
-import type { CallResult } from '../trpc/observe.js';
+import type { CallResult } from '../pipeline/observe.js';
 import { holdLines, jsonString, releaseLines } from '../logging/lines.js';
-import { DIRECT_CALLS, type DirectCall } from '../trpc/implement.js';
+import { PIPELINES, type Pipeline } from '../pipeline/implement.js';
 import type { TrpcHandlerOptions } from './trpc-handler.js';
 
 /**
@@ -32,16 +33,16 @@ export interface FastTrpc {
   handle(req: IncomingMessage, res: ServerResponse, plan: FastPlan): Promise<void>;
 }
 
-/** A procedure, and its direct call when the router was built by implement(). */
+/** A procedure, and its pipeline when the router was built by implement(). */
 interface ProcedureEntry {
   procedure: AnyTRPCProcedure;
-  call: DirectCall | undefined;
+  call: Pipeline | undefined;
 }
 
 export interface FastPlan {
   isBatch: boolean;
   paths: string[];
-  /** Each path's procedure and direct call. */
+  /** Each path's procedure and pipeline. */
   entries: ProcedureEntry[];
   type: 'query' | 'mutation';
   /** The raw `input` query parameter (GET). */
@@ -272,13 +273,12 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
   const router: AnyTRPCRouter = options.router;
   const config = router._def._config;
   const procedures = router._def.procedures as Record<string, AnyTRPCProcedure | undefined>;
-  // Routers built by implement() carry each procedure's direct call: no tRPC middleware machinery.
-  const direct = (router as unknown as Record<symbol, Record<string, DirectCall> | undefined>)[DIRECT_CALLS];
-  // Each procedure and its direct call by path, in a Map: a router's procedure record is a
-  // dictionary-mode object, so Object.hasOwn, the read after it and the direct call's read were
-  // three generic lookups (~1,000 instructions under callgrind) per call. A path not in it is
-  // looked up in the record, where a lazy router may have added it since. The last path found is
-  // kept too: a batch often calls one procedure many times.
+  // Routers built by implement() carry each procedure's pipeline, which the adapter runs itself.
+  const direct = (router as unknown as Record<symbol, Record<string, Pipeline> | undefined>)[PIPELINES];
+  // Each procedure and its pipeline by path, in a Map (a router's procedure record is a
+  // dictionary-mode object, slow to look up per call). A path not in it is looked up in the
+  // record, where a lazy router may have added it since. The last path found is kept too: a
+  // batch often calls one procedure many times.
   const known = new Map<string, ProcedureEntry>();
   const entryOf = (path: string): ProcedureEntry | undefined => {
     const procedure = Object.hasOwn(procedures, path) ? procedures[path] : undefined;

@@ -26,7 +26,7 @@ import {
   type RequestContext,
   type WhenGone,
 } from '../trpc/context.js';
-import { observedErrors } from '../trpc/observe.js';
+import { observedErrors } from '../pipeline/observe.js';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { IDEMPOTENCY_KEY_HEADER, isWellFormedIdempotencyKey, type IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { RateLimiter } from '../rate-limit/rate-limiter.js';

@@ -1,7 +1,7 @@
 import type { AccessRule } from '@switchyard/api-contracts';
-import { SwitchyardError } from '../errors/switchyard-error.js';
-import type { RequestContext } from './context.js';
-import { t } from './mesh.js';
+import { SwitchyardError } from '../../errors/switchyard-error.js';
+import type { RequestContext } from '../../trpc/context.js';
+import type { Step } from '../call.js';
 
 /**
  * Why `ctx` may not call a procedure with this access rule, or `undefined` when it may.
@@ -19,9 +19,9 @@ export function accessDenied(rule: AccessRule, ctx: Pick<RequestContext, 'caller
   return rule.roles.some((role) => ctx.user!.roles.includes(role)) ? undefined : new SwitchyardError('FORBIDDEN', 'Not allowed');
 }
 
-/** Middleware enforcing the contract's access rule before input parsing and the handler. */
-export const authorize = t.middleware(({ ctx, meta, next }) => {
-  const denied = meta ? accessDenied(meta.access, ctx) : new SwitchyardError('FORBIDDEN', 'Not allowed');
+/** The contract's access rule, before anything else of the call runs. */
+export const access: Step = (call, next) => {
+  const denied = accessDenied(call.procedure.meta.access, call.ctx);
   if (denied) throw denied;
-  return next();
-});
+  return next(call);
+};
