@@ -4,11 +4,10 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Contract, RouterOf } from '@switchyard/api-contracts';
 import { randomUUID } from 'node:crypto';
-import { SERVICE_CREDENTIAL_HEADER, serviceCredential } from '../identity/service-identity.js';
-import { DEADLINE_HEADER, MAX_DEADLINE_MS, now } from '../policies/deadline.js';
+import { serviceCredential } from '../identity/service-identity.js';
+import { MAX_DEADLINE_MS, now } from '../policies/deadline.js';
 import { CallRejectedError, TargetPolicies, type CallInfo, type CallPolicyOptions } from '../policies/target-policies.js';
-import { BATCH_CALLS_HEADER } from '../server/batch-calls.js';
-import { isWellFormedRequestId } from '../server/request-id.js';
+import { CALLS_HEADER, DEADLINE_HEADER, SERVICE_CREDENTIAL_HEADER, encodeCalls, isWellFormedId } from '../wire/index.js';
 import { injectTraceContext, tracer, tracingWanted } from '../tracing/tracing.js';
 import type { RequestContext } from '../trpc/context.js';
 import { classifyAttemptError, policyClientError } from './call-errors.js';
@@ -110,7 +109,7 @@ class ContextClient {
   idempotencyKey(): string | undefined {
     const ctx = this.#ctx;
     if (!ctx) return undefined;
-    return (this.#key ??= isWellFormedRequestId(ctx.requestId) ? `${ctx.requestId.slice(0, 60)}.${randomUUID()}` : randomUUID());
+    return (this.#key ??= isWellFormedId(ctx.requestId) ? `${ctx.requestId.slice(0, 60)}.${randomUUID()}` : randomUUID());
   }
 }
 
@@ -239,10 +238,7 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
   /**
    * The headers of one HTTP request: the caller's credential (and the `headers` option's answer,
    * its first call's), and what belongs to each call (request id, remaining budget, trace,
-   * idempotency key) in x-switchyard-calls, one entry per call, also for a call alone. One mesh
-   * header instead of up to five: node spends ~3,600 instructions per request header on the callee
-   * (parsing it, a string for its name and value, its place in `req.headers`), which for
-   * `x-deadline-ms` alone was more than the policy engine costs a call.
+   * idempotency key) in x-switchyard-calls, one entry per call, also for a call alone.
    */
   const batchHeaders: BatchHeaders<AttemptContext> = (calls) => {
     const first = calls[0]!.extra;
@@ -250,60 +246,32 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     if (credential) headers[SERVICE_CREDENTIAL_HEADER] = credential;
     const budget = sharedBudget(calls);
     if (budget > 0) headers[DEADLINE_HEADER] = String(Math.min(budget, MAX_DEADLINE_MS));
-    let value = '[';
-    let any = false;
-    for (let i = 0; i < calls.length; i++) {
-      if (i > 0) value += ',';
-      const before = value.length;
-      value = appendEntry(value, calls[i]!, budget > 0);
-      if (value.length > before + 2) any = true;
-    }
-    if (any) headers[BATCH_CALLS_HEADER] = `${value}]`;
+    const value = encodeCalls(
+      calls.map((call) => {
+        const { scope, budgetMs, trace: t } = call.extra;
+        return {
+          requestId: scope.ctx?.requestId,
+          // A budget the calls share goes once, as x-deadline-ms: an entry without one means it.
+          budgetMs: budget > 0 ? undefined : budgetMs,
+          trace: t === NO_TRACE ? undefined : t,
+          idempotencyKey: keyed(call) ? scope.idempotencyKey() : undefined,
+        };
+      }),
+    );
+    if (value !== undefined) headers[CALLS_HEADER] = value;
     return headers;
   };
 
   /**
    * The budget every call of a batch of at least {@link SHARED_BUDGET_CALLS} has, when they have
    * the same (calls bound by one timeout, or made in one turn for one request), else 0: sent once,
-   * as `x-deadline-ms`, which is what an entry without `d` means (see parseBatchCalls). A header
-   * costs the callee ~3,600 instructions per request; a `d` per entry cost it ~1,300 per call
-   * (its parsing and node's work on the longer header) in batches of 16 (callgrind, measured
-   * while string methods were slow: see restoreFastStringPrototype in redis-client.ts).
+   * as `x-deadline-ms`, which keeps a batch's header short.
    */
   const sharedBudget = (calls: ReadonlyArray<OutboundCall<AttemptContext>>): number => {
     if (calls.length < SHARED_BUDGET_CALLS) return 0;
     const budget = calls[0]!.extra.budgetMs;
     for (let i = 1; i < calls.length; i++) if (calls[i]!.extra.budgetMs !== budget) return 0;
     return budget;
-  };
-
-  /**
-   * `value` and a call's entry of x-switchyard-calls, as JSON: `{"r":...,"d":...,"t":{...},"k":...}`
-   * with the fields it has, in that order (the order the callee reads quickly, see
-   * parseBatchCalls). Request ids and keys are well formed (letters, digits and `._:-`, nothing
-   * to escape) and budgets whole numbers, so only the trace goes through JSON.stringify.
-   */
-  const appendEntry = (value: string, call: OutboundCall<AttemptContext>, budgetSent: boolean): string => {
-    const { scope, budgetMs: d, trace: t } = call.extra;
-    const id = scope.ctx?.requestId;
-    // A malformed id would make the callee refuse the whole batch: left out (the callee makes
-    // one), as a malformed x-request-id header is replaced, not refused.
-    let fields = id !== undefined && isWellFormedRequestId(id);
-    value += fields ? `{"r":"${id}"` : '{';
-    if (d > 0 && !budgetSent) {
-      value += `${fields ? ',' : ''}"d":${d}`;
-      fields = true;
-    }
-    if (t !== NO_TRACE) {
-      for (const _ in t) {
-        value += `${fields ? ',' : ''}"t":${JSON.stringify(t)}`;
-        fields = true;
-        break;
-      }
-    }
-    const k = keyed(call) ? scope.idempotencyKey() : undefined;
-    if (k) value += `${fields ? ',' : ''}"k":"${k}"`;
-    return `${value}}`;
   };
 
   /** About what a call adds to x-switchyard-calls, so that a batch's headers stay bounded. */

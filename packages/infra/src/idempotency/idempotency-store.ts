@@ -8,15 +8,7 @@ import { SwitchyardError } from '../errors/switchyard-error.js';
 import { METRIC } from '../metrics/names.js';
 import { lagAwareTimeout } from '../redis/lag-aware-timeout.js';
 
-/** The header a caller sends to make a mutation run once. */
-export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
-
-const WELL_FORMED = /^[A-Za-z0-9._:-]{8,128}$/;
-
-/** Whether an `Idempotency-Key` value is acceptable: 8-128 of `A-Z a-z 0-9 . _ : -`. */
-export function isWellFormedIdempotencyKey(value: string): boolean {
-  return WELL_FORMED.test(value);
-}
+export { IDEMPOTENCY_KEY_HEADER } from '../wire/index.js';
 
 /** Options of {@link IdempotencyStore}. */
 export interface IdempotencyStoreOptions {

@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-/** The header a service's calls carry its credential in: `<service>.<key>`. */
-export const SERVICE_CREDENTIAL_HEADER = 'x-service-credential';
+export { SERVICE_CREDENTIAL_HEADER } from '../wire/index.js';
 
 const SERVICE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const KEY = /^[A-Za-z0-9_-]{16,256}$/;

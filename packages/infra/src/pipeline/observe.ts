@@ -3,7 +3,7 @@ import { getTRPCErrorFromUnknown, type TRPCError } from '@trpc/server';
 import { accessLine } from '../engine/access-line.js';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { now, remainingMs } from '../policies/deadline.js';
-import type { CallOrigin } from '../server/batch-calls.js';
+import type { CallOrigin } from '../server/call-origins.js';
 import { traceFields, tracer, tracingWanted } from '../tracing/tracing.js';
 import { CALL_ORIGINS, type CallOrigins, type RequestContext } from '../trpc/context.js';
 import { classify } from '../trpc/format-error.js';

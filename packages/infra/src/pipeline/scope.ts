@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { remainingMs } from '../policies/deadline.js';
-import type { CallOrigin } from '../server/batch-calls.js';
+import type { CallOrigin } from '../server/call-origins.js';
 import { WHEN_GONE, type RequestContext, type WhenGone } from '../trpc/context.js';
 
 /**

@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 
-/** The header that carries a call's remaining budget, in whole milliseconds. */
-export const DEADLINE_HEADER = 'x-deadline-ms';
+export { DEADLINE_HEADER } from '../wire/index.js';
 
 /** The largest budget a caller may ask for, in ms: a bigger header is capped to it. */
 export const MAX_DEADLINE_MS = 300_000;

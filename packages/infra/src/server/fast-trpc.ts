@@ -14,6 +14,7 @@ import type { RequestContext } from '../trpc/context.js';
 import type { CallResult } from '../pipeline/observe.js';
 import { holdLines, jsonString, releaseLines } from '../logging/lines.js';
 import { PIPELINES, type Pipeline } from '../pipeline/implement.js';
+import { procedureType, routerConfig, routerProcedureRecord } from '../engine/router-internals.js';
 import type { TrpcHandlerOptions } from './trpc-handler.js';
 
 /**
@@ -271,8 +272,8 @@ function inputError(cause: unknown): TRPCError {
 
 export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
   const router: AnyTRPCRouter = options.router;
-  const config = router._def._config;
-  const procedures = router._def.procedures as Record<string, AnyTRPCProcedure | undefined>;
+  const config = routerConfig(router);
+  const procedures = routerProcedureRecord(router);
   // Routers built by implement() carry each procedure's pipeline, which the adapter runs itself.
   const direct = (router as unknown as Record<symbol, Record<string, Pipeline> | undefined>)[PIPELINES];
   // Each procedure and its pipeline by path, in a Map (a router's procedure record is a
@@ -356,7 +357,7 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
       const type = method === 'GET' ? 'query' : 'mutation';
       for (let i = 0; i < paths.length; i++) {
         const entry = entryAt(paths[i]!);
-        if (!entry || entry.procedure._def.type !== type) return undefined;
+        if (!entry || procedureType(entry.procedure) !== type) return undefined;
         entries.push(entry);
       }
       return { isBatch, paths, entries, type, queryInput: params.input };

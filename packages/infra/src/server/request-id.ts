@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
-/** The header that carries a request's id across the mesh. */
-export const REQUEST_ID_HEADER = 'x-request-id';
+import { REQUEST_ID_HEADER, isWellFormedId } from '../wire/index.js';
 
-const WELL_FORMED = /^[A-Za-z0-9._:-]{8,128}$/;
-
-/** Whether `value` may be used as a request id (8-128 characters of `A-Z a-z 0-9 . _ : -`). */
-export function isWellFormedRequestId(value: string): boolean {
-  return WELL_FORMED.test(value);
-}
+export { REQUEST_ID_HEADER };
 
 /**
  * The request's id: the inbound `x-request-id` when it is well formed (8-128 characters of
@@ -22,5 +16,5 @@ export function requestIdOf(req: IncomingMessage): string {
 /** The inbound `x-request-id` when it is well formed, else `undefined`. */
 export function inboundRequestId(req: IncomingMessage): string | undefined {
   const inbound = req.headers[REQUEST_ID_HEADER];
-  return typeof inbound === 'string' && isWellFormedRequestId(inbound) ? inbound : undefined;
+  return typeof inbound === 'string' && isWellFormedId(inbound) ? inbound : undefined;
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getErrorShape, getTRPCErrorFromUnknown, transformTRPCResponse, type AnyTRPCRouter, type TRPCError } from '@trpc/server';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
+import { routerConfig } from '../engine/router-internals.js';
 import type { RequestContext } from '../trpc/context.js';
 import { requestIdScope } from '../trpc/request-scope.js';
 import { createFastTrpc } from './fast-trpc.js';
@@ -65,7 +66,7 @@ const requestIdOf = (res: ServerResponse) => res.getHeader('x-request-id') as st
 
 /** Writes the mesh's error for a request that runs no procedure, in tRPC's wire shape. */
 function createRefusal(options: TrpcHandlerOptions): TrpcHandler['refuse'] {
-  const config = options.router._def._config;
+  const config = routerConfig(options.router);
   return (req, res, path, error) => {
     options.onError({ error, path, type: 'unknown', ctx: undefined, req });
     const shape = requestIdScope.run(requestIdOf(res), () =>

@@ -4,7 +4,7 @@ import type { ServiceCaller } from '../identity/service-identity.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { RateLimiter } from '../rate-limit/rate-limiter.js';
-import type { CallOrigin } from '../server/batch-calls.js';
+import type { CallOrigin } from '../server/call-origins.js';
 
 /** What the runtime hands every procedure call, besides the fields handlers use. */
 export interface MeshRuntime {
