@@ -11,8 +11,8 @@ import {
 const NotesEnv = z
   .object({
     ...serviceEnvShape,
-    PORT: portVar(4001),
-    METRICS_PORT: portVar(9401),
+    PORT: portVar(4011),
+    METRICS_PORT: portVar(9411),
     ...databaseEnvShape('.data/notes'),
     DB_POOL_MAX: positiveIntVar(10),
     /** The auth service: its JWKS verifies access tokens; its `getUser` names authors. */
