@@ -4,23 +4,6 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRIC } from '../metrics/names.js';
 import { now } from '../policies/deadline.js';
 
-/**
- * ioredis 6 declares `class VerbatimString extends String`, and V8 puts an object in dictionary
- * mode when it becomes a prototype; it makes a prototype fast again only when an inline cache
- * looks a property up through it from an object, which a method of a primitive string never does.
- * So after `import 'ioredis'` every `str.indexOf`, `slice`, `charCodeAt`... in optimized code, in
- * the whole process, was a generic LoadIC call (~130 instructions each: ~29 per access line, more
- * per batched call of the mesh's own code, under callgrind). Lookups through an object whose
- * prototype is String.prototype, enough of them for the lookup to get feedback, make it fast again
- * (checked in redis-client.test.ts with V8's %HasFastProperties).
- */
-function restoreFastStringPrototype(): void {
-  const probe = Object.create(String.prototype) as { indexOf: unknown };
-  const lookUp = (object: { indexOf: unknown }) => object.indexOf;
-  for (let i = 0; i < 100; i++) lookUp(probe);
-}
-restoreFastStringPrototype();
-
 /** What a connection is for. */
 export type RedisRole =
   /**

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { restoreFastPrototypes } from '../engine/v8-startup.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import type { Readiness } from './readiness.js';
@@ -36,7 +37,7 @@ export interface LifecycleOptions {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
- * A service's life: start (listen, metrics port, ready) and a graceful shutdown: readiness fails,
+ * A service's life: start (the V8 start-up step, listen, metrics port, ready) and a graceful shutdown: readiness fails,
  * the drain delay lets the gateway's health checks see it, the listener closes (idle connections
  * at once, the rest when their requests end, all at the hard deadline), then the registered
  * resources close in reverse order.
@@ -49,6 +50,7 @@ export function createLifecycle(options: LifecycleOptions) {
   let shutdown: Promise<ShutdownResult> | undefined;
 
   async function start(): Promise<ServiceAddress> {
+    restoreFastPrototypes();
     const { port, host, metricsPort, metricsHost } = options.listen;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
