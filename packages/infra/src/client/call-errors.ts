@@ -46,6 +46,7 @@ const REASON_CODE: Record<RejectReason, ErrorCode> = {
   deadline: 'DEADLINE_EXCEEDED',
   outcome_unknown: 'OUTCOME_UNKNOWN',
   unreachable: 'UPSTREAM_UNAVAILABLE',
+  aborted: 'CLIENT_CLOSED_REQUEST',
 };
 
 /**

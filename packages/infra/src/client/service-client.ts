@@ -1,8 +1,9 @@
 import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
-import { TRPCClientError, type TRPCClient } from '@trpc/client';
+import { TRPCClientError } from '@trpc/client';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { Contract, RouterOf } from '@switchyard/api-contracts';
+import type { Contract } from '@switchyard/api-contracts';
+import type { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import { serviceCredential } from '../identity/service-identity.js';
 import { MAX_DEADLINE_MS, now } from '../policies/deadline.js';
@@ -49,6 +50,22 @@ export interface CreateServiceClientOptions<C extends Contract> {
   logger?: Logger;
 }
 
+/** Options of one call. */
+export interface CallOptions {
+  /** Ends the call when it fires: the call rejects with `CLIENT_CLOSED_REQUEST` at once. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The procedures of a contract as a caller sees them: `query` for queries, `mutate` for
+ * mutations, typed from the contract's schemas, with only the options the client honours.
+ */
+export type ServiceCallers<C extends Contract> = {
+  readonly [K in keyof C]: C[K]['type'] extends 'query'
+    ? { query(input: z.input<C[K]['input']>, options?: CallOptions): Promise<z.output<C[K]['output']>> }
+    : { mutate(input: z.input<C[K]['input']>, options?: CallOptions): Promise<z.output<C[K]['output']>> };
+};
+
 /** A typed client of one service, guarded by the policies. */
 export interface ServiceClient<C extends Contract> {
   readonly target: string;
@@ -63,7 +80,7 @@ export interface ServiceClient<C extends Contract> {
    * its idempotency key, each with its own retries.
    * @example await auth.with(ctx).getUser.query({ id })
    */
-  with(ctx?: CallContext): TRPCClient<RouterOf<C>>;
+  with(ctx?: CallContext): ServiceCallers<C>;
 }
 
 export type BreakerStateName = 'closed' | 'open' | 'half-open' | 'isolated';
@@ -111,6 +128,21 @@ class ContextClient {
     if (!ctx) return undefined;
     return (this.#key ??= isWellFormedId(ctx.requestId) ? `${ctx.requestId.slice(0, 60)}.${randomUUID()}` : randomUUID());
   }
+}
+
+/**
+ * The call's outcome, or a rejection as soon as the caller's signal fires. The HTTP request
+ * itself may carry other calls of its batch, so it is not cut: its answer is dropped.
+ */
+function untilAborted<T>(outcome: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return outcome;
+  const aborted = () => new CallRejectedError('aborted', 'the caller aborted the call', { cause: signal.reason });
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    outcome.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /**
@@ -174,6 +206,7 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     path: string,
     type: 'query' | 'mutation',
     input: unknown,
+    signal: AbortSignal | undefined,
     headers?: Record<string, string>,
   ): Promise<unknown> => {
     // Without a `headers` option every call's headers are alike but for what travels per call
@@ -215,7 +248,7 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
           ctx?.deadlineAt,
           started,
         );
-    return outcome.then(
+    return untilAborted(outcome, signal).then(
       (data) => {
         finish('OK');
         return data;
@@ -285,8 +318,8 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
   // The `headers` option may be async (e.g. a token getter): resolved per call before it enters
   // the transport, and carried with it. Without the option, calls go straight in.
   const send = options.headers
-    ? async (scope: ContextClient, path: string, type: 'query' | 'mutation', input: unknown) =>
-        guarded(scope, path, type, input, await options.headers!())
+    ? async (scope: ContextClient, path: string, type: 'query' | 'mutation', input: unknown, signal: AbortSignal | undefined) =>
+        guarded(scope, path, type, input, signal, await options.headers!())
     : guarded;
 
   // A client per context, made by with(ctx) each time it is asked (a Proxy on the context, its
@@ -297,15 +330,16 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
   // (--trace-gc-nvp).
   const procedureHandler: ProxyHandler<ContextClient> = {
     get(scope, name) {
-      if (typeof name !== 'string') return undefined;
-      return {
-        query: (input: unknown) => send(scope, name, 'query', input),
-        mutate: (input: unknown) => send(scope, name, 'mutation', input),
-      };
+      // Only the contract's procedures, each with the one method its type has.
+      const def = typeof name === 'string' && Object.hasOwn(contract, name) ? contract[name] : undefined;
+      if (!def) return undefined;
+      return def.type === 'query'
+        ? { query: (input: unknown, opts?: CallOptions) => send(scope, name as string, 'query', input, opts?.signal) }
+        : { mutate: (input: unknown, opts?: CallOptions) => send(scope, name as string, 'mutation', input, opts?.signal) };
     },
   };
   const create = (ctx: CallContext | undefined) =>
-    new Proxy(new ContextClient(ctx), procedureHandler) as unknown as TRPCClient<RouterOf<C>>;
+    new Proxy(new ContextClient(ctx), procedureHandler) as unknown as ServiceCallers<C>;
   const detached = create(undefined);
   return {
     target,

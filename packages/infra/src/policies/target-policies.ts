@@ -17,7 +17,8 @@ export type AttemptOutcome =
   | { kind: 'other' };
 
 /** Why the policies, not the server, ended a call. */
-export type RejectReason = 'circuit_open' | 'bulkhead_full' | 'deadline' | 'outcome_unknown' | 'unreachable';
+/** Why a call ended without an answer; `aborted`: the caller's own signal fired. */
+export type RejectReason = 'circuit_open' | 'bulkhead_full' | 'deadline' | 'outcome_unknown' | 'unreachable' | 'aborted';
 
 /** A call ended by the policies. `cause` is the last attempt's error, if any. */
 export class CallRejectedError extends Error {
