@@ -1,6 +1,7 @@
 import { TRPCClientError, type OperationResultEnvelope, type TRPCLink } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
+import { fullJitterDelay, mayHaveRun, mayRetryStatus, meshClientError, parseRetryAfter } from '@switchyard/infra/policy-core';
 
 /** Per-call policies of {@link createSwitchyardClient} (the mesh's own, where they fit a client). */
 export interface PolicyOptions {
@@ -14,9 +15,6 @@ export interface PolicyOptions {
 
 type Envelope = OperationResultEnvelope<unknown, TRPCClientError<AnyTRPCRouter>>;
 
-/** Statuses worth another attempt of a query: the request may pass on the next instance or later. */
-const RETRYABLE = new Set([429, 502, 503, 504]);
-
 interface Failure {
   status: number | undefined;
   /** Answered by the service itself (a tRPC error body), not by a gateway or the network. */
@@ -28,21 +26,11 @@ function failureOf(error: unknown): Failure {
   const clientError = error instanceof TRPCClientError ? error : undefined;
   const data = clientError?.data as { httpStatus?: number } | undefined;
   const response = (clientError?.meta as { response?: Response } | undefined)?.response;
-  const retryAfter = response?.headers.get('retry-after');
-  const seconds = retryAfter ? Number(retryAfter) : NaN;
   return {
     status: data?.httpStatus ?? response?.status,
     fromService: data?.httpStatus !== undefined,
-    retryAfterMs: Number.isFinite(seconds) ? seconds * 1000 : undefined,
+    retryAfterMs: parseRetryAfter(response?.headers.get('retry-after')),
   };
-}
-
-/** A client error shaped like the services' own (`data.appCode`), for failures this client decides. */
-function clientError(appCode: string, code: string, httpStatus: number, message: string, cause?: unknown) {
-  return TRPCClientError.from(
-    { error: { code: -32000, message, data: { code, appCode, httpStatus, retryable: appCode !== 'OUTCOME_UNKNOWN' } } },
-    cause instanceof Error ? { cause } : {},
-  );
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -73,9 +61,7 @@ export function callPolicies(
           if (done) return;
           done = true;
           unsubscribe?.(); // httpBatchLink aborts the request once no call waits on it
-          observer.error(
-            clientError('DEADLINE_EXCEEDED', 'TIMEOUT', 504, `${target.service}.${op.path}: no answer within ${timeoutMs} ms`),
-          );
+          observer.error(meshClientError('DEADLINE_EXCEEDED', `${target.service}.${op.path}: no answer within ${timeoutMs} ms`));
         }, timeoutMs);
 
         const run = async (): Promise<Envelope> => {
@@ -94,19 +80,18 @@ export function callPolicies(
               }
               if (op.type === 'mutation') {
                 // A gateway's 502/504 or a broken connection: the mutation may have run. Never repeat it.
-                if (!failure.fromService && (failure.status === undefined || failure.status === 502 || failure.status === 504)) {
-                  throw clientError(
+                if (mayHaveRun({ ...failure, sent: true })) {
+                  throw meshClientError(
                     'OUTCOME_UNKNOWN',
-                    'BAD_GATEWAY',
-                    502,
                     `${target.service}.${op.path}: the call may or may not have run (the answer was lost)`,
                     error,
                   );
                 }
                 throw error;
               }
-              const retryable = failure.status === undefined || RETRYABLE.has(failure.status);
-              const wait = failure.retryAfterMs ?? Math.random() * Math.min(backoff.capMs, backoff.baseMs * 2 ** (n - 1));
+              // A query is safe to repeat; a lost connection too (nothing was answered).
+              const retryable = failure.status === undefined || mayRetryStatus(failure.status, true);
+              const wait = failure.retryAfterMs ?? fullJitterDelay(n - 1, backoff);
               if (!retryable || n >= maxAttempts || Date.now() + wait >= deadline) throw error;
               await sleep(wait);
               if (done) throw error;

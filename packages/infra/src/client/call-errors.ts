@@ -1,9 +1,8 @@
 import { TRPCClientError } from '@trpc/client';
-import { getHTTPStatusCodeFromError } from '@trpc/server/http';
-import { TRPCError } from '@trpc/server';
-import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
-import { ERROR_CATALOG, type ErrorCode } from '../errors/catalog.js';
-import { parseRetryAfter } from '../policies/backoff.js';
+import type { ErrorCode } from '../errors/catalog.js';
+import { parseRetryAfter } from '../policy-core/backoff.js';
+import { meshClientError } from '../policy-core/client-error.js';
+import { mayHaveRun } from '../policy-core/retry-rules.js';
 import type { AttemptOutcome, RejectReason } from '../policies/target-policies.js';
 
 /** System error codes that prove a request never left: the connection was never made. */
@@ -28,9 +27,8 @@ export function classifyAttemptError(error: unknown): AttemptOutcome {
   const meta = error.meta as { response?: Response } | undefined;
   const fromService = (error.data as { httpStatus?: number } | undefined)?.httpStatus;
   const status = fromService ?? meta?.response?.status;
-  // A gateway's own 502/504 (no tRPC error in the body): the instance behind it failed or hung up
-  // after the request may have reached it.
-  if (fromService === undefined && (status === 502 || status === 504)) return { kind: 'maybe-sent' };
+  if (status !== undefined && mayHaveRun({ status, fromService: fromService !== undefined, sent: true }))
+    return { kind: 'maybe-sent' };
   if (typeof status === 'number') {
     return { kind: 'answered', status, retryAfterMs: parseRetryAfter(meta?.response?.headers.get('retry-after')) };
   }
@@ -49,27 +47,12 @@ const REASON_CODE: Record<RejectReason, ErrorCode> = {
   aborted: 'CLIENT_CLOSED_REQUEST',
 };
 
-/**
- * A client error shaped like the server's (`data.appCode`, `httpStatus`, `retryable`), for calls the
- * policies ended, so callers handle every failure one way.
- */
+/** The client error of a call the policies ended (see meshClientError). */
 export function policyClientError(
   reason: RejectReason,
   message: string,
   target: string,
   cause?: unknown,
 ): TRPCClientError<never> {
-  const appCode = REASON_CODE[reason];
-  const entry = ERROR_CATALOG[appCode];
-  const httpStatus = getHTTPStatusCodeFromError(new TRPCError({ code: entry.trpc }));
-  return TRPCClientError.from(
-    {
-      error: {
-        code: TRPC_ERROR_CODES_BY_KEY[entry.trpc],
-        message: `${target}: ${message}`,
-        data: { code: entry.trpc, appCode, httpStatus, retryable: entry.retryable },
-      },
-    },
-    cause instanceof Error ? { cause } : {},
-  );
+  return meshClientError(REASON_CODE[reason], `${target}: ${message}`, cause);
 }

@@ -1,4 +1,4 @@
-export { fullJitterDelay, parseRetryAfter, type BackoffOptions } from './backoff.js';
+export { fullJitterDelay, parseRetryAfter, type BackoffOptions } from '../policy-core/backoff.js';
 export { CircuitState, type BreakerOptions } from './breaker.js';
 export { DEADLINE_HEADER, MAX_DEADLINE_MS, now, parseDeadlineHeader, remainingMs } from './deadline.js';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';

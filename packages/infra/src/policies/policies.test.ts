@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fullJitterDelay, parseRetryAfter } from './backoff.js';
+import { fullJitterDelay, parseRetryAfter } from '../policy-core/backoff.js';
 import { FailureRatio } from './breaker.js';
 import { parseDeadlineHeader } from './deadline.js';
 import { RetryBudget } from './retry-budget.js';

@@ -1,6 +1,7 @@
 import { MAX_TIMEOUT_MS } from '@switchyard/api-contracts';
 import { BrokenCircuitError, EventEmitter, type CircuitBreakerPolicy } from 'cockatiel';
-import { fullJitterDelay, type BackoffOptions } from './backoff.js';
+import { fullJitterDelay, type BackoffOptions } from '../policy-core/backoff.js';
+import { mayRetryStatus } from '../policy-core/retry-rules.js';
 import { CircuitState, breakerParts, type BreakerOptions, type EitherBreaker } from './breaker.js';
 import { AttemptTimers, type TimedNode } from './attempt-timers.js';
 import { Bulkhead } from './bulkhead.js';
@@ -101,8 +102,6 @@ export interface PolicyEvents {
   readonly onBudgetExhausted: EventEmitter<{ procedure: string }>;
   readonly onStateChange: EventEmitter<CircuitState>;
 }
-
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
 /**
  * The policies guarding calls to one target service, shared by every caller in the process:
@@ -317,8 +316,7 @@ export class TargetPolicies {
       case 'maybe-sent':
         return call.idempotent;
       case 'answered':
-        // 429 is refused before any handler runs; 502/503/504 may have run one.
-        return outcome.status === 429 || (call.idempotent && RETRYABLE_STATUS.has(outcome.status));
+        return mayRetryStatus(outcome.status, call.idempotent);
       default:
         return false;
     }
