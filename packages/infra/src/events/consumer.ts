@@ -63,11 +63,31 @@ export async function startConsumer<E extends EventDef>(options: ConsumerOptions
   const metrics = options.registry ? consumerMetrics(options.registry) : undefined;
   const labels = { stream, group };
 
-  try {
-    await redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
-  } catch (err) {
-    if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
-  }
+  /** Creates the group (and the stream) unless it exists: `true` when it had to. */
+  const ensureGroup = async (): Promise<boolean> => {
+    try {
+      await redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+      return true;
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+      return false;
+    }
+  };
+  await ensureGroup();
+
+  /**
+   * After Redis lost its data (a restart without persistence, a flush, a failover to an empty
+   * replica) the group is gone and every read answers NOGROUP: the group is made again, from the
+   * stream's start, and the loss is logged and counted. Events published while it was gone and
+   * before the data loss are not in Redis any more.
+   */
+  const recover = async (err: unknown): Promise<boolean> => {
+    if (!/NOGROUP|no such key/i.test(String((err as Error).message))) return false;
+    if (!(await ensureGroup())) return true;
+    metrics?.groupRecreated.inc(labels);
+    log?.warn('consumer group was gone (Redis lost its data): created again');
+    return true;
+  };
 
   const deadLetterEntry = async (entryId: string, fields: Fields, reason: string) => {
     await redis.xadd(deadLetter, '*', ...Object.entries({ ...fields, sourceId: entryId, reason }).flat());
@@ -170,6 +190,7 @@ export async function startConsumer<E extends EventDef>(options: ConsumerOptions
         }
       } catch (err) {
         if (stopping) break;
+        if (await recover(err).catch(() => false)) continue;
         log?.warn({ err: { message: (err as Error).message } }, 'consumer loop error; retrying');
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
@@ -185,6 +206,7 @@ export async function startConsumer<E extends EventDef>(options: ConsumerOptions
 }
 
 interface ConsumerMetrics {
+  groupRecreated: Counter<'stream' | 'group'>;
   handled: Counter<'stream' | 'group'>;
   failed: Counter<'stream' | 'group'>;
   dead: Counter<'stream' | 'group'>;
@@ -200,6 +222,12 @@ function consumerMetrics(registry: Registry): ConsumerMetrics {
     const labelNames = ['stream', 'group'] as const;
     const registers = [registry];
     m = {
+      groupRecreated: new Counter({
+        name: METRIC.eventsGroupRecreated,
+        help: 'Consumer groups created again after Redis lost them.',
+        labelNames,
+        registers,
+      }),
       handled: new Counter({ name: METRIC.eventsHandled, help: 'Events handled and acknowledged.', labelNames, registers }),
       failed: new Counter({
         name: METRIC.eventsFailed,

@@ -24,6 +24,7 @@ export const METRIC = {
   eventsDeadLettered: 'switchyard_events_dead_lettered_total',
   eventsLag: 'switchyard_events_lag',
   eventsPending: 'switchyard_events_pending',
+  eventsGroupRecreated: 'switchyard_events_group_recreated_total',
 } as const;
 
 /** The procedure label for any path that is not one of the router's procedures. */
