@@ -207,12 +207,8 @@ export class HttpTransport<Extra = unknown> {
     const { sink, flight } = pending;
     // A settled call lets go of what it carried (its input, and through `extra` the context of the
     // request it was made for) and of its sink and HTTP request: whatever still points at it (its
-    // batch, the response's listeners) then keeps none of that alive. Under load, a service
-    // calling another for each request promoted 4-5 KB per request to the old generation
-    // (--trace-gc-nvp: settled calls kept their requests' contexts alive past the young
-    // generation); with this, no closure over the batch's calls in dispatch and no WeakMap of
-    // contexts in the service client, ~0.6 KB, and its scavenges took 3-4.5 us per request
-    // instead of 13-15.
+    // batch, the response's listeners) then keeps none of that alive, and a request's context
+    // dies young with the request.
     pending.call = pending.sink = pending.flight = pending.wire = undefined;
     if (error === undefined) {
       sink!.resolve(data);
@@ -271,11 +267,10 @@ export class HttpTransport<Extra = unknown> {
   }
 
   /**
-   * A request's headers as the flat list http.request takes as they are: from an object it
-   * lowercases, validates and stores each name in a dictionary, then writes them out again (~9,000
-   * instructions of a ~270,000-instruction call, under callgrind). The list gets the same checks
-   * of names and values; Host (and Authorization for credentials in the URL) are added here unless
-   * the headers have them.
+   * A request's headers as the flat list http.request takes as they are (from an object it
+   * lowercases, validates and stores each name, then writes them out again). The list gets the
+   * same checks of names and values; Host (and Authorization for credentials in the URL) are added
+   * here unless the headers have them.
    */
   private headerList(headers: Record<string, string>): string[] {
     const list: string[] = [];

@@ -11,10 +11,9 @@ const INFO = 30;
 type Internals = Record<symbol, unknown>;
 
 /**
- * `JSON.stringify(value)` for a string, without its cost when nothing needs escaping: each
- * JSON.stringify call enters C++ and builds a serializer (~1,400 instructions under callgrind for
- * a short string), while request ids, procedure names and messages are plain ASCII. Anything
- * else (quotes, backslashes, control characters, non-ASCII) goes through JSON.stringify.
+ * `JSON.stringify(value)` for a string, without a call into C++ when nothing needs escaping
+ * (request ids, procedure names and messages are plain ASCII). Anything else (quotes,
+ * backslashes, control characters, non-ASCII) goes through JSON.stringify.
  */
 export function jsonString(value: string): string {
   for (let i = 0; i < value.length; i++) {
@@ -34,8 +33,7 @@ const LAST_SHORT_YEAR_MS = 253_402_300_799_999;
 
 /**
  * pino's isoTime field, made once per millisecond (a busy service writes many lines in one), and
- * its date, hour and minute once per minute: Date's toISOString formats through snprintf (~6,700
- * instructions under callgrind), a cost each millisecond otherwise.
+ * its date, hour and minute once per minute (Date's toISOString formats in C++).
  */
 export function isoTimeNow(ms = Date.now()): string {
   if (ms !== cachedMs) {
@@ -124,10 +122,8 @@ export function writeInfoLine(
  * The logger writeInfoLine wrote to last, and what of it never changes: its time function and
  * stream (its level and bindings, which setLevel and setBindings change, are read per line). A
  * pino root logger and two of its prototypes are dictionary-mode objects, so each read of them
- * from optimized code is a generic property lookup (~130 instructions): the mesh mark, the time
- * function and the stream were three per line more, and isLevelEnabled made its own. Most lines
- * come from one logger, the service's. (Most of an access line's generic lookups, ~29, were
- * string methods: see restoreFastStringPrototype in redis-client.ts.)
+ * from optimized code is a generic property lookup; most lines come from one logger, the
+ * service's, so these are read once for it.
  */
 let lastLogger: Logger | undefined;
 let lastTime: () => string;
@@ -143,9 +139,8 @@ let lastSuffix = '';
 /**
  * `text` as one flat string. Text made by concatenation is a tree of pieces that V8 copies into
  * one string only when it must (here: when the log destination joins a turn's lines), walking
- * every piece of every line again: a line made of a dozen pieces cost ~130-290 ns to join, one of
- * a few flat pieces ~70-85 ns (node, 200 lines per join). For text made once and used in many
- * lines; a JSON round trip, the one flattening JavaScript promises.
+ * every piece of every line again. For text made once and used in many lines; a JSON round trip,
+ * the one flattening JavaScript promises.
  */
 export function flatString(text: string): string {
   return JSON.parse(JSON.stringify(text)) as string;
@@ -155,7 +150,7 @@ export function flatString(text: string): string {
  * `String(micros / 1000)`, the JSON number of a duration in ms rounded to the µs, from the whole
  * µs (up to ~36 minutes; longer, negative or fractional ones as String does): digits of small
  * integers come from V8's number-string cache, while a fraction's text is a runtime call into C++
- * each time (~220 instructions under callgrind, once per access line).
+ * each time.
  */
 export function msText(micros: number): string {
   if (!(micros >= 0 && micros <= 0x7fffffff && Number.isInteger(micros))) return `${micros / 1000}`;

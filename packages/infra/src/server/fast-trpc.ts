@@ -81,9 +81,8 @@ function isDataStream(value: unknown): boolean {
  * annotations, else undefined: only strings, booleans, null, finite numbers other than -0, and
  * arrays and plain objects of those, each object met once (a repeated reference is annotated, a
  * cycle is cut). Anything else (Date, Map, BigInt, undefined, class instances) goes through
- * superjson itself. One walk checks and writes: JSON.stringify enters C++, builds a serializer
- * and looks up `toJSON` on every object (~1,200 instructions per object under callgrind, ~4,700
- * per item of a batch of ten small results); the text is what it writes (own enumerable string
+ * superjson itself. One walk checks and writes (JSON.stringify would walk again, in C++, looking
+ * up `toJSON` on every object); the text is what JSON.stringify writes (own enumerable string
  * keys in its order, the same escapes through {@link jsonString}, numbers as `String(n)`).
  */
 function plainJsonText(value: unknown, seen: SeenObjects, depth: number): string | undefined {
@@ -148,8 +147,7 @@ class SeenObjects {
 
   /**
    * Forgets every object (none is kept alive past the check). Not `few.length = 0`: a store to an
-   * array's length is a generic StoreIC call from optimized code, ~450 instructions per response
-   * item under callgrind.
+   * array's length is a generic store from optimized code.
    */
   clear(): void {
     for (let i = 0; i < this.count; i++) this.few[i] = undefined;
@@ -179,8 +177,7 @@ const NO_QUERY: Query = Object.freeze({ batch: null, input: null, connectionPara
 
 /**
  * The query's `batch`, `input` and `connectionParams`. URLSearchParams parses a query in
- * JavaScript, character by character: ~100 instructions a character, ~40,000 for a page of ten
- * batched inputs (callgrind). Here the names are compared as they are and a value decoded by
+ * JavaScript, character by character; here the names are compared as they are and a value decoded by
  * decodeURIComponent; a query this cannot read exactly as URLSearchParams does (an encoded name,
  * a malformed escape, a fragment) goes to URLSearchParams.
  */
@@ -229,8 +226,7 @@ function formValue(raw: string): string | undefined {
 }
 
 /**
- * A batch's paths (`a,b,c`), or undefined past `max` of them. String.prototype.split is a runtime
- * call that builds its array in C++ (~5,000 instructions for ten paths under callgrind).
+ * A batch's paths (`a,b,c`), or undefined past `max` of them, stopping at the bound.
  */
 function splitPaths(path: string, max: number): string[] | undefined {
   const paths: string[] = [];
@@ -316,8 +312,7 @@ export function createFastTrpc(options: TrpcHandlerOptions): FastTrpc {
       : `{"result":{"data":{"json":${plain}}}}`;
   };
   // A batch's body from its calls' outcomes (`[error, data]`, all successes): with superjson,
-  // each item's text joined; else one JSON.stringify (each call enters C++ and builds a
-  // serializer, ~1,400 instructions under callgrind).
+  // each item's text joined; else one JSON.stringify.
   const batchJson = viaSuperjson
     ? (outcomes: ReadonlyArray<readonly [unknown, unknown]>): string => {
         let text = '[';
