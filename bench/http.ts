@@ -5,6 +5,7 @@
 // JSON to bench/results/http.json. `--quick`: one short round (keeps the harness working in CI).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -24,9 +25,17 @@ const WARMUP_S = Number(arg('warmup') ?? (quick ? 0.5 : 3));
 const MEASURE_S = Number(arg('seconds') ?? (quick ? 1 : 8));
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const SERVERS = fileURLToPath(new URL('servers.ts', import.meta.url));
+/**
+ * `--base=<dir>`: another checkout of the repository, installed and built (`npm ci && npm run
+ * build` there). Each Switchyard scenario runs from it too, interleaved with this one in every
+ * round, and the table ends with this build's CPU per request over the base's.
+ */
+const BASE = arg('base');
 
 interface Scenario {
   name: string;
+  /** The checkout whose servers.ts serves it: this one unless `--base` set it. */
+  root?: string;
   /** The server process it runs against (servers.ts scenario); default: `name`. */
   server?: string;
   label: string;
@@ -37,7 +46,7 @@ interface Scenario {
   perPage?: number;
 }
 
-const serverOf = (s: Scenario) => s.server ?? s.name;
+const serverOf = (s: Scenario) => `${s.server ?? s.name.replace(/@base$/, '')}${s.root ? '@base' : ''}`;
 const hello = encodeURIComponent(JSON.stringify({ name: 'bench' }));
 const helloJson = encodeURIComponent(JSON.stringify({ json: { name: 'bench' } }));
 const SCENARIOS: Scenario[] = [
@@ -88,7 +97,11 @@ const SCENARIOS: Scenario[] = [
     path: `/trpc/hello?input=${helloJson}`,
     perPage: 10,
   },
-].filter((s) => !only || only.includes(s.name));
+]
+  .filter((s) => !only || only.includes(s.name))
+  .flatMap((s) =>
+    BASE && /^(sy-|page-)/.test(s.name) ? [s, { ...s, name: `${s.name}@base`, label: `${s.label} [base]`, root: BASE }] : [s],
+  );
 
 export interface Running {
   child: ChildProcess;
@@ -115,18 +128,19 @@ const freshToken = () =>
  * wrk runs synchronously, so nothing would read a pipe meanwhile, and a full one stops the server.
  * stdbuf makes it line-buffered (V8 prints through C stdio).
  */
-export function startServer(name: string, env: NodeJS.ProcessEnv, pin = true, gcTrace?: string): Promise<Running> {
+export function startServer(name: string, env: NodeJS.ProcessEnv, pin = true, gcTrace?: string, root?: string): Promise<Running> {
   const command = [
     ...(gcTrace ? ['stdbuf', '-oL'] : []),
     process.execPath,
     ...(gcTrace ? ['--trace-gc-nvp'] : []),
     '--import',
     'tsx',
-    SERVERS,
-    name,
+    root ? join(root, 'bench/servers.ts') : SERVERS,
+    name.replace(/@base$/, ''),
   ];
   const out = gcTrace ? openSync(gcTrace, 'w') : 'pipe';
   const child = spawn(pin ? 'taskset' : command[0]!, pin ? ['-c', '1', ...command] : command.slice(1), {
+    ...(root ? { cwd: root } : {}),
     env: { ...env, NODE_ENV: 'production' },
     stdio: ['ignore', out, 'inherit'],
   });
@@ -214,7 +228,10 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
   const env = { ...process.env, REDIS_URL: redis.url, BENCH_PUBLIC_JWK: PUBLIC_JWK };
   const servers = new Map<string, Running>();
   try {
-    for (const name of new Set(['raw', ...SCENARIOS.map(serverOf)])) servers.set(name, await startServer(name, env));
+    for (const scenario of [{ name: 'raw', path: '/' } as Scenario, ...SCENARIOS]) {
+      const name = serverOf(scenario);
+      if (!servers.has(name)) servers.set(name, await startServer(name, env, true, undefined, scenario.root));
+    }
     // Check each answer once (rule 5), then warm up.
     for (const scenario of [{ name: 'raw', path: '/', auth: false } as Scenario, ...SCENARIOS]) {
       const server = servers.get(serverOf(scenario))!;
@@ -327,6 +344,20 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
       const cpuRatios = spreadOf(batched.cpu.map((b, i) => unbatched.cpu[i]! / b));
       result.pageBatchedOverUnbatched = { ratio: ratios, cpuRatio: cpuRatios };
       console.log(`S8 batched / unbatched: pages per second ${show(ratios).trim()}, CPU per page ${show(cpuRatios).trim()}`);
+    }
+    if (BASE) {
+      // CPU per request of this build over the base's, round by round (rule 7: the guard is the pair).
+      console.log(`\nthis build / base (${BASE}), CPU per request, median (min-max) over ${ROUNDS} rounds:`);
+      const versus: Record<string, unknown> = {};
+      for (const scenario of SCENARIOS) {
+        const before = rows.get(`${scenario.name}@base`);
+        const after = rows.get(scenario.name);
+        if (!before || !after || scenario.root) continue;
+        const change = spread(after.cpu.map((cpu, i) => cpu / before.cpu[i]!));
+        versus[scenario.name] = change;
+        console.log(`  ${scenario.label.trim().padEnd(70)} ${show(change).trim()}`);
+      }
+      result.versusBase = versus;
     }
     mkdirSync(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true });
     writeFileSync(fileURLToPath(new URL('results/http.json', import.meta.url)), `${JSON.stringify(result, null, 2)}\n`);

@@ -37,8 +37,3 @@ export type Step = (call: PipelineCall, next: Next) => MaybePromise<unknown>;
 export function compose(steps: readonly Step[], last: Next): Next {
   return steps.reduceRight<Next>((next, step) => (call) => step(call, next), last);
 }
-
-/** Runs `then` on a value now, or on a promise's value later. */
-export function andThen<T, R>(value: MaybePromise<T>, then: (value: T) => MaybePromise<R>): MaybePromise<R> {
-  return value instanceof Promise ? value.then(then) : then(value);
-}

@@ -46,13 +46,15 @@ function metaOf(def: ProcedureDef): ProcedureMeta {
  * the service's own steps, idempotency, deadline, handler.
  */
 function buildPipeline(procedure: ProcedureInfo, handler: Handler<ProcedureDef>, own: readonly Step[]): Pipeline {
-  const steps = [access, rateLimit, validateInput, validateOutput, ...own, idempotency, deadline];
+  // Each step is made for the procedure; one that cannot apply to it (an access rule for a
+  // public procedure, idempotency for a query) is left out.
+  const mesh = [access, rateLimit, validateInput, validateOutput].map((make) => make(procedure));
+  const last = [idempotency(procedure), deadline()];
+  const steps = [...mesh, ...own, ...last].filter((step): step is Step => step !== undefined);
   const run = compose(steps, handlerStep(handler));
   const observe = { path: procedure.name, type: procedure.def.type, timeoutMs: procedure.meta.timeoutMs };
   return ({ ctx, rawInput, batchIndex }) =>
-    observed(ctx, { ...observe, batchIndex }, (scope) =>
-      run({ procedure, ctx: callContext(ctx, scope), rawInput, input: undefined }),
-    );
+    observed(ctx, observe, batchIndex, (scope) => run({ procedure, ctx: callContext(ctx, scope), rawInput, input: undefined }));
 }
 
 /** tRPC reads the input as sent; the pipeline validates it. */

@@ -29,7 +29,6 @@ export interface ObservedCall {
   readonly type: string;
   /** The contract's own bound on the call, in ms; the request's deadline applies too. */
   readonly timeoutMs: number | undefined;
-  readonly batchIndex: number;
 }
 
 /**
@@ -41,9 +40,10 @@ export interface ObservedCall {
 export function observed(
   ctx: RequestContext,
   call: ObservedCall,
+  batchIndex: number,
   run: (scope: CallScope) => unknown,
 ): CallResult | Promise<CallResult> {
-  const { path, type, timeoutMs, batchIndex } = call;
+  const { path, type, timeoutMs } = call;
   const started = now();
   const origin = originOf(ctx, batchIndex);
   const deadlineAt = Math.min(origin.deadlineAt, timeoutMs === undefined ? Infinity : started + timeoutMs);

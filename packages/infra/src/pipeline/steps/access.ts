@@ -1,7 +1,7 @@
 import type { AccessRule } from '@switchyard/api-contracts';
 import { SwitchyardError } from '../../errors/switchyard-error.js';
 import type { RequestContext } from '../../trpc/context.js';
-import type { Step } from '../call.js';
+import type { ProcedureInfo, Step } from '../call.js';
 
 /**
  * Why `ctx` may not call a procedure with this access rule, or `undefined` when it may.
@@ -19,9 +19,13 @@ export function accessDenied(rule: AccessRule, ctx: Pick<RequestContext, 'caller
   return rule.roles.some((role) => ctx.user!.roles.includes(role)) ? undefined : new SwitchyardError('FORBIDDEN', 'Not allowed');
 }
 
-/** The contract's access rule, before anything else of the call runs. */
-export const access: Step = (call, next) => {
-  const denied = accessDenied(call.procedure.meta.access, call.ctx);
-  if (denied) throw denied;
-  return next(call);
-};
+/** The contract's access rule, before anything else of the call runs (none for a public procedure). */
+export function access(procedure: ProcedureInfo): Step | undefined {
+  const rule = procedure.meta.access;
+  if (rule === 'public') return undefined;
+  return (call, next) => {
+    const denied = accessDenied(rule, call.ctx);
+    if (denied) throw denied;
+    return next(call);
+  };
+}

@@ -7,7 +7,11 @@ import type { Step } from '../call.js';
  * `DEADLINE_EXCEEDED` or `CLIENT_CLOSED_REQUEST`. The handler's signal fires at the same moment,
  * so work that honours it stops too. A result at hand needs no watch.
  */
-export const deadline: Step = (call, next) => {
+export function deadline(): Step {
+  return deadlineStep;
+}
+
+const deadlineStep: Step = (call, next) => {
   const work = next(call);
   if (!(work instanceof Promise)) return work;
   return new Promise((resolve, reject) => {

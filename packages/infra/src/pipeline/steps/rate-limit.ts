@@ -1,7 +1,7 @@
 import { SwitchyardError } from '../../errors/switchyard-error.js';
 import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { RequestContext } from '../../trpc/context.js';
-import type { Step } from '../call.js';
+import type { ProcedureInfo, Step } from '../call.js';
 
 /**
  * Takes each call's cost (the contract's `rateLimitCost`) from the caller's shared limit: per
@@ -9,12 +9,15 @@ import type { Step } from '../call.js';
  * headers; over the limit it answers 429 with `Retry-After`. While Redis is out, the limiter's
  * degraded mode decides and `X-RateLimit-Degraded` says which.
  */
-export const rateLimit: Step = (call, next) => {
-  const limiter = call.ctx.mesh.rateLimiter;
-  const cost = call.procedure.meta.rateLimitCost;
-  if (!limiter || cost === 0) return next(call);
-  return consume(call.ctx, limiter, cost).then(() => next(call));
-};
+export function rateLimit(procedure: ProcedureInfo): Step | undefined {
+  const cost = procedure.meta.rateLimitCost;
+  if (cost === 0) return undefined;
+  return (call, next) => {
+    const limiter = call.ctx.mesh.rateLimiter;
+    if (!limiter) return next(call);
+    return consume(call.ctx, limiter, cost).then(() => next(call));
+  };
+}
 
 async function consume(ctx: RequestContext, limiter: RateLimiter, cost: number): Promise<void> {
   const key = ctx.user ? `u:${ctx.user.id}` : `ip:${ctx.clientIp}`;
