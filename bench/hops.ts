@@ -23,6 +23,8 @@ const ROUNDS = Number(arg('rounds') ?? (quick ? 1 : 5));
 const WARMUP_S = Number(arg('warmup') ?? (quick ? 0.5 : 3));
 const MEASURE_S = Number(arg('seconds') ?? (quick ? 1 : 8));
 const REPO = fileURLToPath(new URL('..', import.meta.url));
+/** `--base=<dir>`: another built checkout; its hop (A and B both from it) runs beside this one's. */
+const BASE = arg('base');
 
 async function startCaddy(upstreams: Running[]): Promise<Running> {
   const [port, metricsPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
@@ -152,8 +154,8 @@ export async function benchHops(): Promise<Record<string, unknown>> {
   buildPackages();
   const env = { ...process.env };
   const started: Running[] = [];
-  const start = async (name: string, extra: NodeJS.ProcessEnv = {}) => {
-    const running = await startServer(name, { ...env, ...extra }, false);
+  const start = async (name: string, extra: NodeJS.ProcessEnv = {}, root?: string) => {
+    const running = await startServer(name, { ...env, ...extra }, false, undefined, root);
     started.push(running);
     return running;
   };
@@ -162,6 +164,8 @@ export async function benchHops(): Promise<Record<string, unknown>> {
     const target = { HOP_TARGET: `http://127.0.0.1:${b[0]!.port}` };
     const hop = await start('sy-hop', target);
     const hopBare = await start('sy-hop-no-policies', target);
+    const bBase = BASE ? await start('sy-bare', {}, BASE) : undefined;
+    const hopBase = bBase ? await start('sy-hop', { HOP_TARGET: `http://127.0.0.1:${bBase.port}` }, BASE) : undefined;
     const caddyOne = await startCaddy([b[0]!]);
     started.push(caddyOne);
     const caddyThree = await startCaddy(b);
@@ -203,6 +207,13 @@ export async function benchHops(): Promise<Record<string, unknown>> {
         behind: () => b,
       },
     ];
+    const baseHop: HopScenario | undefined = hopBase && {
+      name: 'hop@base',
+      label: 'inter-service hop with policies [base]',
+      front: () => hopBase,
+      path: HELLO_PATH,
+      behind: () => [bBase!],
+    };
     const measure = (s: HopScenario, seconds: number) =>
       wrk(
         s.front(),
@@ -212,7 +223,7 @@ export async function benchHops(): Promise<Record<string, unknown>> {
         false,
         s.behind().map((r) => r.child.pid!),
       );
-    for (const s of [direct, ...scenarios]) await measure(s, WARMUP_S);
+    for (const s of [direct, ...scenarios, ...(baseHop ? [baseHop] : [])]) await measure(s, WARMUP_S);
 
     const rows = new Map<string, Array<{ ratio: number; sample: Sample }>>();
     const directs: Sample[] = [];
@@ -221,7 +232,8 @@ export async function benchHops(): Promise<Record<string, unknown>> {
       directs.push(base);
       // The two hops run next to each other, first one then the other, so their ratio (the policy
       // stack's cost) is measured under the same conditions; the Caddy scenarios rotate around them.
-      const pair = round % 2 === 0 ? scenarios.slice(0, 2) : [scenarios[1]!, scenarios[0]!];
+      const hops = [scenarios[0]!, scenarios[1]!, ...(baseHop ? [baseHop] : [])];
+      const pair = round % 2 === 0 ? hops : hops.reverse();
       const groups = [pair, [scenarios[2]!], [scenarios[3]!]];
       const order = groups.map((_, i) => groups[(i + round) % groups.length]!).flat();
       for (const s of order) {
@@ -279,6 +291,15 @@ export async function benchHops(): Promise<Record<string, unknown>> {
     console.log(
       `policy engine: +${engine.median.toFixed(2)} us CPU per call (${engine.min.toFixed(2)}..${engine.max.toFixed(2)}) = ${pct(engine.median / hopCpu)} of the hop's ${hopCpu.toFixed(1)} us CPU per request (A+B)`,
     );
+    if (baseHop) {
+      const after = rows.get('hop')!.map((r) => r.sample.cpuMicrosPerRequest);
+      const before = rows.get('hop@base')!.map((r) => r.sample.cpuMicrosPerRequest);
+      const change = spread(after.map((cpu, i) => cpu / before[i]!));
+      result.hopVersusBase = change;
+      console.log(
+        `hop, this build / base (${BASE}), CPU per request (A+B): ${fmt(change.median)} (${fmt(change.min)}-${fmt(change.max)})`,
+      );
+    }
     result.gc = await gcProfile(env);
     mkdirSync(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true });
     writeFileSync(fileURLToPath(new URL('results/hops.json', import.meta.url)), `${JSON.stringify(result, null, 2)}\n`);
