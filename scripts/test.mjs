@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SUMMARY = `${ROOT}.test-results/summary.json`;
+/** The unit test files that use a database: run a second time on PGlite when the first run had a server. */
+const DATABASE_TESTS = ['apps/', 'packages/infra/src/db/', 'packages/infra/src/testing/'];
 const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1' };
 
 function step(title) {
@@ -88,13 +90,25 @@ console.log(
 console.log("chromium (Debian's, never a download): driven by playwright-core in the web app's tests.");
 
 step('PostgreSQL');
-if (process.env.TEST_DATABASE === 'pglite') {
-  console.log('TEST_DATABASE=pglite: every test database is an embedded PGlite.');
-} else if (await portAnswers(5432)) {
-  console.log('A PostgreSQL server answers on 127.0.0.1:5432: each test run gets its own fresh database there.');
-} else {
-  console.log('No PostgreSQL server on 127.0.0.1:5432: tests use the embedded PGlite instead (same `pg` driver and SQL).');
+// The tests run on a real server when one answers, and their database tests once more on PGlite
+// (the embedded default of `npm run dev`); TEST_DATABASE=postgres requires the server,
+// TEST_DATABASE=pglite uses PGlite alone. Each run is told which one, so none falls back silently.
+const pgUrl = new URL(process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+const pgAt = `${pgUrl.hostname}:${pgUrl.port || 5432}`;
+const wanted = process.env.TEST_DATABASE;
+const onServer = wanted !== 'pglite' && (await portAnswers(Number(pgUrl.port || 5432), pgUrl.hostname));
+if (wanted === 'postgres' && !onServer) {
+  console.error(
+    `TEST_DATABASE=postgres, but no PostgreSQL server answers on ${pgAt}. Install one with: apt-get install -y postgresql`,
+  );
+  console.log('\ntests: 0 passed, 1 failed (no PostgreSQL server)');
+  process.exit(1);
 }
+console.log(
+  onServer
+    ? `A PostgreSQL server answers on ${pgAt}: the tests run there (a fresh database each), then the database tests once more on PGlite.`
+    : `No PostgreSQL server on ${pgAt}${wanted === 'pglite' ? ' asked for' : ''}: every test database is an embedded PGlite (same \`pg\` driver and SQL).`,
+);
 
 step('Type check (turbo run typecheck)');
 if (run('npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']) !== 0) {
@@ -102,21 +116,36 @@ if (run('npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']) !== 0
   process.exit(1);
 }
 
+/** Runs vitest with `args` on `database`: its exit status and its totals (see vitest-summary.mjs). */
+function vitest(args, database, summary) {
+  rmSync(summary, { force: true });
+  const status = spawnSync(
+    'npx',
+    ['vitest', 'run', '--reporter=default', `--reporter=${ROOT}scripts/vitest-summary.mjs`, ...args],
+    {
+      cwd: ROOT,
+      env: { ...env, SWITCHYARD_SUMMARY: summary, TEST_DATABASE: database },
+      stdio: 'inherit',
+    },
+  ).status;
+  try {
+    return { status, totals: JSON.parse(readFileSync(summary, 'utf8')) };
+  } catch {
+    console.log('\ntests: 0 passed, 1 failed (vitest wrote no results)');
+    process.exit(1);
+  }
+}
+
 step('Tests (vitest)');
 mkdirSync(`${ROOT}.test-results`, { recursive: true });
-rmSync(SUMMARY, { force: true });
-const status = spawnSync(
-  'npx',
-  ['vitest', 'run', '--reporter=default', `--reporter=${ROOT}scripts/vitest-summary.mjs`, ...process.argv.slice(2)],
-  { cwd: ROOT, env: { ...env, SWITCHYARD_SUMMARY: SUMMARY }, stdio: 'inherit' },
-).status;
-
-let totals;
-try {
-  totals = JSON.parse(readFileSync(SUMMARY, 'utf8'));
-} catch {
-  console.log('\ntests: 0 passed, 1 failed (vitest wrote no results)');
-  process.exit(1);
+const args = process.argv.slice(2);
+let { status, totals } = vitest(args, onServer ? 'postgres' : 'pglite', SUMMARY);
+if (onServer && args.length === 0) {
+  step('The database tests again, on PGlite');
+  const again = vitest(['--project', 'unit', ...DATABASE_TESTS], 'pglite', `${SUMMARY}.pglite`);
+  status ||= again.status;
+  for (const key of ['passed', 'failed', 'broken', 'skipped', 'errors']) totals[key] += again.totals[key];
+  totals.groups.pglite = Object.values(again.totals.groups).reduce((a, b) => a + b, 0);
 }
 for (const [group, seconds] of Object.entries(totals.groups)) console.log(`group ${group}: ${seconds} s`);
 // A skipped test and an error outside any test fail the run as a failed test does: each is a

@@ -29,9 +29,19 @@ async function serverAnswers(url: string): Promise<boolean> {
 /**
  * A fresh database for a test run: on the real PostgreSQL server when one answers (a new
  * database `switchyard_test_<random>`), else an in-memory PGlite behind its socket server.
+ * `TEST_DATABASE=postgres` asks for the server and fails when none answers; `TEST_DATABASE=pglite`
+ * asks for PGlite. The result's `kind` says which it is.
  */
 export async function createTestDatabase(adminUrl = process.env.TEST_POSTGRES_URL ?? DEFAULT_ADMIN_URL): Promise<TestDatabase> {
-  if (process.env.TEST_DATABASE !== 'pglite' && (await serverAnswers(adminUrl))) {
+  const wanted = process.env.TEST_DATABASE;
+  if (wanted !== undefined && wanted !== '' && wanted !== 'postgres' && wanted !== 'pglite') {
+    throw new Error(`TEST_DATABASE must be postgres or pglite, not ${wanted}`);
+  }
+  const server = wanted !== 'pglite' && (await serverAnswers(adminUrl));
+  if (wanted === 'postgres' && !server) {
+    throw new Error(`TEST_DATABASE=postgres: no PostgreSQL server answers at ${new URL(adminUrl).host} (set TEST_POSTGRES_URL)`);
+  }
+  if (server) {
     const name = `switchyard_test_${randomBytes(6).toString('hex')}`;
     const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
