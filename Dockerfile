@@ -39,5 +39,5 @@ EXPOSE 4000 9400
 # Liveness only (/health depends on nothing but the event loop); the gateway uses /ready.
 HEALTHCHECK --interval=10s --timeout=2s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# exec form: SIGTERM reaches node itself, which drains (RELIABILITY.md).
+# exec form: SIGTERM reaches node itself, which drains (docs/operations.md).
 CMD ["node", "dist/main.js"]

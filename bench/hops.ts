@@ -1,4 +1,4 @@
-// Whole-machine scenarios of ../shared/BENCHMARKS.md (servers and wrk unpinned, both cores shared):
+// Whole-machine scenarios of docs/performance.md (servers and wrk unpinned, both cores shared):
 //   S6  one Caddy hop (the real Caddyfile, /api/notes/* -> one instance) vs the instance direct,
 //       and Caddy -> 3 instances (round robin)
 //   hop a request to service A whose procedure calls service B through the contract client, vs

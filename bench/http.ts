@@ -1,4 +1,4 @@
-// S1, S3, S-bare, S5 and its ablations, S8 of ../shared/BENCHMARKS.md: each server in its own process
+// S1, S3, S-bare, S5 and its ablations, S8 of docs/performance.md: each server in its own process
 // pinned to core 1, wrk pinned to core 0 (-t1 -c50, keep-alive), interleaved over rounds with raw
 // node:http measured at the start and end of every round. Prints ratios to raw node:http (median,
 // min-max over rounds), CPU microseconds per request from /proc/<pid>/stat, and idle RSS; writes
@@ -232,7 +232,7 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
       const name = serverOf(scenario);
       if (!servers.has(name)) servers.set(name, await startServer(name, env, true, undefined, scenario.root));
     }
-    // Check each answer once (rule 5), then warm up.
+    // Check each answer once, then warm up.
     for (const scenario of [{ name: 'raw', path: '/', auth: false } as Scenario, ...SCENARIOS]) {
       const server = servers.get(serverOf(scenario))!;
       const res = await fetch(`http://127.0.0.1:${server.port}${scenario.path}`, {
@@ -269,9 +269,9 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
       }
       const end = await wrk(raw, '/', MEASURE_S, false);
       rawRows.push(start, end);
-      // CPU time per request is what steal from other VMs does not distort (rule 4): the CPU ratio,
+      // CPU time per request is what steal from other VMs does not distort: the CPU ratio,
       // raw's CPU per request over the scenario's, is kept for every round. Throughput ratios only
-      // for rounds where raw node:http held within 5% (rule 5).
+      // for rounds where raw node:http held within 5%.
       const rawCpuRound = (start.cpuMicrosPerRequest + end.cpuMicrosPerRequest) / 2;
       for (const [scenario, sample] of samples) {
         const row = rowOf(scenario.name);
@@ -346,7 +346,7 @@ export async function benchHttp(): Promise<Record<string, unknown>> {
       console.log(`S8 batched / unbatched: pages per second ${show(ratios).trim()}, CPU per page ${show(cpuRatios).trim()}`);
     }
     if (BASE) {
-      // CPU per request of this build over the base's, round by round (rule 7: the guard is the pair).
+      // CPU per request of this build over the base's, round by round: the guard is the pair, not a ratio to raw.
       console.log(`\nthis build / base (${BASE}), CPU per request, median (min-max) over ${ROUNDS} rounds:`);
       const versus: Record<string, unknown> = {};
       for (const scenario of SCENARIOS) {

@@ -51,7 +51,7 @@ async function latency(call: Caller, calls: number): Promise<number> {
   return median(samples);
 }
 
-/** Pins the caller (this process) to core 0 and the downstream to core 1 when taskset exists (BENCHMARKS.md rule 2). */
+/** Pins the caller (this process) to core 0 and the downstream to core 1 when taskset exists (the server on one core, the load on the other). */
 const pinned = spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
 export async function benchInterService(): Promise<Record<string, unknown>> {

@@ -1,4 +1,4 @@
-// S9 and memory of ../shared/BENCHMARKS.md.
+// S9 and memory of docs/performance.md.
 // S9: the Redis rate limiter (RateLimiter.consume, 50 in flight, this process on core 0) against
 //     `redis-benchmark` running the same Lua script with EVALSHA (50 clients, core 0), one
 //     redis-server on core 1 for both; interleaved rounds, ratio median (min-max).
@@ -74,7 +74,7 @@ function redisBenchmark(port: number, sha: string, requests: number): number {
 export async function benchLimiter(): Promise<Record<string, unknown>> {
   spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
   const redis = await startTestRedis();
-  // The server alone on core 1 (BENCHMARKS.md rule 2).
+  // The server alone on core 1, the load generator on core 0.
   const pid = spawnSync('sh', ['-c', `pgrep -f "redis-server.*:${redis.port}"`], { encoding: 'utf8' })
     .stdout.trim()
     .split('\n')[0];

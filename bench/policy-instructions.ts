@@ -1,5 +1,5 @@
 // The policy stack's cost in an inter-service call, counted in machine instructions rather than
-// timed: wall-clock and CPU-time pairs on this VM spread by +-5-10%, wider than the 2% to resolve.
+// timed: wall-clock and CPU-time pairs on a shared VM spread by +-5-10%, wider than the 2% to resolve.
 // valgrind's callgrind counts the instructions a process executes, which repeats for the same
 // binary, inputs and work, whatever else the machine does. Both ends run under callgrind: a caller
 // process making calls through the contract client (with its policy stack, or `policies: false`:
@@ -15,7 +15,7 @@
 //                     sent together in one batch (x-switchyard-calls), the next wave when all answer
 //   hop               a service (sy-hop of servers.ts) whose procedure calls the downstream: a
 //                     driver outside valgrind sends it one request at a time; the cost of the
-//                     hop is the service's and the downstream's (issue #8's framing: what the
+//                     hop is the service's and the downstream's (what the
 //                     policies add to a request that crosses two services)
 // Each variant runs `--runs` times in fresh process pairs (A B B A ...), so the spread between runs
 // of the same variant is shown beside the difference between variants.

@@ -5,7 +5,7 @@
 //   mesh.ts          S9 Redis limiter vs redis-benchmark, idle RSS of each service
 //   inter-service.ts S7 a call through the contract client with and without its policy stack
 //   policy-instructions.ts  the same call's machine instructions with and without the policy stack
-//                    (valgrind's callgrind: repeatable where timings on this VM spread by +-5-10%)
+//                    (valgrind's callgrind: repeatable where timings on a shared VM spread by +-5-10%)
 //   page-instructions.ts  S8 in machine instructions: a batched page against the unbatched one
 //   jwt-verify.ts    S10 micro-benchmark: jose verify per algorithm
 // Each prints its table; http.ts and mesh.ts also write JSON to bench/results/.

@@ -1,7 +1,7 @@
 // One benchmark server per process: `node --import tsx bench/servers.ts <scenario>`; prints
 // `READY <port>` when it listens on 127.0.0.1. The workspace packages load from their
 // compiled dist/ (bench/http.ts builds them first), as in production.
-// Production settings (BENCHMARKS.md rule 6): NODE_ENV=production, logs at the shipped level to
+// Production settings: NODE_ENV=production, logs at the shipped level to
 // /dev/null, no pretty printing.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,4 +1,4 @@
-// The shared flat config: typescript-eslint's recommended rules plus the house rules of STYLE.md.
+// The shared flat config: typescript-eslint's recommended rules plus the house rules.
 import Module, { createRequire } from 'node:module';
 import js from '@eslint/js';
 import globals from 'globals';
@@ -22,7 +22,7 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'Export an explicit list (STYLE.md).' }],
+      'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'Export an explicit list of names.' }],
     },
   },
   {

@@ -67,41 +67,67 @@ const draining = new WeakSet<ChildProcess>();
 const embedded: EmbeddedPostgres[] = [];
 let stopping = false;
 
+/** A crashed service instance is started again after this wait, doubled per crash up to the cap (ms). */
+const RESTART_FIRST_MS = 250;
+const RESTART_MAX_MS = 8_000;
+/** An instance that ran this long before it crashed starts its waits again from the first (ms). */
+const RESTART_RESET_MS = 30_000;
+
 /**
  * Starts a process whose output lines are prefixed with its name; `started` resolves at the first
- * line containing `readyLine`.
+ * line containing `readyLine`. With `restart`, a crash (any exit but Ctrl-C's signals) starts it
+ * again with a backoff while the rest keep running; without it, a crash stops the mesh.
  */
 function run(
   name: string,
   command: string,
   args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; readyLine?: string },
-): { child: ChildProcess; started: Promise<void> } {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
+  options: { cwd: string; env: NodeJS.ProcessEnv; readyLine?: string; restart?: boolean },
+): { started: Promise<void> } {
   const label = name.padEnd(10);
   let markStarted: () => void = () => undefined;
   const started = new Promise<void>((done) => (markStarted = done));
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream! }).on('line', (line) => {
-      if (line.includes('draining: readiness now fails')) draining.add(child);
-      if (options.readyLine && line.includes(options.readyLine)) markStarted();
-      process.stdout.write(`${label}| ${line}\n`);
-    });
-  }
-  child.once('exit', (code, signal) => {
-    children.delete(child);
-    if (stopping) return;
-    // A terminal's Ctrl-C reaches the whole process group: a child can end by it before this
-    // process handles its own SIGINT. That is the user stopping the mesh, not a failure.
-    if (signal === 'SIGINT' || signal === 'SIGTERM') {
-      void stop(0);
-      return;
+  let waitMs = RESTART_FIRST_MS;
+  let restarts = 0;
+  const launch = () => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const launchedAt = Date.now();
+    children.add(child);
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream! }).on('line', (line) => {
+        if (line.includes('draining: readiness now fails')) draining.add(child);
+        process.stdout.write(`${label}| ${line}\n`);
+        if (!options.readyLine || !line.includes(options.readyLine)) return;
+        markStarted();
+        if (restarts > 0) say(`${name} is back (restart ${restarts})`);
+      });
     }
-    say(`${name} exited (${code ?? signal}): stopping the mesh`);
-    void stop(1);
-  });
-  return { child, started };
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      if (stopping) return;
+      // A terminal's Ctrl-C reaches the whole process group: a child can end by it before this
+      // process handles its own SIGINT. That is the user stopping the mesh, not a failure.
+      if (signal === 'SIGINT' || signal === 'SIGTERM') {
+        void stop(0);
+        return;
+      }
+      if (!options.restart) {
+        say(`${name} exited (${code ?? signal}): stopping the mesh`);
+        void stop(1);
+        return;
+      }
+      if (Date.now() - launchedAt >= RESTART_RESET_MS) waitMs = RESTART_FIRST_MS;
+      say(`${name} exited (${code ?? signal}): starting it again in ${waitMs} ms; the rest keep running`);
+      setTimeout(() => {
+        if (stopping) return;
+        restarts++;
+        launch();
+      }, waitMs);
+      waitMs = Math.min(waitMs * 2, RESTART_MAX_MS);
+    });
+  };
+  launch();
+  return { started };
 }
 
 async function stop(code: number) {
@@ -189,6 +215,7 @@ const startInstance = (p: Planned) =>
   run(p.name, process.execPath, ['--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'], {
     cwd: join(ROOT, 'apps', p.service.name),
     readyLine: `${p.service.name} listening`,
+    restart: true,
     env: {
       ...env,
       NODE_ENV: env.NODE_ENV ?? 'development',

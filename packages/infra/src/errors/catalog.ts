@@ -14,6 +14,8 @@ export const ERROR_CATALOG = {
   FORBIDDEN: { trpc: 'FORBIDDEN', retryable: false },
   NOT_FOUND: { trpc: 'NOT_FOUND', retryable: false },
   PROCEDURE_NOT_FOUND: { trpc: 'NOT_FOUND', retryable: false },
+  /** A path that is no route of the service or the gateway (`/metrics` from outside, an unknown service). */
+  ROUTE_NOT_FOUND: { trpc: 'NOT_FOUND', retryable: false },
   METHOD_NOT_SUPPORTED: { trpc: 'METHOD_NOT_SUPPORTED', retryable: false },
   CONFLICT: { trpc: 'CONFLICT', retryable: false },
   PRECONDITION_FAILED: { trpc: 'PRECONDITION_FAILED', retryable: false },

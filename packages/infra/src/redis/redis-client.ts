@@ -66,7 +66,7 @@ function redisMetrics(registry: Registry): RedisMetrics {
 }
 
 /**
- * An ioredis connection with the mesh's profile for its role (see RELIABILITY.md: ioredis's
+ * An ioredis connection with the mesh's profile for its role (see docs/operations.md: ioredis's
  * defaults turn "Redis down" into multi-second hangs). RESP2, so replies have one shape.
  * @example const redis = createRedisClient({ url: config.REDIS_URL, role: 'request', name: 'notes-request', registry });
  */
