@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { leanCounter, leanHistogram } from '../metrics/lean.js';
+import { leanCounter, leanHistogram } from '../engine/lean-metrics.js';
 import { METRIC } from '../metrics/names.js';
 
 /** The metrics of outbound calls, one set per registry. */

@@ -14,7 +14,7 @@ import type { RequestContext } from '../trpc/context.js';
 import { classifyAttemptError, policyClientError } from './call-errors.js';
 import { clientMetrics } from './client-metrics.js';
 import { HttpTransport, type BatchHeaders, type OutboundCall } from './transport.js';
-import { observe, type HistogramSeries, type ValueSeries } from '../metrics/lean.js';
+import { observe, type HistogramSeries, type ValueSeries } from '../engine/lean-metrics.js';
 
 /** Calls in a batch from which one budget they share is sent once (see sharedBudget). */
 const SHARED_BUDGET_CALLS = 4;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { flatString, jsonString, msText, writeInfoLine } from '../logging/lines.js';
+import { flatString, jsonString, msText, writeInfoLine } from './line-writer.js';
 import type { RequestContext } from '../trpc/context.js';
 
 /** A successful call, as its access line tells it. */

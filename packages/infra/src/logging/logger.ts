@@ -1,6 +1,6 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { LineDestination } from './destination.js';
-import { MESH_LOGGER } from './lines.js';
+import { MESH_LOGGER } from '../engine/line-writer.js';
 
 export type { Logger } from 'pino';
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { leanCounter, leanGauge, leanHistogram, observe, type HistogramSeries, type ValueSeries } from './lean.js';
+import { leanCounter, leanGauge, leanHistogram, observe, type HistogramSeries, type ValueSeries } from '../engine/lean-metrics.js';
 import { METRIC, UNKNOWN_PROCEDURE } from './names.js';
 
 /** Options of {@link createMetrics}. */

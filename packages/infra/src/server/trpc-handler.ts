@@ -4,7 +4,7 @@ import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { routerConfig } from '../engine/router-internals.js';
 import type { RequestContext } from '../trpc/context.js';
 import { requestIdScope } from '../trpc/request-scope.js';
-import { createFastTrpc } from './fast-trpc.js';
+import { createFastTrpc } from '../engine/fast-adapter.js';
 
 /** Options of {@link createTrpcHandler}. */
 export interface TrpcHandlerOptions {

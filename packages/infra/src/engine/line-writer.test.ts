@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { captureLogs } from '../testing/log-capture.js';
-import { holdLines, isoTimeNow, jsonString, msText, releaseLines, writeInfoLine } from './lines.js';
-import { createLogger } from './logger.js';
+import { holdLines, isoTimeNow, jsonString, msText, releaseLines, writeInfoLine } from './line-writer.js';
+import { createLogger } from '../logging/logger.js';
 
 /** A line without its time, which differs by nature; the key order is kept. */
 const withoutTime = (line: string) => {

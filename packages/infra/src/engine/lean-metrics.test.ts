@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { leanCounter, leanGauge, leanHistogram, observe } from './lean.js';
+import { leanCounter, leanGauge, leanHistogram, observe } from './lean-metrics.js';
 
 // The lean metrics must expose exactly what prom-client's classes expose for the same updates.
 function registries() {

@@ -11,8 +11,8 @@ import { createLogger } from '../logging/logger.js';
 import { captureLogs } from '../testing/log-capture.js';
 import { implement } from '../trpc/implement.js';
 import { remainingMs } from '../policies/deadline.js';
-import { createFastTrpc } from './fast-trpc.js';
-import { createService, type Service } from './service.js';
+import { createFastTrpc } from './fast-adapter.js';
+import { createService, type Service } from '../server/service.js';
 
 // Differential tests: one corpus of requests, sent to the same service behind the fast path and
 // behind tRPC's stock node-http adapter, must get the same status, body and headers.

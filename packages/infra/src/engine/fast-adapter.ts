@@ -12,10 +12,10 @@ import superjson from 'superjson';
 import { requestIdScope } from '../trpc/request-scope.js';
 import type { RequestContext } from '../trpc/context.js';
 import type { CallResult } from '../pipeline/observe.js';
-import { holdLines, jsonString, releaseLines } from '../logging/lines.js';
+import { holdLines, jsonString, releaseLines } from './line-writer.js';
 import { PIPELINES, type Pipeline } from '../pipeline/implement.js';
-import { procedureType, routerConfig, routerProcedureRecord } from '../engine/router-internals.js';
-import type { TrpcHandlerOptions } from './trpc-handler.js';
+import { procedureType, routerConfig, routerProcedureRecord } from './router-internals.js';
+import type { TrpcHandlerOptions } from '../server/trpc-handler.js';
 
 /**
  * The fast path of the tRPC HTTP adapter: JSON queries (GET) and mutations (POST), batched or not,
