@@ -47,6 +47,24 @@ interface TokenRow {
   in_grace: boolean | null;
 }
 
+/** The last transaction started on each pool (see {@link oneAtATime}). */
+const lastOnPool = new WeakMap<pg.Pool, Promise<unknown>>();
+
+/**
+ * Runs a pool's refresh transactions one after another. The embedded database (PGlite behind its
+ * socket server, `npm run dev`'s default) multiplexes every connection over one session, where
+ * transactions of two connections would interleave; on a PostgreSQL server the family's row lock
+ * already orders them, and refreshes are rare enough that waiting costs nothing.
+ */
+function oneAtATime<T>(pool: pg.Pool, work: () => Promise<T>): Promise<T> {
+  const run = (lastOnPool.get(pool) ?? Promise.resolve()).then(work, work);
+  lastOnPool.set(
+    pool,
+    run.catch(() => undefined),
+  );
+  return run;
+}
+
 const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /**
@@ -96,20 +114,21 @@ export function createRefreshTokens({ pool, ttlSeconds, serverSecret, graceMs = 
       : undefined;
   };
 
-  const inTransaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  };
+  const inTransaction = <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> =>
+    oneAtATime(pool, async () => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    });
 
   return {
     /** A new family for a sign-in: its first token and the family (session) id. */
