@@ -7,6 +7,7 @@ import { publishEvent } from '@switchyard/infra/events';
 import { createRedisClient, type Redis } from '@switchyard/infra/redis';
 import {
   createTestDatabase,
+  pollUntil,
   spawnService,
   startTestRedis,
   startTestTokenIssuer,
@@ -25,8 +26,16 @@ let pool: pg.Pool;
 let issuer: TestTokenIssuer;
 const spawned: SpawnedService[] = [];
 
+/** Prints which database the file runs on, and holds it to `TEST_DATABASE` when that is set. */
+function reportDatabase(database: TestDatabase): void {
+  console.log(`database: ${database.kind === 'postgres' ? `postgres (server on ${new URL(database.url).host})` : 'pglite'}`);
+  const asked = process.env.TEST_DATABASE;
+  if (asked) expect(database.kind, `TEST_DATABASE=${asked}`).toBe(asked);
+}
+
 beforeAll(async () => {
   [db, redis, issuer] = await Promise.all([createTestDatabase(), startTestRedis(), startTestTokenIssuer()]);
+  reportDatabase(db);
   client = createRedisClient({ url: redis.url, role: 'blocking', name: 'test-publisher' });
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
 });
@@ -66,13 +75,17 @@ const countRows = async () => {
   }
 };
 
-async function waitFor(predicate: () => Promise<boolean>, timeoutMs: number, what: string) {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await predicate()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/**
+ * Whether the activity group has nothing left to (re)deliver: every entry of the stream delivered
+ * to it, and none pending (a pending entry is one a redelivery could still add twice).
+ */
+async function settled(): Promise<boolean> {
+  const [last] = (await client.xrevrange(NOTES_EVENTS_STREAM, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+  const groups = (await client.xinfo('GROUPS', NOTES_EVENTS_STREAM)) as Array<Array<string | number>>;
+  const group = groups
+    .map((fields) => Object.fromEntries(fields.flatMap((v, i) => (i % 2 ? [] : [[v, fields[i + 1]]]))))
+    .find((g) => g.name === 'activity');
+  return group?.pending === 0 && group['last-delivered-id'] === last?.[0];
 }
 
 describe('activity consumes notes events', () => {
@@ -104,7 +117,7 @@ describe('activity consumes notes events', () => {
     }
 
     const first = await startActivity();
-    await waitFor(async () => (await countRows()) >= 150, 60_000, 'the first events');
+    await pollUntil('the first events in the feed', async () => (await countRows()) >= 150, { timeoutMs: 60_000 });
     first.signal('SIGKILL');
     await first.exited;
     const atKill = await countRows();
@@ -112,9 +125,9 @@ describe('activity consumes notes events', () => {
     expect(atKill).toBeLessThan(1000);
 
     const second = await startActivity();
-    await waitFor(async () => (await countRows()) >= 1000, 60_000, 'every event');
-    // Give a redelivery the chance to (wrongly) add a duplicate.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await pollUntil('every event in the feed', async () => (await countRows()) >= 1000, { timeoutMs: 60_000 });
+    // Once nothing is left to redeliver, no duplicate can still come.
+    await pollUntil('the activity group settled (all delivered, none pending)', settled, { timeoutMs: 30_000 });
     const rows = await pool.query<{ event_id: string }>('SELECT event_id FROM activity');
     expect(rows.rows).toHaveLength(1000);
     expect(new Set(rows.rows.map((r) => r.event_id))).toEqual(new Set(published));

@@ -108,9 +108,16 @@ export function createAuthRouter(deps: AuthRouterDeps) {
         deps.loginLimits.perAccount.consume(`acct:${input.email}`, 1),
         deps.loginLimits.perAddress.consume(`ip:${ctx.clientIp}`, 1),
       ]);
-      if (!account.allowed || !address.allowed) {
-        ctx.setHeader('retry-after', String(Math.ceil(Math.max(account.resetMs, address.resetMs) / 1000)));
+      // A limiter in closed mode refuses while Redis cannot decide: that is an outage (503), not
+      // a caller over its limit (429). A real over-limit wins, as it is known whatever Redis does.
+      const overLimit = [account, address].filter((d) => !d.allowed && d.degraded !== 'closed');
+      if (overLimit.length > 0) {
+        ctx.setHeader('retry-after', String(Math.max(1, Math.ceil(Math.max(...overLimit.map((d) => d.resetMs)) / 1000))));
         throw new SwitchyardError('RATE_LIMITED', 'Too many sign-in attempts; try again later');
+      }
+      if (!account.allowed || !address.allowed) {
+        ctx.setHeader('retry-after', String(Math.max(1, Math.ceil(Math.max(account.resetMs, address.resetMs) / 1000))));
+        throw new SwitchyardError('UNAVAILABLE', 'Sign-in is unavailable right now; try again shortly');
       }
       const user = await users.byEmail(input.email);
       const ok = await verifyPassword(input.password, user?.passwordHash ?? deps.dummyHash);

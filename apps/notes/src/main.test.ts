@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import {
   createTestDatabase,
+  pollUntil,
   spawnService,
   startTestRedis,
   startTestTokenIssuer,
@@ -30,6 +31,13 @@ beforeAll(async () => {
   token = await issuer.sign(USER);
 });
 afterAll(() => issuer?.close());
+
+/** Prints which database the file runs on, and holds it to `TEST_DATABASE` when that is set. */
+function reportDatabase(database: TestDatabase): void {
+  console.log(`database: ${database.kind === 'postgres' ? `postgres (server on ${new URL(database.url).host})` : 'pglite'}`);
+  const asked = process.env.TEST_DATABASE;
+  if (asked) expect(database.kind, `TEST_DATABASE=${asked}`).toBe(asked);
+}
 /** Where the stand-in auth serves its JWKS: notes reads `${AUTH_URL}/.well-known/jwks.json`. */
 const authUrl = () => issuer.jwksUrl.replace('/.well-known/jwks.json', '');
 
@@ -45,6 +53,7 @@ describe('notes as a process (src/main.ts)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase();
+    reportDatabase(db);
   });
   afterAll(async () => {
     await db?.drop();
@@ -91,7 +100,10 @@ describe('notes as a process (src/main.ts)', () => {
         },
       }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 300)); // the Redis connection becomes ready
+    await pollUntil('notes reporting Redis up in its readiness', async () => {
+      const ready = (await (await fetch(`${notes.url}/ready`)).json()) as { dependencies: Record<string, string> };
+      return ready.dependencies.redis === 'up';
+    });
     const created = await call(notes.url, 'create', { title: 'from a process' });
     expect(created.status).toBe(200);
     // With Redis: the shared rate limit answers in headers, and Idempotency-Key makes a create run once.

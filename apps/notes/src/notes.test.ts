@@ -27,8 +27,16 @@ let address: ServiceAddress;
 let issuer: TestTokenIssuer;
 const logs = captureLogs();
 
+/** Prints which database the file runs on, and holds it to `TEST_DATABASE` when that is set. */
+function reportDatabase(database: TestDatabase): void {
+  console.log(`database: ${database.kind === 'postgres' ? `postgres (server on ${new URL(database.url).host})` : 'pglite'}`);
+  const asked = process.env.TEST_DATABASE;
+  if (asked) expect(database.kind, `TEST_DATABASE=${asked}`).toBe(asked);
+}
+
 beforeAll(async () => {
   [db, issuer] = await Promise.all([createTestDatabase(), startTestTokenIssuer()]);
+  reportDatabase(db);
   const logger = createLogger({ service: 'notes', destination: logs.stream });
   await migrate({ databaseUrl: db.url, dir: MIGRATIONS, logger });
   pool = createPgPool({ connectionString: db.url, max: 4 });
@@ -82,10 +90,6 @@ type ErrorBody = {
 const countNotes = async () => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM notes')).rows[0]!.n);
 
 describe('notes over real HTTP', () => {
-  it(`runs against ${process.env.TEST_DATABASE === 'pglite' ? 'PGlite' : 'the PostgreSQL server when one answers'}`, () => {
-    expect(['postgres', 'pglite']).toContain(db.kind);
-  });
-
   it('create, get, list, update, delete round trip, owned by the signed-in user', async () => {
     const { api, userId: ownerId } = await signIn();
     const created = await api.create.mutate({ title: '  First note  ', body: 'hello' });

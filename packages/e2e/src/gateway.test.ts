@@ -5,7 +5,8 @@ import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
 import superjson from 'superjson';
 import type { ActivityRouter, AuthRouter, NotesRouter } from '@switchyard/api-contracts';
 import { createSwitchyardClient, type SessionTokens } from '@switchyard/client';
-import { REPO, signUp, startPrometheus, startStack, type Stack } from './stack.js';
+import { pollUntil } from '@switchyard/infra/testing';
+import { REPO, settledAccessLog, signUp, startPrometheus, startStack, type Stack } from './stack.js';
 
 const ALLOWED = 'https://app.example.test';
 let stack: Stack;
@@ -44,7 +45,11 @@ describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
       ['notes', [true, true, true]],
       ['activity', [true]],
     ]);
-    expect(status.services[1]!.instances.map((i) => i.breakers)).toEqual([{ auth: 'closed' }, { auth: 'closed' }, { auth: 'closed' }]);
+    expect(status.services[1]!.instances.map((i) => i.breakers)).toEqual([
+      { auth: 'closed' },
+      { auth: 'closed' },
+      { auth: 'closed' },
+    ]);
 
     const served = () => stack.notes.map((n) => n.current.logLines().filter((l) => l.msg === 'call').length);
     const before = served();
@@ -67,8 +72,7 @@ describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
     });
     const [a, b, c] = await Promise.all([notes.list.query({}), notes.list.query({ limit: 1 }), notes.list.query({ limit: 2 })]);
     expect([a, b, c].every((page) => Array.isArray(page.items))).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the access log is written after the response
-    const entries = stack.gateway.accessLog().filter((e) => e.request.headers['X-Test-Mark']?.[0] === mark);
+    const entries = (await settledAccessLog(stack.gateway)).filter((e) => e.request.headers['X-Test-Mark']?.[0] === mark);
     expect(entries).toHaveLength(1);
     expect(entries[0]!.request.uri).toMatch(/^\/api\/notes\/trpc\/list,list,list\?batch=1/);
   });
@@ -77,9 +81,18 @@ describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
     const auth = createTRPCClient<AuthRouter>({
       links: [httpLink({ url: `${stack.gateway.url}/api/auth/trpc`, transformer: superjson })],
     });
-    const { refreshToken, accessToken } = await auth.login.mutate({ email: 'gateway@example.com', password: 'through the gate 1' });
+    const { refreshToken, accessToken } = await auth.login.mutate({
+      email: 'gateway@example.com',
+      password: 'through the gate 1',
+    });
     const notes = createTRPCClient<NotesRouter>({
-      links: [httpLink({ url: `${stack.gateway.url}/api/notes/trpc`, transformer: superjson, headers: { authorization: `Bearer ${accessToken}` } })],
+      links: [
+        httpLink({
+          url: `${stack.gateway.url}/api/notes/trpc`,
+          transformer: superjson,
+          headers: { authorization: `Bearer ${accessToken}` },
+        }),
+      ],
     });
     await notes.create.mutate({ title: 'for the client' });
     const seen: Array<SessionTokens | undefined> = [];
@@ -104,9 +117,7 @@ describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
     // A wrong password is not an expired token: no refresh, the error as auth gave it.
     await expect(client.signIn('gateway@example.com', 'not the password 1')).rejects.toThrow(/Email or password is wrong/);
     expect(seen).toHaveLength(1);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const uris = stack.gateway
-      .accessLog()
+    const uris = (await settledAccessLog(stack.gateway))
       .slice(before)
       .map((e) => `${e.request.method} ${e.request.uri.split('?')[0]}`);
     // Two list calls: one request failed (401), the refresh, one request retried, both batched.
@@ -158,7 +169,12 @@ describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
     expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
     expect(allowed.headers.get('vary')).toMatch(/Origin/);
 
-    for (const origin of ['https://evil.example.test', 'https://app.example.test.evil.test', 'http://app.example.test', `${ALLOWED} ${ALLOWED}`]) {
+    for (const origin of [
+      'https://evil.example.test',
+      'https://app.example.test.evil.test',
+      'http://app.example.test',
+      `${ALLOWED} ${ALLOWED}`,
+    ]) {
       const other = await fetch(url, { headers: { ...withToken(), origin } });
       expect(other.headers.get('access-control-allow-origin')).toBeNull();
       expect(other.headers.get('vary')).toMatch(/Origin/);
@@ -167,7 +183,11 @@ describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
     const preflight = (origin: string) =>
       fetch(`${stack.gateway.url}/api/notes/trpc/create`, {
         method: 'OPTIONS',
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type, authorization',
+        },
       });
     const ok = await preflight(ALLOWED);
     expect(ok.status).toBe(204);
@@ -200,7 +220,9 @@ describe('the gateway (Caddy 2.6.2 with the repository Caddyfile)', () => {
     const home = await fetch(`${stack.gateway.url}/`);
     expect(home.status).toBe(200);
     expect(await home.text()).toContain('Switchyard');
-    const navigation = await fetch(`${stack.gateway.url}/notes/123`, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    const navigation = await fetch(`${stack.gateway.url}/notes/123`, {
+      headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' },
+    });
     expect(navigation.status).toBe(200);
     expect(navigation.headers.get('content-type')).toMatch(/^text\/html/);
     // The JWKS is public through the gateway; Caddy's own metrics are on the internal port only.
@@ -232,25 +254,41 @@ describe('Prometheus (the Debian binary) against the running stack', () => {
 
       const query = async (expr: string) => {
         const res = await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`);
-        const body = (await res.json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string> }> } };
+        const body = (await res.json()) as {
+          status: string;
+          error?: string;
+          data: { result: Array<{ metric: Record<string, string> }> };
+        };
         expect(body.status, `${expr}: ${body.error}`).toBe('success');
         return body.data.result;
       };
-      const until = Date.now() + 30_000;
       let targets: Array<{ labels: { job: string; instance: string }; health: string; lastError: string }> = [];
-      while (Date.now() < until) {
-        const res = await fetch(`${prometheus}/api/v1/targets`);
-        targets = ((await res.json()) as { data: { activeTargets: typeof targets } }).data.activeTargets;
-        if (targets.length > 0 && targets.every((t) => t.health === 'up') && (await query('switchyard_rpc_errors_total')).length > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
+      // Scraped every second: every target up, and the error series there.
+      await pollUntil(
+        'every target scraped, up, with the error series',
+        async () => {
+          const res = await fetch(`${prometheus}/api/v1/targets`);
+          targets = ((await res.json()) as { data: { activeTargets: typeof targets } }).data.activeTargets;
+          return (
+            targets.length > 0 &&
+            targets.every((t) => t.health === 'up') &&
+            (await query('switchyard_rpc_errors_total')).length > 0
+          );
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      ).catch(() => undefined); // the assertions below say what was missing
       const jobs = targets.map((t) => `${t.labels.job} ${t.health} ${t.lastError}`).sort();
       expect(jobs).toEqual(['activity up ', 'auth up ', 'caddy up ', 'notes up ', 'notes up ', 'notes up ']);
 
       // RED: rate, errors, duration, for every service (and the gateway's own).
-      const services = (rows: Array<{ metric: Record<string, string> }>) => [...new Set(rows.map((r) => r.metric.service))].sort();
+      const services = (rows: Array<{ metric: Record<string, string> }>) =>
+        [...new Set(rows.map((r) => r.metric.service))].sort();
       expect(services(await query('sum by (service) (switchyard_rpc_requests_total)'))).toEqual(['activity', 'auth', 'notes']);
-      expect(services(await query('sum by (service) (switchyard_rpc_duration_seconds_bucket)'))).toEqual(['activity', 'auth', 'notes']);
+      expect(services(await query('sum by (service) (switchyard_rpc_duration_seconds_bucket)'))).toEqual([
+        'activity',
+        'auth',
+        'notes',
+      ]);
       expect(services(await query('sum by (service) (switchyard_rpc_errors_total)'))).toContain('notes');
       expect((await query('sum(caddy_http_requests_total)')).length).toBe(1);
 
@@ -264,7 +302,9 @@ describe('Prometheus (the Debian binary) against the running stack', () => {
       // Every dashboard query is valid PromQL on the real server.
       const dir = join(REPO, 'deploy/grafana/dashboards');
       for (const file of await readdir(dir)) {
-        const dashboard = JSON.parse(await readFile(join(dir, file), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+        const dashboard = JSON.parse(await readFile(join(dir, file), 'utf8')) as {
+          panels: Array<{ targets: Array<{ expr: string }> }>;
+        };
         for (const { expr } of dashboard.panels.flatMap((p) => p.targets)) {
           await query(expr.replaceAll('$service', '.*').replaceAll('$__rate_interval', '1m'));
         }

@@ -3,6 +3,7 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERNAL_HEADERS } from '@switchyard/infra/server';
+import { pollUntil } from '@switchyard/infra/testing';
 import { CADDYFILE, signUp, startGateway, startStack, type Stack } from './stack.js';
 
 // What an outsider can send through the gateway: every answer is the mesh's JSON error, and no
@@ -61,6 +62,21 @@ function send(
     for (let at = 0; at < body.length; at += 256 * 1024) req.write(body.subarray(at, at + 256 * 1024));
     req.end();
   });
+}
+
+/**
+ * Requests inside the gateway's `/api/*` routes right now, from its own metrics (Caddy 2.6
+ * counts its top-level handlers; the reverse proxy runs inside this one).
+ */
+async function inGateway(): Promise<number> {
+  const text = await (await fetch(stack.gateway.metricsUrl)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('caddy_http_requests_in_flight{') && line.includes('handler="subroute"')) {
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return sum;
 }
 
 /** Calls of `list` each notes instance has served, from its own metrics port. */
@@ -125,22 +141,22 @@ describe('oversized requests through the gateway', () => {
 describe('slow and abandoned requests through the gateway', () => {
   it('clients that go away mid-body or send a body slowly eject no instance', async () => {
     const target = new URL(stack.gateway.url);
-    // Twelve clients each send half a declared body, then hang up.
-    await Promise.all(
-      Array.from({ length: 12 }, async () => {
-        const req = request({
-          host: target.hostname,
-          port: target.port,
-          path: '/api/notes/trpc/create',
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': '2000', authorization: `Bearer ${slowToken}` },
-        });
-        req.on('error', () => undefined);
-        req.write('{"json":{"title":"' + 'x'.repeat(900));
-        await new Promise((resolve) => setTimeout(resolve, 150)); // the body's first half reaches an instance
-        req.destroy();
-      }),
-    );
+    // Twelve clients each send half a declared body and, once the gateway is proxying all of
+    // them (past its routes, no request is held back), hang up.
+    const halves = Array.from({ length: 12 }, () => {
+      const req = request({
+        host: target.hostname,
+        port: target.port,
+        path: '/api/notes/trpc/create',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': '2000', authorization: `Bearer ${slowToken}` },
+      });
+      req.on('error', () => undefined);
+      req.write('{"json":{"title":"' + 'x'.repeat(900));
+      return req;
+    });
+    await pollUntil('the 12 half bodies in the gateway', async () => (await inGateway()) >= 12);
+    for (const req of halves) req.destroy();
     // A slow body (three pieces, 200 ms apart) is an ordinary request.
     const slow = await new Promise<number>((resolve, reject) => {
       const req = request(

@@ -15,8 +15,25 @@ export interface CallRecord {
 
 export interface Load {
   readonly calls: CallRecord[];
+  /** Resolves when `maxCalls` calls are done (or the load was stopped). */
+  readonly finished: Promise<CallRecord[]>;
   /** Stops starting calls and waits for those in flight. */
   stop(): Promise<CallRecord[]>;
+}
+
+/** Options of {@link startLoad}. */
+export interface LoadOptions {
+  gatewayUrl: string;
+  token: string;
+  concurrency: number;
+  /** @default 200000 */
+  maxCalls?: number;
+  /**
+   * Whether the mesh client retries a failed call (its default policy). Without, every call is
+   * one attempt, so a failure counts what the gateway and the services did, not what the client
+   * made good.
+   */
+  clientRetries: boolean;
 }
 
 /**
@@ -24,14 +41,14 @@ export interface Load {
  * policies): `concurrency` workers each make, at random, a query (`list`) or a mutation (`create`, not
  * idempotent, so a failure after sending surfaces as OUTCOME_UNKNOWN instead of being retried).
  */
-export function startLoad(options: { gatewayUrl: string; token: string; concurrency: number; maxCalls?: number }): Load {
+export function startLoad(options: LoadOptions): Load {
   const client = createServiceClient({
     target: 'notes',
     contract: notesContract,
     url: `${options.gatewayUrl}/api/notes`,
     headers: () => ({ authorization: `Bearer ${options.token}` }),
     // The breaker would turn the handful of expected failures into fast failures of other calls.
-    policies: { breaker: false, timeoutMs: 10_000 },
+    policies: { breaker: false, timeoutMs: 10_000, ...(options.clientRetries ? {} : { maxAttempts: 1 }) },
   }).with();
   const calls: CallRecord[] = [];
   let stopping = false;
@@ -54,16 +71,15 @@ export function startLoad(options: { gatewayUrl: string; token: string; concurre
 
   let n = 0;
   const workers = Array.from({ length: options.concurrency }, async () => {
-    for (; !stopping && n < maxCalls; ) await one(Math.random() < 0.5 ? 'query' : 'mutation', n++);
+    for (; !stopping && n < maxCalls;) await one(Math.random() < 0.5 ? 'query' : 'mutation', n++);
   });
+  const finished = Promise.all(workers).then(() => calls);
   return {
     calls,
+    finished,
     async stop() {
       stopping = true;
-      await Promise.all(workers);
-      return calls;
+      return finished;
     },
   };
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -11,6 +11,7 @@ import type { AuthRouter } from '@switchyard/api-contracts';
 import {
   createTestDatabase,
   freePort,
+  pollUntil,
   spawnService,
   startTestRedis,
   type SpawnedService,
@@ -50,16 +51,62 @@ export interface GatewayOptions {
   webRoot: string;
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, output: () => string) {
-  const until = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > until) throw new Error(`${what} within ${timeoutMs} ms:\n${output().slice(-4000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+/** What a process that lost a race for its port prints (Caddy and Prometheus, both Go). */
+const PORT_TAKEN = /address already in use/;
+
+/** A process that could not bind a port chosen for it up front (someone took it meanwhile). */
+class PortTakenError extends Error {}
+
+/**
+ * Waits until `answers` holds for a process just spawned. Rejects with its output when it exits
+ * first (with {@link PortTakenError} when a port it was given was taken) or does not answer in time.
+ */
+async function awaitAnswer(
+  what: string,
+  child: ChildProcess,
+  answers: () => Promise<boolean>,
+  options: { timeoutMs: number; output: () => string },
+): Promise<void> {
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  let outcome: 'up' | 'exited';
+  try {
+    outcome = await pollUntil(what, async () => (gone() ? 'exited' : (await answers()) && 'up'), {
+      timeoutMs: options.timeoutMs,
+      intervalMs: 100,
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}:\n${options.output().slice(-4000)}`, { cause: err });
+  }
+  if (outcome === 'up') return;
+  const output = options.output().slice(-4000);
+  if (PORT_TAKEN.test(output)) throw new PortTakenError(`${what}: a port was taken:\n${output}`);
+  throw new Error(`${what}: the process exited:\n${output}`);
+}
+
+/**
+ * Runs `launch` with ports chosen up front, again with new ones when a port was taken between
+ * choosing it and the process binding it (at most 5 times).
+ */
+async function withFreshPorts<T>(launch: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch();
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt === 5) throw err;
+    }
   }
 }
 
-/** Runs Caddy (the installed `caddy` binary) with a Caddyfile, every address on a free port. */
-export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+/**
+ * Runs Caddy (the installed `caddy` binary) with a Caddyfile, every address on a free port. Caddy
+ * binds ports it is given, so they are chosen up front: a start that lost a port is made again.
+ */
+export function startGateway(options: GatewayOptions): Promise<Gateway> {
+  return withFreshPorts(() => launchGateway(options));
+}
+
+async function launchGateway(options: GatewayOptions): Promise<Gateway> {
   const [port, metricsPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
@@ -83,12 +130,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitUntil('caddy did not answer', async () => (await fetch(`${url}/api/none`)).status === 404, 20_000, () => out);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
+  await awaitAnswer(`caddy answering on ${url}`, child, async () => (await fetch(`${url}/api/none`)).status === 404, {
+    timeoutMs: 20_000,
+    output: () => out,
+  });
   return {
     child,
     url,
@@ -104,6 +149,62 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await exited;
     },
   };
+}
+
+/**
+ * The gateway's access log once it holds every request answered so far: Caddy writes an entry
+ * after its response, so this sends one more request and waits for that one's entry.
+ */
+export async function settledAccessLog(gateway: Gateway): Promise<ReturnType<Gateway['accessLog']>> {
+  const mark = `settled-${randomBytes(6).toString('hex')}`;
+  await (await fetch(`${gateway.url}/api/none`, { headers: { 'x-test-mark': mark } })).arrayBuffer();
+  const marked = (e: ReturnType<Gateway['accessLog']>[number]) => e.request.headers['X-Test-Mark']?.[0] === mark;
+  await pollUntil('the access log entry of the last request', () => gateway.accessLog().some(marked));
+  return gateway.accessLog().filter((e) => !marked(e));
+}
+
+/** How every test runs a service: its `src/main.ts` from the TypeScript sources, with the repository's Node flags. */
+export const SERVICE_COMMAND = [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'] as const;
+
+/**
+ * Starts `apps/<app>/src/main.ts` as a process and waits until it listens. It binds the ports it
+ * is given, by default port 0 for both (the ports it bound are read from its `listening` line);
+ * HOST is loopback. `env` is the whole environment besides these.
+ * @example const notes = await startService('notes', { DATABASE_URL: db.url, REDIS_URL: redis.url });
+ */
+export function startService(
+  app: string,
+  env: Record<string, string>,
+  ports: { port: number; metricsPort: number } = { port: 0, metricsPort: 0 },
+): Promise<SpawnedService> {
+  return spawnService({
+    command: SERVICE_COMMAND,
+    cwd: join(REPO, 'apps', app),
+    env: { HOST: '127.0.0.1', PORT: String(ports.port), METRICS_PORT: String(ports.metricsPort), ...env },
+  });
+}
+
+/**
+ * Creates `count` test databases, prints once which kind they are, and holds them to
+ * `TEST_DATABASE` when that is set.
+ */
+export async function createTestDatabases(count: number): Promise<TestDatabase[]> {
+  const databases = await Promise.all(Array.from({ length: count }, () => createTestDatabase()));
+  const kinds = [
+    ...new Set(databases.map((db) => (db.kind === 'postgres' ? `postgres (server on ${new URL(db.url).host})` : 'pglite'))),
+  ];
+  // Test output, not a service's log: the run says which database it used.
+  // eslint-disable-next-line no-console
+  console.log(`database: ${kinds.join(', ')}`);
+  const asked = process.env.TEST_DATABASE;
+  if (asked) {
+    const other = databases.filter((db) => db.kind !== asked);
+    if (other.length > 0) {
+      await Promise.all(databases.map((db) => db.drop().catch(() => undefined)));
+      throw new Error(`TEST_DATABASE=${asked}, but ${other.length} of the databases are ${other[0]!.kind}`);
+    }
+  }
+  return databases;
 }
 
 /** One service process of the stack, restartable on the same ports. */
@@ -161,38 +262,42 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 
   try {
-    const [authDb, notesDb, activityDb] = await Promise.all([createTestDatabase(), createTestDatabase(), createTestDatabase()]);
-    databases.push(authDb, notesDb, activityDb);
+    const [authDb, notesDb, activityDb] = await createTestDatabases(3);
+    databases.push(authDb!, notesDb!, activityDb!);
 
+    const bindFailed = (err: unknown) => /EADDRINUSE/.test((err as Error).message);
+    /** Starts a service process, again (at most 5 times) when it could not bind its port. */
+    const startBinding = async (name: string, launch: () => Promise<SpawnedService>) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await launch();
+        } catch (err) {
+          if (attempt === 5 || !bindFailed(err)) throw new Error(`${name}: ${(err as Error).message}`, { cause: err });
+        }
+      }
+    };
+    // Each process binds port 0 and says which ports it got; a restart asks for the same ones
+    // (the gateway and the other services know the instance by them). A restart that finds its
+    // port held for a moment (another socket's ephemeral port) starts again.
     const instance = async (
       name: string,
-      env: Record<string, string>,
-      ports?: { port: number; metricsPort: number },
+      env: (port: number) => Record<string, string>,
+      /** Chooses the API port up front, for a service whose environment names its own address. */
+      choosePort = false,
     ): Promise<Instance> => {
-      const { port, metricsPort } = ports ?? { port: await freePort(), metricsPort: await freePort() };
-      const run = () =>
-        spawnService({
-          command: [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'],
-          cwd: join(REPO, 'apps', name),
-          env: {
-            HOST: '127.0.0.1',
-            PORT: String(port),
-            METRICS_PORT: String(metricsPort),
-            REDIS_URL: redis.url,
-            TRUSTED_PROXIES: '127.0.0.1',
-            ...options.env,
-            ...env,
-          },
-        });
-      const first = await run();
+      const envOf = (port: number) => ({ REDIS_URL: redis.url, TRUSTED_PROXIES: '127.0.0.1', ...options.env, ...env(port) });
+      const first = await startBinding(name, async () => {
+        const port = choosePort ? await freePort() : 0;
+        return startService(name, envOf(port), { port, metricsPort: 0 });
+      });
+      const ports = { port: first.port, metricsPort: first.metricsPort };
       const self: Instance = {
         name,
-        port,
-        metricsPort,
-        url: `http://127.0.0.1:${port}`,
+        ...ports,
+        url: first.url,
         current: first,
         async restart() {
-          self.current = await run();
+          self.current = await startBinding(name, () => startService(name, envOf(ports.port), ports));
           return self.current;
         },
       };
@@ -200,33 +305,40 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return self;
     };
 
-    const auth = await instance('auth', {
-      DATABASE_URL: authDb.url,
-      AUTH_KEY_SECRET: randomBytes(32).toString('base64url'),
+    const authKeySecret = randomBytes(32).toString('base64url');
+    const auth = await instance('auth', () => ({
+      DATABASE_URL: authDb!.url,
+      AUTH_KEY_SECRET: authKeySecret,
       TRUSTED_SERVICE_KEYS: `notes=${serviceKey}`,
       COOKIE_SECURE: 'false',
       SCRYPT_COST: '1024',
-    });
-    const portsOf = async () => ({ port: await freePort(), metricsPort: await freePort() });
-    const notesPorts = await Promise.all(Array.from({ length: notesCount }, portsOf));
-    const activityPorts = await portsOf();
-    const meshInstances = [
-      `auth=${auth.url}`,
-      `notes=${notesPorts.map((p) => `http://127.0.0.1:${p.port}`).join(',')}`,
-      `activity=http://127.0.0.1:${activityPorts.port}`,
-    ].join(';');
+    }));
     // Started together, as an orchestrator would: migrations wait on their advisory lock.
-    const [activity, ...notes] = await Promise.all([
-      instance('activity', { DATABASE_URL: activityDb.url, AUTH_URL: auth.url, MESH_INSTANCES: meshInstances }, activityPorts),
-      ...notesPorts.map((ports) =>
-        instance(
-          'notes',
-          { DATABASE_URL: notesDb.url, AUTH_URL: auth.url, SERVICE_KEY: serviceKey, INSTANCE_COUNT: String(notesCount) },
-          ports,
-        ),
+    const notes = await Promise.all(
+      Array.from({ length: notesCount }, () =>
+        instance('notes', () => ({
+          DATABASE_URL: notesDb!.url,
+          AUTH_URL: auth.url,
+          SERVICE_KEY: serviceKey,
+          INSTANCE_COUNT: String(notesCount),
+        })),
       ),
-    ]);
-
+    );
+    // The status view reads every instance, its own included: activity starts once the others'
+    // ports are known, on a port chosen for it.
+    const activity = await instance(
+      'activity',
+      (port) => ({
+        DATABASE_URL: activityDb!.url,
+        AUTH_URL: auth.url,
+        MESH_INSTANCES: [
+          `auth=${auth.url}`,
+          `notes=${notes.map((n) => n.url).join(',')}`,
+          `activity=http://127.0.0.1:${port}`,
+        ].join(';'),
+      }),
+      true,
+    );
     const corsOrigins = options.corsOrigins ?? ['https://app.example.test'];
     const upstreams = {
       auth: [`127.0.0.1:${auth.port}`],
@@ -273,7 +385,9 @@ export async function startPrometheus(stack: Stack): Promise<{ prometheus: strin
   const byHost = new Map<string, number>();
   for (const service of mesh.services) {
     const instances = stack.instances.filter((i) => i.name === service.name);
-    instances.forEach((instance, i) => byHost.set(service.instances > 1 ? `${service.name}-${i + 1}` : service.name, instance.metricsPort));
+    instances.forEach((instance, i) =>
+      byHost.set(service.instances > 1 ? `${service.name}-${i + 1}` : service.name, instance.metricsPort),
+    );
   }
   byHost.set('caddy', Number(new URL(stack.gateway.metricsUrl).port));
   config.global = { ...config.global, scrape_interval: '1s', evaluation_interval: '1s' };
@@ -289,6 +403,15 @@ export async function startPrometheus(stack: Stack): Promise<{ prometheus: strin
   }
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-prometheus-'));
   await writeFile(join(dir, 'prometheus.yml'), stringify(config));
+  try {
+    return await withFreshPorts(() => launchPrometheus(dir));
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function launchPrometheus(dir: string): Promise<{ prometheus: string; stopPrometheus: () => Promise<void> }> {
   const port = await freePort();
   const child = spawn(
     'prometheus',
@@ -304,24 +427,23 @@ export async function startPrometheus(stack: Stack): Promise<{ prometheus: strin
   child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const prometheus = `http://127.0.0.1:${port}`;
+  await awaitAnswer('prometheus ready', child, async () => (await fetch(`${prometheus}/-/ready`)).ok, {
+    timeoutMs: 30_000,
+    output: () => out,
+  });
   const stopPrometheus = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
     await rm(dir, { recursive: true, force: true });
   };
-  try {
-    await waitUntil('prometheus did not become ready', async () => (await fetch(`${prometheus}/-/ready`)).ok, 30_000, () => out);
-  } catch (err) {
-    child.kill('SIGKILL');
-    await stopPrometheus();
-    throw err;
-  }
   return { prometheus, stopPrometheus };
 }
 
 /** Registers an account through the gateway and signs it in: its access token. */
 export async function signUp(gatewayUrl: string, email: string, password: string): Promise<string> {
-  const auth = createTRPCClient<AuthRouter>({ links: [httpLink({ url: `${gatewayUrl}/api/auth/trpc`, transformer: superjson })] });
+  const auth = createTRPCClient<AuthRouter>({
+    links: [httpLink({ url: `${gatewayUrl}/api/auth/trpc`, transformer: superjson })],
+  });
   await auth.register.mutate({ email, password });
   return (await auth.login.mutate({ email, password })).accessToken;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawnService, startTestRedis, type SpawnedService, type TestRedis } from '@switchyard/infra/testing';
+import { pollUntil, spawnService, startTestRedis, type SpawnedService, type TestRedis } from '@switchyard/infra/testing';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const INSTANCES = ['auth', 'notes-1', 'notes-2', 'notes-3', 'activity'];
@@ -48,18 +48,26 @@ async function runDev() {
     startTimeoutMs: 120_000,
   });
   runs.push(dev);
-  const until = Date.now() + 90_000;
-  const listening = () => INSTANCES.every((name) => new RegExp(`(^|: )${name}\\s*\\|.*"msg":"[a-z]+ listening"`, 'm').test(dev.output()));
-  while (!(dev.output().includes('dev: Ctrl-C stops everything.') && listening())) {
-    if (Date.now() > until) throw new Error(`the mesh did not start:\n${dev.output().slice(-5000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  const listening = () =>
+    INSTANCES.every((name) => new RegExp(`(^|: )${name}\\s*\\|.*"msg":"[a-z]+ listening"`, 'm').test(dev.output()));
+  try {
+    await pollUntil(
+      'the mesh printed and every instance listening',
+      () => dev.output().includes('dev: Ctrl-C stops everything.') && listening(),
+      {
+        timeoutMs: 90_000,
+        intervalMs: 100,
+      },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}:\n${dev.output().slice(-5000)}`, { cause: err });
   }
   const gateway = /dev: {3}gateway {3}(http:\/\/127\.0\.0\.1:\d+)\//.exec(dev.output())![1]!;
-  // Caddy's first health checks.
-  const ready = Date.now() + 10_000;
-  while ((await fetch(`${gateway}/api/notes/trpc/list`).catch(() => undefined))?.status !== 401 && Date.now() < ready) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  // Caddy routes to notes once its first active health checks passed: then a call without a token gets 401.
+  await pollUntil('the gateway routing to notes', async () => (await fetch(`${gateway}/api/notes/trpc/list`)).status === 401, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
   return { dev, gateway };
 }
 
@@ -91,25 +99,37 @@ describe('npm run dev', () => {
     const home = await fetch(`${first.gateway}/`);
     expect(home.status).toBe(200);
     expect(await home.text()).toMatch(/<title>Switchyard<\/title>[\s\S]*<script type="module"/);
-    const example = spawnSync('npm', ['start', '--silent', '-w', 'examples/list-notes', '--', credentials.email, credentials.password], {
-      cwd: REPO,
-      encoding: 'utf8',
-      env: { ...process.env, SWITCHYARD_URL: first.gateway },
-      timeout: 60_000,
-    });
+    const example = spawnSync(
+      'npm',
+      ['start', '--silent', '-w', 'examples/list-notes', '--', credentials.email, credentials.password],
+      {
+        cwd: REPO,
+        encoding: 'utf8',
+        env: { ...process.env, SWITCHYARD_URL: first.gateway },
+        timeout: 60_000,
+      },
+    );
     expect(example.status, `${example.stdout}${example.stderr}`).toBe(0);
     expect(example.stdout).toContain('1 note(s) for dev@example.com, newest: "survives restarts"');
     // The 3 notes instances share one database: each of them finds the note (once Caddy's health
     // checks have seen it up).
     const servedGet = (name: string) => new RegExp(`(^|: )${name}\\s*\\|.*"procedure":"get"`, 'm').test(first.dev.output());
-    const until = Date.now() + 15_000;
-    while (!['notes-1', 'notes-2', 'notes-3'].every(servedGet) && Date.now() < until) {
-      const res = await fetch(`${first.gateway}/api/notes/trpc/get?input=${encodeURIComponent(JSON.stringify({ json: { id } }))}`, {
-        headers: { authorization: `Bearer ${token}` },
-      });
-      expect(res.status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const statuses = new Set<number>();
+    await pollUntil(
+      'every notes instance serving a get of the note',
+      async () => {
+        const res = await fetch(
+          `${first.gateway}/api/notes/trpc/get?input=${encodeURIComponent(JSON.stringify({ json: { id } }))}`,
+          {
+            headers: { authorization: `Bearer ${token}` },
+          },
+        );
+        statuses.add(res.status);
+        return ['notes-1', 'notes-2', 'notes-3'].every(servedGet);
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    ).catch(() => undefined); // the assertions below say which instance did not serve it
+    expect([...statuses]).toEqual([200]);
     for (const name of ['notes-1', 'notes-2', 'notes-3']) expect(servedGet(name), name).toBe(true);
 
     first.dev.signal('SIGINT'); // Ctrl-C: the whole process group
@@ -120,13 +140,18 @@ describe('npm run dev', () => {
     expect(new Set(pids).size).toBe(INSTANCES.length);
     for (const pid of new Set(pids)) expect(() => process.kill(pid, 0), `pid ${pid} still runs`).toThrow();
     for (const name of INSTANCES) {
-      expect(new RegExp(`(^|: )${name}\\s*\\|.*"clean":true,"msg":"[a-z]+ stopped"`, 'm').test(first.dev.output()), name).toBe(true);
+      expect(new RegExp(`(^|: )${name}\\s*\\|.*"clean":true,"msg":"[a-z]+ stopped"`, 'm').test(first.dev.output()), name).toBe(
+        true,
+      );
     }
 
     const second = await runDev();
-    const fetched = await fetch(`${second.gateway}/api/notes/trpc/get?input=${encodeURIComponent(JSON.stringify({ json: { id } }))}`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
+    const fetched = await fetch(
+      `${second.gateway}/api/notes/trpc/get?input=${encodeURIComponent(JSON.stringify({ json: { id } }))}`,
+      {
+        headers: { authorization: `Bearer ${token}` },
+      },
+    );
     expect(fetched.status).toBe(200);
     // The note, and its author from auth (whose account and signing key survived too).
     expect(((await fetched.json()) as { result: { data: { json: unknown } } }).result.data.json).toMatchObject({
