@@ -5,12 +5,11 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineContract } from '@switchyard/api-contracts';
-import { loadConfig, portVar, serviceEnvShape } from '../config/config.js';
-import { createLogger } from '../logging/logger.js';
 import { createRedisClient, type Redis } from '../redis/redis-client.js';
-import { createService, type Service } from '../server/service.js';
-import { captureLogs, type LogCapture } from '../testing/log-capture.js';
+import type { LogCapture } from '../testing/log-capture.js';
+import { pollUntil } from '../testing/poll.js';
 import { startTestRedis, type TestRedis } from '../testing/redis-server.js';
+import { startTestService, type TestService } from '../testing/test-service.js';
 import { implement } from '../trpc/implement.js';
 import { ACCESS_TOKEN, createAccessTokenVerifier } from './access-token.js';
 import { Revocations } from './revocations.js';
@@ -85,7 +84,7 @@ function sign(claims: Claims = {}, header: Record<string, unknown> = {}, key = e
 }
 
 const USER = randomUUID();
-let service: Service;
+let service: TestService;
 let url = '';
 let logs: LogCapture;
 
@@ -105,23 +104,16 @@ beforeAll(async () => {
   });
   jwksUrl = `${await listen(jwks)}/.well-known/jwks.json`;
   trapUrl = await listen(trap);
-  const config = loadConfig(z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) }), {
-    HOST: '127.0.0.1',
-    DRAIN_DELAY_MS: '0',
-  });
-  logs = captureLogs();
-  service = createService({
+  service = await startTestService({
     name: 'guarded',
     router,
-    config,
-    logger: createLogger({ service: 'guarded', destination: logs.stream }),
     verifyAccessToken: createAccessTokenVerifier({ jwksUrl, jwksCooldownMs: 60_000 }),
   });
-  url = (await service.start()).url;
+  ({ url, logs } = service);
 });
 
 afterAll(async () => {
-  await service?.shutdown('done');
+  await service?.close();
   jwks?.close();
   trap?.close();
 });
@@ -223,9 +215,9 @@ describe('access tokens', () => {
 describe('revocation on every instance', () => {
   let redis: TestRedis;
   const clients: Redis[] = [];
-  const services: Service[] = [];
+  const services: TestService[] = [];
   afterAll(async () => {
-    await Promise.all(services.map((s) => s.shutdown('done')));
+    await Promise.all(services.map((s) => s.close()));
     for (const c of clients) c.disconnect();
     await redis?.stop();
   });
@@ -234,25 +226,20 @@ describe('revocation on every instance', () => {
     redis = await startTestRedis();
     const urls: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const client = createRedisClient({ url: redis.url, role: 'request', name: `rev-${i}` });
+      // A long command timeout: a Redis round trip on a request would wait for it (see below).
+      const client = createRedisClient({ url: redis.url, role: 'request', name: `rev-${i}`, commandTimeoutMs: 5_000 });
       const subscriber = createRedisClient({ url: redis.url, role: 'blocking', name: `rev-sub-${i}` });
       clients.push(client, subscriber);
       await new Promise((resolve) => client.once('ready', resolve));
       const revocations = new Revocations(ACCESS_TOKEN.lifetimeSeconds * 1000);
       await revocations.follow(client, subscriber);
-      const config = loadConfig(z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) }), {
-        HOST: '127.0.0.1',
-        DRAIN_DELAY_MS: '0',
-      });
-      const svc = createService({
+      const svc = await startTestService({
         name: 'guarded',
         router,
-        config,
-        logger: createLogger({ service: 'guarded', destination: captureLogs().stream }),
         verifyAccessToken: createAccessTokenVerifier({ jwksUrl, revokedBefore: revocations.revokedBefore }),
       });
       services.push(svc);
-      urls.push((await svc.start()).url);
+      urls.push(svc.url);
     }
     const token = await sign({ iat: now() - 2 });
     const ask = (u: string) =>
@@ -263,20 +250,18 @@ describe('revocation on every instance', () => {
     const publisher = clients[0]!;
     const revokedAt = Date.now();
     await Revocations.publish(publisher, USER);
-    let statuses: number[] = [];
-    while (Date.now() - revokedAt < 1_000) {
-      statuses = await Promise.all(urls.map(ask));
-      if (statuses.every((s) => s === 401)) break;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    expect(statuses).toEqual([401, 401, 401]);
+    await pollUntil('every instance refusing the token', async () => (await Promise.all(urls.map(ask))).every((s) => s === 401), {
+      intervalMs: 10,
+    });
+    // The documented bound: the announcement itself reaches the instances in milliseconds.
     expect(Date.now() - revokedAt).toBeLessThan(1_000);
-    // Redis frozen: verification still answers at once (no Redis round trip per request).
+    // Redis frozen: verification still answers (no Redis round trip per request, which would
+    // wait for the 5 s command timeout; 2 s is room for a loaded machine).
     redis.pause();
     try {
       const t0 = performance.now();
-      expect(await ask(urls[0]!)).toBe(401);
-      expect(performance.now() - t0).toBeLessThan(100);
+      expect(await Promise.all(urls.map(ask))).toEqual([401, 401, 401]);
+      expect(performance.now() - t0).toBeLessThan(2_000);
     } finally {
       redis.resume();
     }

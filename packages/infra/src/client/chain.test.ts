@@ -3,12 +3,11 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineContract } from '@switchyard/api-contracts';
-import { loadConfig, portVar, serviceEnvShape } from '../config/config.js';
-import { createLogger } from '../logging/logger.js';
 import { startTracing, type Tracing } from '../otel-sdk/start-tracing.js';
 import { now, remainingMs } from '../policies/deadline.js';
-import { createService, type Service } from '../server/service.js';
-import { captureLogs, type LogCapture } from '../testing/log-capture.js';
+import type { Service } from '../server/service.js';
+import type { LogCapture } from '../testing/log-capture.js';
+import { startTestService } from '../testing/test-service.js';
 import { implement } from '../trpc/implement.js';
 import { createServiceClient, type ServiceClient } from './service-client.js';
 
@@ -27,10 +26,9 @@ interface Node {
 }
 
 async function startNode(name: string, next: ServiceClient<typeof chainContract> | undefined): Promise<Node> {
-  const logs = captureLogs();
   const router = implement(chainContract, {
     hop: async ({ ctx }) => {
-      // Simulate work before calling on, so each hop's budget is visibly smaller.
+      // Work before calling on: the time it takes is what each hop's smaller budget shows.
       await new Promise((resolve) => setTimeout(resolve, 20));
       const own = {
         service: name,
@@ -42,19 +40,11 @@ async function startNode(name: string, next: ServiceClient<typeof chainContract>
       return { hops: [own, ...rest] };
     },
   });
-  const config = loadConfig(z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) }), {
-    HOST: '127.0.0.1',
-    DRAIN_DELAY_MS: '0',
-    TRUSTED_SERVICE_KEYS: `a=${KEYS.a};b=${KEYS.b}`,
-  });
-  const service = createService({
+  const { service, url, logs } = await startTestService({
     name,
     router,
-    config,
-    logger: createLogger({ service: name, destination: logs.stream }),
-    trustedServiceKeys: config.TRUSTED_SERVICE_KEYS!,
+    env: { TRUSTED_SERVICE_KEYS: `a=${KEYS.a};b=${KEYS.b}` },
   });
-  const { url } = await service.start();
   return { name, service, url, logs };
 }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ZodError } from 'zod';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
 import { withFallback } from './fallback.js';
 import { createServiceClient } from './service-client.js';
@@ -34,8 +35,14 @@ describe('typed fallback', () => {
   });
 
   it('checks the fallback against the output schema at run time', async () => {
+    downstream.state.mode = 'ok';
     const client = createServiceClient({ target: 'downstream', contract: downstreamContract, url: downstream.address.url });
     const bad = { ok: false } as unknown as { ok: true };
-    await expect(withFallback(downstreamContract, 'work', client.with().work.query({}), bad)).rejects.toThrow();
+    const call = client.with().work.query({ n: 2 });
+    const refused = await withFallback(downstreamContract, 'work', call, bad).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ZodError);
+    expect((refused as ZodError).issues).toMatchObject([{ path: ['ok'], code: 'invalid_value' }]);
+    // The call itself was made and is awaited here, so that it does not outlive the test.
+    expect(await call).toEqual({ ok: true, n: 2 });
   });
 });

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, request } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { TRPCClientError } from '@trpc/client';
@@ -7,10 +8,12 @@ import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { now } from '../policies/deadline.js';
 import { createRedisClient } from '../redis/redis-client.js';
+import { pollUntil } from '../testing/poll.js';
 import { startTestRedis } from '../testing/redis-server.js';
 import { startFaultProxy } from './fixtures/fault-proxy.js';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
 import { createServiceClient } from './service-client.js';
+import { gatewayErrorBody as caddyError, rateLimitedBody as rateLimited } from '../testing/error-bodies.js';
 
 const appCodeOf = (error: unknown) =>
   error instanceof TRPCClientError ? (error.data as { appCode?: string } | undefined)?.appCode : undefined;
@@ -48,7 +51,9 @@ describe('retries through a connection-resetting proxy', () => {
       .catch((e: unknown) => e);
     expect(appCodeOf(error)).toBe('OUTCOME_UNKNOWN');
     expect((error as TRPCClientError<never>).data).toMatchObject({ retryable: false, httpStatus: 502 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // It ran (the proxy cut the answer, not the request), and once: the call has ended, so no
+    // attempt can follow.
+    await pollUntil('the mutation ran', () => downstream.state.calls.record !== undefined);
     expect(downstream.state.calls.record).toBe(1);
     expect(proxy.resets).toBe(1);
   });
@@ -149,6 +154,7 @@ async function offerLoad(
           .catch(() => undefined),
       );
     }
+    // The pace of the offered load (20 calls per 100 ms) is what the budget is measured against.
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await Promise.all(inFlight);
@@ -196,4 +202,124 @@ describe('the retry budget', () => {
     expect(attempts).toBeGreaterThan(offered);
     expect(exhausted).toBeGreaterThan(0);
   }, 30_000);
+});
+
+/** An answer the gateway gives itself instead of forwarding. */
+interface GatewayAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body: string;
+}
+
+/**
+ * A gateway in front of a real downstream: it answers the next requests from `script` (in order),
+ * then forwards. `seen` records when each request arrived.
+ */
+async function behindGateway() {
+  const downstream = await startDownstream();
+  const script: GatewayAnswer[] = [];
+  const seen: Array<{ path: string; at: number; answered: number }> = [];
+  const gateway = createHttpServer((req, res) => {
+    const answer = script.shift();
+    seen.push({ path: req.url!.split('?')[0]!, at: Date.now(), answered: answer?.status ?? 0 });
+    if (answer) {
+      req.resume();
+      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body);
+      return;
+    }
+    const upstream = request(`${downstream.address.url}${req.url}`, { method: req.method, headers: req.headers }, (reply) => {
+      res.writeHead(reply.statusCode!, reply.headers);
+      reply.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+  cleanup.push(
+    () => downstream.service.shutdown('done'),
+    () => new Promise((resolve) => gateway.close(resolve)),
+  );
+  const registry = new Registry();
+  const client = createServiceClient({
+    target: 'downstream',
+    contract: downstreamContract,
+    url: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`,
+    registry,
+    policies: { maxAttempts: 3, backoff: { baseMs: 5, capMs: 20 }, breaker: false },
+  });
+  return { downstream, script, seen, client, registry };
+}
+
+describe('retries of answers a later attempt can pass (429, 502, 503, 504), honouring Retry-After', () => {
+  it.each([
+    [502, 'maybe-sent'],
+    [503, '503'],
+    [504, 'maybe-sent'],
+  ])('a query answered %i by the gateway is retried and succeeds', async (status, reason) => {
+    const { downstream, script, seen, client, registry } = await behindGateway();
+    script.push({ status, body: caddyError(status === 504 ? 'DEADLINE_EXCEEDED' : 'UPSTREAM_UNAVAILABLE') });
+    expect(await client.with().work.query({ n: 1 })).toEqual({ ok: true, n: 1 });
+    expect(seen.map((r) => r.answered)).toEqual([status, 0]);
+    expect(downstream.state.calls.work).toBe(1);
+    expect(await registry.metrics()).toContain(
+      `switchyard_client_retries_total{target="downstream",procedure="work",reason="${reason}"} 1`,
+    );
+  });
+
+  it('a 429 is retried once its Retry-After (delta-seconds) has passed', async () => {
+    const { script, seen, client } = await behindGateway();
+    script.push({ status: 429, headers: { 'retry-after': '1' }, body: rateLimited });
+    expect(await client.with().work.query({ n: 2 })).toEqual({ ok: true, n: 2 });
+    expect(seen.map((r) => r.answered)).toEqual([429, 0]);
+    // Not before the second it asked for (the backoff alone would be at most 20 ms).
+    expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(1_000 - 5);
+  });
+
+  it('a 429 is retried once its Retry-After (HTTP date) has passed', async () => {
+    const { script, seen, client } = await behindGateway();
+    const retryAt = new Date(Date.now() + 2_000).toUTCString();
+    script.push({ status: 429, headers: { 'retry-after': retryAt }, body: rateLimited });
+    expect(await client.with().work.query({ n: 3 })).toEqual({ ok: true, n: 3 });
+    expect(seen.map((r) => r.answered)).toEqual([429, 0]);
+    // The date is whole seconds: the retry comes at it, 1 to 2 s after the refusal.
+    expect(seen[1]!.at).toBeGreaterThanOrEqual(Date.parse(retryAt) - 5);
+    expect(seen[1]!.at - seen[0]!.at).toBeGreaterThan(900);
+  });
+
+  it('a Retry-After beyond the deadline ends the call with the 429 at once instead of waiting', async () => {
+    const { script, seen, client } = await behindGateway();
+    script.push({ status: 429, headers: { 'retry-after': '30' }, body: rateLimited });
+    const t0 = now();
+    const error = await client
+      .with()
+      .work.query({ n: 4 })
+      .catch((e: unknown) => e);
+    expect(appCodeOf(error)).toBe('RATE_LIMITED');
+    expect((error as TRPCClientError<never>).data).toMatchObject({ httpStatus: 429 });
+    expect(seen).toHaveLength(1);
+    // Ended by the answer, not by the client's 5 s timeout nor the 30 s wait.
+    expect(now() - t0).toBeLessThan(2_500);
+  });
+
+  it('a non-idempotent mutation answered 502 by the gateway (it may have run) is not repeated: OUTCOME_UNKNOWN', async () => {
+    const { downstream, script, seen, client } = await behindGateway();
+    script.push({ status: 502, body: caddyError('UPSTREAM_UNAVAILABLE') });
+    const error = await client
+      .with()
+      .record.mutate({ id: 'gw' })
+      .catch((e: unknown) => e);
+    expect(appCodeOf(error)).toBe('OUTCOME_UNKNOWN');
+    expect((error as TRPCClientError<never>).data).toMatchObject({ retryable: false });
+    expect(seen).toHaveLength(1);
+    expect(downstream.state.calls.record).toBeUndefined();
+  });
+
+  it('a non-idempotent mutation refused with 429 (no handler ran) is retried after its Retry-After', async () => {
+    const { downstream, script, seen, client } = await behindGateway();
+    script.push({ status: 429, headers: { 'retry-after': '1' }, body: rateLimited });
+    expect(await client.with().record.mutate({ id: 'limited' })).toEqual({ count: 1 });
+    expect(seen.map((r) => r.answered)).toEqual([429, 0]);
+    expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(1_000 - 5);
+    expect(downstream.state.calls.record).toBe(1);
+  });
 });

@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { request, type IncomingMessage } from 'node:http';
 import { createTRPCClient, httpBatchLink, httpBatchStreamLink, httpLink } from '@trpc/client';
 import superjson from 'superjson';
@@ -5,14 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineContract, type RouterOf } from '@switchyard/api-contracts';
 import { TokenRejectedError } from '../auth/access-token.js';
-import { loadConfig, portVar, serviceEnvShape } from '../config/config.js';
 import { SwitchyardError } from '../errors/switchyard-error.js';
-import { createLogger } from '../logging/logger.js';
-import { captureLogs } from '../testing/log-capture.js';
+import { pollUntil } from '../testing/poll.js';
+import { startTestService, type TestService } from '../testing/test-service.js';
 import { implement } from '../trpc/implement.js';
 import { remainingMs } from '../policies/deadline.js';
 import { createFastTrpc } from './fast-adapter.js';
-import { createService, type Service } from '../server/service.js';
 
 // Differential tests: one corpus of requests, sent to the same service behind the fast path and
 // behind tRPC's stock node-http adapter, must get the same status, body and headers.
@@ -127,25 +126,23 @@ const router = implement(contract, {
   },
 });
 
-const Env = z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) });
-const config = loadConfig(Env, { HOST: '127.0.0.1', DRAIN_DELAY_MS: '0', MAX_BATCH_SIZE: '5', MAX_BODY_BYTES: '2048' });
+const env = { MAX_BATCH_SIZE: '5', MAX_BODY_BYTES: '2048' };
 const verifyAccessToken = (token: string) =>
   token === 'good'
     ? Promise.resolve({ user: { id: 'u-1', roles: [] }, tokenId: 't', sessionId: undefined, issuedAt: 0, expiresAt: 0 })
     : Promise.reject(new TokenRejectedError('bad signature'));
 
-const services: Service[] = [];
+const services: TestService[] = [];
 const urls = { fast: '', stock: '' };
 beforeAll(async () => {
   for (const adapter of ['fast', 'stock'] as const) {
-    const logger = createLogger({ service: 'diff', destination: captureLogs().stream });
-    const service = createService({ name: 'diff', router, config, logger, verifyAccessToken, adapter });
+    const service = await startTestService({ name: 'diff', router, env, verifyAccessToken, adapter });
     services.push(service);
-    urls[adapter] = (await service.start()).url;
+    urls[adapter] = service.url;
   }
 });
 afterAll(async () => {
-  await Promise.all(services.map((s) => s.shutdown('test done')));
+  await Promise.all(services.map((s) => s.close()));
 });
 
 interface Probe {
@@ -518,22 +515,32 @@ describe('the fast tRPC path against the stock adapter', () => {
 
   it('a client that goes away in the middle of a body costs nothing: the service keeps answering', async () => {
     const { port } = new URL(urls.fast);
-    await new Promise<void>((resolve) => {
+    // The service's side of the request, as node's diagnostics channel hands it over.
+    let received: IncomingMessage | undefined;
+    const onRequest = (message: unknown) => {
+      const { request: req } = message as { request: IncomingMessage };
+      if (req.url === '/trpc/save' && req.headers['x-test'] === 'goes-away') received = req;
+    };
+    subscribe('http.server.request.start', onRequest);
+    try {
       const req = request({
         host: '127.0.0.1',
         port,
         method: 'POST',
         path: '/trpc/save',
-        headers: { 'content-type': 'application/json', 'content-length': '500' },
+        headers: { 'content-type': 'application/json', 'content-length': '500', 'x-test': 'goes-away' },
       });
       req.on('error', () => undefined);
       req.write('{"json":{"at":');
-      setTimeout(() => {
-        req.destroy();
-        resolve();
-      }, 100);
-    });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+      // The client leaves once the service is reading the body, and the service sees it go.
+      const server = await pollUntil('the service reading the body', () => received);
+      const closed = new Promise((resolve) => server.once('close', resolve));
+      req.destroy();
+      await closed;
+      expect(server.complete).toBe(false);
+    } finally {
+      unsubscribe('http.server.request.start', onRequest);
+    }
     const res = await fetch(`${urls.fast}/trpc/greet?input=${q({ json: { name: 'still here' } })}`);
     expect(res.status).toBe(200);
   });

@@ -3,12 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineContract } from '@switchyard/api-contracts';
-import { loadConfig, portVar, serviceEnvShape } from '../config/config.js';
-import { createLogger } from '../logging/logger.js';
+import { createAccessTokenVerifier } from '../auth/access-token.js';
 import { createRedisClient, type Redis } from '../redis/redis-client.js';
-import { createService, type Service } from '../server/service.js';
-import { captureLogs } from '../testing/log-capture.js';
 import { startTestRedis, type TestRedis } from '../testing/redis-server.js';
+import { startTestService, type TestService } from '../testing/test-service.js';
+import { startTestTokenIssuer, type TestTokenIssuer } from '../testing/token-issuer.js';
 import { implement } from '../trpc/implement.js';
 import { IdempotencyStore } from './idempotency-store.js';
 
@@ -23,48 +22,53 @@ const contract = defineContract({
 
 let redis: TestRedis;
 let client: Redis;
-let service: Service;
+let issuer: TestTokenIssuer;
+let svc: TestService;
 let url: string;
 const executions: number[] = [];
 
 beforeAll(async () => {
   redis = await startTestRedis();
+  issuer = await startTestTokenIssuer();
   client = createRedisClient({ url: redis.url, role: 'request', name: 'idem' });
   await new Promise((resolve) => client.once('ready', resolve));
   const router = implement(contract, {
     charge: async ({ input }) => {
       executions.push(input.amount);
+      // The charge takes a while, so that duplicates sent with it arrive while it runs (they
+      // wait for its result): the overlap is what the concurrent test is about.
       await sleep(100);
       if (input.fail) throw new Error('card declined (internal)');
       return { chargeId: randomUUID(), amount: input.amount, at: new Date() };
     },
   });
-  const config = loadConfig(z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) }), {
-    HOST: '127.0.0.1',
-    DRAIN_DELAY_MS: '0',
-  });
-  service = createService({
+  svc = await startTestService({
     name: 'payments',
     router,
-    config,
-    logger: createLogger({ service: 'payments', destination: captureLogs().stream }),
+    // Addresses are told apart by X-Forwarded-For from the test's own (trusted) address.
+    env: { TRUSTED_PROXIES: '127.0.0.1' },
     idempotency: new IdempotencyStore({ redis: client, prefix: 'payments:idem' }),
+    verifyAccessToken: createAccessTokenVerifier({ jwksUrl: issuer.jwksUrl }),
   });
-  url = (await service.start()).url;
+  url = svc.url;
 });
 
 afterAll(async () => {
-  await service?.shutdown('done');
+  await svc?.close();
+  await issuer?.close();
   client?.disconnect();
   await redis?.stop();
 });
 
-const charge = (input: object, key?: string) =>
+const charge = (input: object, key?: string, headers: Record<string, string> = {}) =>
   fetch(`${url}/trpc/charge`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+    headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}), ...headers },
     body: JSON.stringify({ json: input }),
   });
+
+const chargeIdOf = async (res: Response) =>
+  ((await res.json()) as { result: { data: { json: { chargeId: string } } } }).result.data.json.chargeId;
 
 describe('Idempotency-Key', () => {
   it('10 concurrent sends of one mutation with one key: one execution, ten identical results', async () => {
@@ -95,6 +99,34 @@ describe('Idempotency-Key', () => {
     const before = executions.length;
     expect((await charge({ amount: 5, fail: true }, key)).status).toBe(500);
     expect((await charge({ amount: 5, fail: true }, key)).status).toBe(500);
+    expect(executions.length - before).toBe(2);
+  });
+
+  it('is scoped per caller: two users with one key and input do not share a result', async () => {
+    const key = `key-${randomUUID()}`;
+    const [ada, bob] = [randomUUID(), randomUUID()];
+    const as = async (user: string) => ({ authorization: `Bearer ${await issuer.sign(user)}` });
+    const before = executions.length;
+    const first = await charge({ amount: 7 }, key, await as(ada));
+    const second = await charge({ amount: 7 }, key, await as(bob));
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const [adaCharge, bobCharge] = [await chargeIdOf(first), await chargeIdOf(second)];
+    expect(bobCharge).not.toBe(adaCharge);
+    expect(executions.length - before).toBe(2);
+    // Each one's repeat replays their own result (with a new token: the caller is the user).
+    expect(await chargeIdOf(await charge({ amount: 7 }, key, await as(ada)))).toBe(adaCharge);
+    expect(await chargeIdOf(await charge({ amount: 7 }, key, await as(bob)))).toBe(bobCharge);
+    expect(executions.length - before).toBe(2);
+  });
+
+  it('is scoped per caller: two client addresses with one key and input do not share a result', async () => {
+    const key = `key-${randomUUID()}`;
+    const from = (ip: string) => ({ 'x-forwarded-for': ip });
+    const before = executions.length;
+    const first = await chargeIdOf(await charge({ amount: 8 }, key, from('198.51.100.1')));
+    const second = await chargeIdOf(await charge({ amount: 8 }, key, from('198.51.100.2')));
+    expect(second).not.toBe(first);
+    expect(await chargeIdOf(await charge({ amount: 8 }, key, from('198.51.100.1')))).toBe(first);
     expect(executions.length - before).toBe(2);
   });
 

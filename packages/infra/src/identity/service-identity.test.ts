@@ -78,16 +78,20 @@ describe('service identity', () => {
 });
 
 describe('credential parsing and checking', () => {
-  it.each(['', 'notes', 'notes=', 'Notes=0123456789abcdef', 'notes=short', 'notes=0123456789abcdef,bad key with spaces'])(
-    'rejects the spec %j',
-    (spec) => {
-      if (spec === '') {
-        expect(parseTrustedServiceKeys(spec).size).toBe(0);
-        return;
-      }
-      expect(() => parseTrustedServiceKeys(spec)).toThrow();
-    },
-  );
+  it('reads an empty spec as no trusted service', () => {
+    expect(parseTrustedServiceKeys('').size).toBe(0);
+    expect(parseTrustedServiceKeys(' ; ').size).toBe(0);
+  });
+
+  it.each([
+    ['notes', /^a service name must match /],
+    ['notes=', /^keys of "notes" must be 16-256 characters/],
+    ['Notes=0123456789abcdef', /^a service name must match .* \(entry "Notes"\)$/],
+    ['notes=short', /^keys of "notes" must be 16-256 characters/],
+    ['notes=0123456789abcdef,bad key with spaces', /^keys of "notes" must be 16-256 characters/],
+  ])('rejects the spec %j, naming what is wrong', (spec, message) => {
+    expect(() => parseTrustedServiceKeys(spec)).toThrow(message);
+  });
 
   it.each([
     '',

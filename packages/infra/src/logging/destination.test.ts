@@ -41,6 +41,8 @@ describe('LineDestination', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     child.stdout.pause();
+    // Nobody reads the pipe for a while: the slow reader is what is tested (the child fills the
+    // pipe, exits, and must still hand over every line).
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const chunks: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));

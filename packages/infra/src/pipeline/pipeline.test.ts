@@ -1,11 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Contract } from '@switchyard/api-contracts';
-import { loadConfig, portVar, serviceEnvShape } from '../config/config.js';
 import { SwitchyardError } from '../errors/switchyard-error.js';
-import { createLogger } from '../logging/logger.js';
-import { createService, type Service } from '../server/service.js';
-import { captureLogs } from '../testing/log-capture.js';
+import { startTestService, type TestService } from '../testing/test-service.js';
 import { implement } from './implement.js';
 import type { Step } from './call.js';
 
@@ -32,19 +29,16 @@ const router = implement(
   { steps: [tag] },
 );
 
-const TestEnv = z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) });
-const services: Service[] = [];
+const services: TestService[] = [];
 
 async function serve(adapter: 'fast' | 'stock'): Promise<string> {
-  const config = loadConfig(TestEnv, { HOST: '127.0.0.1', DRAIN_DELAY_MS: '0' });
-  const logger = createLogger({ service: 'pipeline', destination: captureLogs().stream });
-  const service = createService({ name: 'pipeline', router, config, logger, adapter });
+  const service = await startTestService({ name: 'pipeline', router, adapter });
   services.push(service);
-  return (await service.start()).url;
+  return service.url;
 }
 
 afterAll(async () => {
-  await Promise.all(services.map((s) => s.shutdown('done')));
+  await Promise.all(services.map((s) => s.close()));
 });
 
 const query = (url: string, name: string) =>

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MAX_TIMEOUT_MS } from '@switchyard/api-contracts';
 import { AttemptTimers, type TimedNode } from './attempt-timers.js';
 
@@ -8,40 +8,50 @@ class Node implements TimedNode {
   timedList: TimedNode['timedList'] = undefined;
   expiresAt = 0;
   firedAt: number | undefined;
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
   expire(): void {
-    this.firedAt = performance.now();
+    this.firedAt = this.clock();
   }
 }
 
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 describe('attempt timers', () => {
-  it('expire each node at its own time (same and different timeouts), never a removed one', async () => {
-    const timers = new AttemptTimers();
-    const t0 = performance.now();
-    const a = new Node('a');
-    const b = new Node('b');
-    const c = new Node('c');
-    const gone = new Node('gone');
-    const d = new Node('d');
+  it('expire each node at its own time (same and different timeouts), never a removed one', () => {
+    // Fake timers and a fake clock: the times are exact, whatever the machine's load.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    const clock = () => Date.now();
+    const timers = new AttemptTimers(clock);
+    const [a, b, c, gone, d] = ['a', 'b', 'c', 'gone', 'd'].map((name) => new Node(name, clock)) as [
+      Node,
+      Node,
+      Node,
+      Node,
+      Node,
+    ];
     timers.add(a, 60);
     timers.add(gone, 60);
     timers.add(c, 20.3);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    vi.advanceTimersByTime(30);
     // A later node of the same timeout, after the head of its list was removed.
     timers.add(b, 60);
     timers.remove(gone);
     timers.remove(a);
     timers.add(d, 5);
     timers.remove(d);
-    await new Promise((resolve) => setTimeout(resolve, 120));
+    vi.advanceTimersByTime(120);
     expect(a.firedAt).toBeUndefined();
     expect(gone.firedAt).toBeUndefined();
     expect(d.firedAt).toBeUndefined();
-    // c after ~21 ms, b ~60 ms after it was added (~90 ms): within 10% (a timer fires late, never early).
-    expect(c.firedAt! - t0).toBeGreaterThanOrEqual(20.3);
-    expect(c.firedAt! - t0).toBeLessThan(35);
-    expect(b.firedAt! - t0).toBeGreaterThanOrEqual(89);
-    expect(b.firedAt! - t0).toBeLessThan(110);
+    // c at 21 ms (20.3 rounded up), b 60 ms after it was added at 30 ms: its list's timer, armed
+    // for the removed head's 60 ms, re-arms for the rest.
+    expect(c.firedAt).toBe(21);
+    expect(b.firedAt).toBe(90);
     // Removing a node that already fired, or twice, is harmless.
     timers.remove(b);
     timers.remove(a);
@@ -79,6 +89,8 @@ describe('attempt timers', () => {
     const node = new Node('long');
     // 2^31-1 ms rounds up to 2^31 (steps of 2^24): more than a Node timer holds.
     timers.add(node, MAX_TIMEOUT_MS);
+    // Real timers and a real wait: an overflowing Node timer would fire after 1 ms and warn, and
+    // the absence of both is what is tested.
     await new Promise((resolve) => setTimeout(resolve, 50));
     timers.remove(node);
     process.off('warning', onWarning);

@@ -1,40 +1,34 @@
-import { request } from 'node:http';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { readFileSync } from 'node:fs';
+import { request, type Server } from 'node:http';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import type { RouterOf } from '@switchyard/api-contracts';
-import { loadConfig, portVar, serviceEnvShape } from '../config/config.js';
-import { createLogger } from '../logging/logger.js';
-import { captureLogs } from '../testing/log-capture.js';
+import { pollUntil } from '../testing/poll.js';
+import { startTestService, type TestService, type TestServiceOptions } from '../testing/test-service.js';
 import { SECRET_INTERNAL_MESSAGE, type testContract } from './fixtures/test-contract.js';
 import { handled, testRouter } from './fixtures/test-router.js';
-import { createService, type Service, type ServiceAddress } from './service.js';
 
-const TestEnv = z.object({ ...serviceEnvShape, PORT: portVar(0), METRICS_PORT: portVar(0) });
-const running: Service[] = [];
+const running: TestService[] = [];
 
+async function start(options: Partial<TestServiceOptions> = {}) {
+  const svc = await startTestService({ router: testRouter, ...options });
+  running.push(svc);
+  return svc;
+}
+
+/** A service with small limits, so that tests can pass them. */
 async function startService(env: Record<string, string> = {}) {
-  const config = loadConfig(TestEnv, {
-    HOST: '127.0.0.1',
-    MAX_BODY_BYTES: '2048',
-    MAX_BATCH_SIZE: '3',
-    DRAIN_DELAY_MS: '0',
-    ...env,
-  });
-  const logs = captureLogs();
-  const logger = createLogger({ service: 'test', destination: logs.stream });
-  const service = createService({ name: 'test', router: testRouter, config, logger });
-  running.push(service);
-  const address = await service.start();
-  return { service, address, logs };
+  const svc = await start({ env: { MAX_BODY_BYTES: '2048', MAX_BATCH_SIZE: '3', ...env } });
+  return { service: svc.service, address: svc, logs: svc.logs };
 }
 
 afterEach(async () => {
-  await Promise.all(running.splice(0).map((s) => s.shutdown('test done')));
+  await Promise.all(running.splice(0).map((s) => s.close()));
 });
 
-function post(address: ServiceAddress, path: string, body: string, headers: Record<string, string> = {}) {
+function post(address: { url: string }, path: string, body: string, headers: Record<string, string> = {}) {
   return fetch(`${address.url}/trpc/${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -181,47 +175,65 @@ describe('metrics, health and readiness', () => {
   });
 
   it('reports a failing dependency in the readiness body without failing readiness', async () => {
-    const config = loadConfig(TestEnv, { HOST: '127.0.0.1', DRAIN_DELAY_MS: '0' });
-    const logger = createLogger({ service: 'test', destination: captureLogs().stream });
-    const service = createService({
-      name: 'test',
-      router: testRouter,
-      config,
-      logger,
+    const { url } = await start({
       dependencies: { redis: () => Promise.reject(new Error('down')), postgres: () => Promise.resolve() },
     });
-    running.push(service);
-    const address = await service.start();
-    const ready = await fetch(`${address.url}/ready`);
+    const ready = await fetch(`${url}/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready', dependencies: { redis: 'down', postgres: 'up' } });
   });
 
   it('answers /ready at once while a dependency hangs (the gateway health check times out at 500 ms), with breaker states', async () => {
-    const config = loadConfig(TestEnv, { HOST: '127.0.0.1', DRAIN_DELAY_MS: '0' });
-    const logger = createLogger({ service: 'test', destination: captureLogs().stream });
     let hang = false;
-    const service = createService({
-      name: 'test',
-      router: testRouter,
-      config,
-      logger,
+    const { url } = await start({
       dependencies: { postgres: () => (hang ? new Promise(() => undefined) : Promise.resolve()) },
       breakers: () => ({ auth: 'open' }),
     });
-    running.push(service);
-    const address = await service.start();
     hang = true;
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      const ready = await fetch(`${address.url}/ready`);
-      expect(performance.now() - t0).toBeLessThan(100);
-      expect(ready.status).toBe(200);
-      expect(await ready.json()).toMatchObject({ status: 'ready', breakers: { auth: 'open' } });
-      await new Promise((resolve) => setTimeout(resolve, 400));
+    const answers: Array<{ ms: number; status: number; body: Record<string, unknown> }> = [];
+    // Asked until the background check gives up on the hanging dependency (its own 500 ms bound).
+    await pollUntil(
+      'the hanging dependency reported down',
+      async () => {
+        const t0 = performance.now();
+        const ready = await fetch(`${url}/ready`);
+        const body = (await ready.json()) as { dependencies: { postgres?: string } };
+        answers.push({ ms: performance.now() - t0, status: ready.status, body });
+        return body.dependencies.postgres === 'down';
+      },
+      { intervalMs: 100 },
+    );
+    expect(answers.length).toBeGreaterThan(1);
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ status: 'ready', breakers: { auth: 'open' } });
+      // A /ready that waited for the hanging check would take the check's 500 ms bound, past the
+      // gateway's 500 ms health-check timeout; 400 ms leaves a loaded machine room.
+      expect(answer.ms).toBeLessThan(400);
     }
-    // Meanwhile the background check gave up on the hanging dependency.
-    expect(await (await fetch(`${address.url}/ready`)).json()).toMatchObject({ dependencies: { postgres: 'down' } });
+  });
+
+  it("keeps idle connections open longer than the gateway's upstream keep-alive, and waits 1 s longer for headers", async () => {
+    // The gateway's upstream keep-alive, from the repository's Caddyfile.
+    const caddyfile = readFileSync(new URL('../../../../Caddyfile', import.meta.url), 'utf8');
+    const gatewayKeepAliveMs = Number(/^\s*keepalive (\d+)s$/m.exec(caddyfile)?.[1]) * 1000;
+    expect(gatewayKeepAliveMs).toBe(60_000);
+    // The http.Server that answers a request, as node's diagnostics channel reports it.
+    let server: Server | undefined;
+    const onRequest = (message: unknown) => void (server ??= (message as { server: Server }).server);
+    subscribe('http.server.request.start', onRequest);
+    try {
+      const { url } = await start();
+      const res = await fetch(`${url}/health`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('keep-alive')).toBe('timeout=65');
+      expect(server?.address()).toMatchObject({ port: Number(new URL(url).port) });
+      expect(server!.keepAliveTimeout).toBe(65_000);
+      expect(server!.keepAliveTimeout).toBeGreaterThan(gatewayKeepAliveMs);
+      expect(server!.headersTimeout).toBe(66_000);
+    } finally {
+      unsubscribe('http.server.request.start', onRequest);
+    }
   });
 });
 

@@ -4,3 +4,5 @@ export { freePort, startTestRedis, type TestRedis, type TestRedisOptions } from 
 export { spawnService, type SpawnServiceOptions, type SpawnedService } from './spawn-service.js';
 export { startTestTokenIssuer, type TestTokenIssuer } from './token-issuer.js';
 export { pollUntil, type PollOptions } from './poll.js';
+export { startTestService, type TestService, type TestServiceOptions } from './test-service.js';
+export { gatewayErrorBody, rateLimitedBody } from './error-bodies.js';
