@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { publishEvent } from '@switchyard/infra/events';
+import { createEventPublisher } from '@switchyard/infra/events';
 import { createMetrics } from '@switchyard/infra/metrics';
 import { quitRedis, createRedisClient, createRedisPlatform } from '@switchyard/infra/redis';
 import { authContract, notesContract } from '@switchyard/api-contracts';
@@ -47,17 +47,10 @@ const service = createNotesService({
   ...(auth ? { auth } : {}),
   ...(platform ? { platform } : {}),
   ...(subscriber ? { subscriber } : {}),
-  ...(redis
-    ? {
-        // Published after the write commits. If Redis refuses, the write still stands and the caller
-        // gets its answer (failing now would invite a duplicate retry); the lost event is logged.
-        // A transactional outbox would close that gap.
-        publish: (def, payload) =>
-          publishEvent(redis, def, payload).catch((err: unknown) =>
-            logger.error({ err: { message: (err as Error).message }, event: def.name, payload }, 'event not published'),
-          ),
-      }
-    : {}),
+  // Published after the write commits. If Redis is out or slow, the write still stands and the
+  // caller gets its answer (failing now would invite a duplicate retry); the lost event is logged
+  // and counted. A transactional outbox would close that gap.
+  ...(redis ? { publish: createEventPublisher({ redis, logger, registry: metrics.registry }) } : {}),
 });
 adopt(service);
 if (platform) service.onClose('redis', () => platform.close());

@@ -5,7 +5,7 @@ import superjson from 'superjson';
 import type { z } from 'zod';
 import { METRIC } from '../metrics/names.js';
 import { now } from '../policies/deadline.js';
-import { lagAwareTimeout } from '../redis/lag-aware-timeout.js';
+import { redisHealth, type RedisHealth } from '../redis/health.js';
 
 /** Options of {@link Cache}. */
 export interface CacheOptions<S extends z.ZodType> {
@@ -24,14 +24,15 @@ export interface CacheOptions<S extends z.ZodType> {
   logger?: Logger;
 }
 
-type Outcome = 'hit' | 'miss' | 'corrupt' | 'error' | 'shared';
+type Outcome = 'hit' | 'miss' | 'corrupt' | 'error' | 'shared' | 'bypassed';
 
 /**
  * Cache-aside in Redis (values as superjson, so dates survive), typed by a zod schema: `get(key, load)` returns the cached value or loads
  * it from the origin and stores it for `ttlSeconds`. Concurrent misses of one key in this instance
  * share one load (single flight). `invalidate(key)` deletes the entry and tells every instance, so
  * a load that started before the write is not stored. A Redis error never fails the caller: it
- * costs a trip to the origin.
+ * costs a trip to the origin. While the connection's {@link RedisHealth} says Redis is out, the
+ * cache is bypassed at once (reads go to the origin, nothing is stored).
  */
 export class Cache<S extends z.ZodType> {
   private readonly inflight = new Map<string, Promise<z.output<S>>>();
@@ -40,15 +41,19 @@ export class Cache<S extends z.ZodType> {
   private readonly channel: string;
   private readonly requests: Counter<'cache' | 'outcome'> | undefined;
   private readonly ready: Promise<void>;
+  private readonly health: RedisHealth;
+  private readonly timeoutMs: number;
 
   constructor(private readonly options: CacheOptions<S>) {
     this.channel = `${options.name}:invalidate`;
+    this.health = redisHealth(options.redis);
+    this.timeoutMs = options.timeoutMs ?? 100;
     if (options.registry) {
       this.requests =
         (options.registry.getSingleMetric(METRIC.cacheRequests) as Counter<'cache' | 'outcome'> | undefined) ??
         new Counter({
           name: METRIC.cacheRequests,
-          help: 'Cache reads by cache and outcome (hit, miss, corrupt, error, shared).',
+          help: 'Cache reads by cache and outcome (hit, miss, corrupt, error, shared, bypassed while Redis is out).',
           labelNames: ['cache', 'outcome'],
           registers: [options.registry],
         });
@@ -94,10 +99,11 @@ export class Cache<S extends z.ZodType> {
     this.forget(key);
     const redisKey = this.keyOf(key);
     try {
-      await lagAwareTimeout(
-        this.options.redis.multi().del(redisKey).publish(this.channel, key).exec(),
-        this.options.timeoutMs ?? 100,
-      );
+      if (!this.health.healthy) {
+        this.health.skip('cache');
+        throw new Error('redis is unhealthy');
+      }
+      await this.health.guard(this.options.redis.multi().del(redisKey).publish(this.channel, key).exec(), this.timeoutMs);
     } catch (err) {
       this.options.logger?.warn(
         { err: { message: (err as Error).message }, cache: this.options.name },
@@ -113,9 +119,14 @@ export class Cache<S extends z.ZodType> {
   }
 
   private async read(key: string): Promise<{ found: true; value: z.output<S> } | { found: false }> {
+    if (!this.health.healthy) {
+      this.health.skip('cache');
+      this.count('bypassed');
+      return { found: false };
+    }
     let raw: string | null;
     try {
-      raw = await lagAwareTimeout(this.options.redis.get(this.keyOf(key)), this.options.timeoutMs ?? 100);
+      raw = await this.health.guard(this.options.redis.get(this.keyOf(key)), this.timeoutMs);
     } catch {
       this.count('error');
       return { found: false };
@@ -140,9 +151,9 @@ export class Cache<S extends z.ZodType> {
   }
 
   private store(key: string, value: z.output<S>): void {
-    this.options.redis
-      .set(this.keyOf(key), superjson.stringify(value), 'EX', this.options.ttlSeconds)
-      .catch(() => this.count('error'));
+    if (!this.health.healthy) return;
+    const write = this.options.redis.set(this.keyOf(key), superjson.stringify(value), 'EX', this.options.ttlSeconds);
+    this.health.guard(write, this.timeoutMs).catch(() => this.count('error'));
   }
 
   private keyOf(key: string): string {

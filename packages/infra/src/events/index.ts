@@ -1,2 +1,2 @@
 export { startConsumer, type Consumer, type ConsumerOptions } from './consumer.js';
-export { publishEvent, type PublishOptions } from './publisher.js';
+export { createEventPublisher, publishEvent, type EventPublisher, type PublishOptions } from './publisher.js';

@@ -1,18 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import superjson from 'superjson';
 import type { z } from 'zod';
 import type { EventDef } from '@switchyard/api-contracts';
+import { METRIC } from '../metrics/names.js';
+import { redisHealth } from '../redis/health.js';
 
 /** Options of {@link publishEvent}. */
 export interface PublishOptions {
   /** The stream is trimmed to about this many entries (MAXLEN ~). @default 100000 */
   maxLen?: number;
+  /** The longest the append waits for Redis, in ms (lag-aware). @default 200 */
+  timeoutMs?: number;
 }
 
 /**
  * Appends an event to its stream (XADD, approximately trimmed) after checking the payload against
- * its contract. Returns the event's id (a UUID, the consumers' deduplication key).
+ * its contract. Returns the event's id (a UUID, the consumers' deduplication key). Rejects at once
+ * while the connection's `RedisHealth` says Redis is out, else after `timeoutMs` at most.
  */
 export async function publishEvent<E extends EventDef>(
   redis: Redis,
@@ -21,8 +28,13 @@ export async function publishEvent<E extends EventDef>(
   options: PublishOptions = {},
 ): Promise<string> {
   const parsed = def.payload.parse(payload);
+  const health = redisHealth(redis);
+  if (!health.healthy) {
+    health.skip('publish');
+    throw new Error('redis is unhealthy: the event is not sent');
+  }
   const id = randomUUID();
-  await redis.xadd(
+  const append = redis.xadd(
     def.stream,
     'MAXLEN',
     '~',
@@ -39,5 +51,37 @@ export async function publishEvent<E extends EventDef>(
     'payload',
     superjson.stringify(parsed),
   );
+  await health.guard(append, options.timeoutMs ?? 200);
   return id;
+}
+
+/** Publishes an event for a caller whose own work already stands: never rejects. */
+export type EventPublisher = <E extends EventDef>(def: E, payload: z.input<E['payload']>) => Promise<void>;
+
+/**
+ * A publisher for events that follow a committed write: {@link publishEvent}, bounded the same way,
+ * and an event Redis cannot take is logged with its payload (`event not published`) and counted
+ * (`switchyard_events_unpublished_total`) instead of failing the write's caller, who would retry
+ * a write that happened.
+ * @example const publish = createEventPublisher({ redis, logger, registry }); await publish(NoteCreated, payload);
+ */
+export function createEventPublisher(options: { redis: Redis; logger: Logger; registry?: Registry }): EventPublisher {
+  const { redis, logger, registry } = options;
+  const lost = registry
+    ? ((registry.getSingleMetric(METRIC.eventsUnpublished) as Counter<'event'> | undefined) ??
+      new Counter({
+        name: METRIC.eventsUnpublished,
+        help: 'Events not published because Redis was out or did not answer in time, by event.',
+        labelNames: ['event'],
+        registers: [registry],
+      }))
+    : undefined;
+  return async (def, payload) => {
+    try {
+      await publishEvent(redis, def, payload);
+    } catch (err) {
+      lost?.inc({ event: def.name });
+      logger.error({ err: { message: (err as Error).message }, event: def.name, payload }, 'event not published');
+    }
+  };
 }

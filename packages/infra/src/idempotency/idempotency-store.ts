@@ -6,7 +6,7 @@ import { Counter, type Registry } from 'prom-client';
 import superjson from 'superjson';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { METRIC } from '../metrics/names.js';
-import { lagAwareTimeout } from '../redis/lag-aware-timeout.js';
+import { redisHealth, type RedisHealth } from '../redis/health.js';
 
 export { IDEMPOTENCY_KEY_HEADER } from '../wire/index.js';
 
@@ -42,18 +42,21 @@ type Entry = { state: 'pending' } | { state: 'done'; result: string };
  * gets the stored result; a concurrent duplicate waits for the first and gets its result. The
  * record is keyed by caller, key, procedure and input, so a key reused with another input is
  * another call. A call that fails frees its key, so it can be tried again. Without Redis the
- * guarantee cannot be given, and the call is refused with 503 rather than run unguarded.
+ * guarantee cannot be given, and the call is refused with 503 rather than run unguarded: at once
+ * while the connection's {@link RedisHealth} says Redis is out, else after `timeoutMs`.
  */
 export class IdempotencyStore {
   private readonly ttlSeconds: number;
   private readonly lockMs: number;
   private readonly timeoutMs: number;
+  private readonly health: RedisHealth;
   private readonly replays: Counter<'procedure'> | undefined;
 
   constructor(private readonly options: IdempotencyStoreOptions) {
     this.ttlSeconds = options.ttlSeconds ?? 86_400;
     this.lockMs = options.lockMs ?? 30_000;
     this.timeoutMs = options.timeoutMs ?? 250;
+    this.health = redisHealth(options.redis);
     if (options.registry) {
       this.replays =
         (options.registry.getSingleMetric(METRIC.idempotencyReplays) as Counter<'procedure'> | undefined) ??
@@ -98,22 +101,32 @@ export class IdempotencyStore {
     try {
       result = await work();
     } catch (error) {
-      await this.options.redis.del(recordKey).catch(() => undefined);
+      await this.redis(() => this.options.redis.del(recordKey)).catch(() => undefined);
       throw error;
     }
     const entry: Entry = { state: 'done', result: superjson.stringify(result) };
-    await this.options.redis.set(recordKey, JSON.stringify(entry), 'EX', this.ttlSeconds).catch((err: unknown) => {
-      // The call ran; only its replay is lost. The pending mark expires after lockMs.
-      this.options.logger?.error({ err: { message: (err as Error).message } }, 'idempotency: could not store a result');
-    });
+    await this.redis(() => this.options.redis.set(recordKey, JSON.stringify(entry), 'EX', this.ttlSeconds)).catch(
+      (err: unknown) => {
+        // The call ran; only its replay is lost. The pending mark expires after lockMs.
+        this.options.logger?.error({ err: { message: (err as Error).message } }, 'idempotency: could not store a result');
+      },
+    );
     return result;
   }
 
   private async redis<T>(command: () => Promise<T>): Promise<T> {
+    if (!this.health.healthy) {
+      this.health.skip('idempotency');
+      throw unavailable(new Error('redis is unhealthy'));
+    }
     try {
-      return await lagAwareTimeout(command(), this.timeoutMs);
+      return await this.health.guard(command(), this.timeoutMs);
     } catch (err) {
-      throw new SwitchyardError('UNAVAILABLE', 'Idempotency-Key cannot be honoured right now; retry shortly', { cause: err });
+      throw unavailable(err);
     }
   }
+}
+
+function unavailable(cause: unknown): SwitchyardError {
+  return new SwitchyardError('UNAVAILABLE', 'Idempotency-Key cannot be honoured right now; retry shortly', { cause });
 }

@@ -15,6 +15,8 @@ export const METRIC = {
   redisCommandDuration: 'switchyard_redis_command_duration_seconds',
   redisCommandErrors: 'switchyard_redis_command_errors_total',
   redisConnectionUp: 'switchyard_redis_connection_up',
+  redisHealthy: 'switchyard_redis_healthy',
+  redisSkipped: 'switchyard_redis_skipped_total',
   rateLimited: 'switchyard_ratelimit_rejected_total',
   rateLimitDegraded: 'switchyard_ratelimit_degraded_total',
   cacheRequests: 'switchyard_cache_requests_total',
@@ -24,6 +26,7 @@ export const METRIC = {
   eventsDeadLettered: 'switchyard_events_dead_lettered_total',
   eventsLag: 'switchyard_events_lag',
   eventsPending: 'switchyard_events_pending',
+  eventsUnpublished: 'switchyard_events_unpublished_total',
   eventsGroupRecreated: 'switchyard_events_group_recreated_total',
 } as const;
 

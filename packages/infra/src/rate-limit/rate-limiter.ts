@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { METRIC } from '../metrics/names.js';
-import { lagAwareTimeout } from '../redis/lag-aware-timeout.js';
+import { redisHealth, type RedisHealth } from '../redis/health.js';
 
 /** What to do while Redis cannot be reached. */
 export type DegradedMode =
@@ -26,8 +26,6 @@ export interface RateLimiterOptions {
   mode?: DegradedMode;
   /** How many instances share the limit; the in-memory fallback allows `points / instances`. @default 1 */
   instances?: number;
-  /** While degraded, one request every this many ms tries Redis again. @default 250 */
-  probeIntervalMs?: number;
   /**
    * The longest a decision waits for Redis, in ms (lag-aware: see `lagAwareTimeout`). Give the
    * client a longer `commandTimeoutMs` as a backstop. @default 200
@@ -51,30 +49,27 @@ export interface RateLimitDecision {
  * A limit shared by every instance through Redis (rate-limiter-flexible's Redis limiter: a fixed
  * window per key that starts at the key's first request, counted atomically in Redis).
  *
- * While Redis is down or frozen it degrades instead of waiting: after a failure, requests are
- * decided by the degraded mode at once, and one request per `probeIntervalMs` tries Redis again,
- * so shared limiting returns within about that interval (plus the client's reconnect) of Redis
- * coming back, and no request waits longer than the Redis command timeout.
+ * While Redis is down or frozen it degrades instead of waiting: a decision waits at most
+ * `timeoutMs`, and once any user of the connection has seen Redis fail (its shared
+ * {@link RedisHealth}), decisions are made by the degraded mode at once until the health's probe
+ * succeeds; shared limiting returns with it.
  */
 export class RateLimiter {
   readonly points: number;
   private readonly shared: RateLimiterRedis;
   private readonly local: RateLimiterMemory;
   private readonly mode: DegradedMode;
-  private readonly probeIntervalMs: number;
+  private readonly health: RedisHealth;
   private readonly timeoutMs: number;
   private readonly degradedCount: Counter<'mode'> | undefined;
   private readonly rejectedCount: Counter<'degraded'> | undefined;
-  private healthy = true;
-  private probing = false;
-  private nextProbeAt = 0;
 
   constructor(private readonly options: RateLimiterOptions) {
     if (!(options.points > 0 && options.windowSeconds > 0))
       throw new RangeError('RateLimiter: points and windowSeconds must be positive');
     this.points = options.points;
     this.mode = options.mode ?? 'open';
-    this.probeIntervalMs = options.probeIntervalMs ?? 250;
+    this.health = redisHealth(options.redis);
     this.timeoutMs = options.timeoutMs ?? 200;
     this.shared = new RateLimiterRedis({
       storeClient: options.redis,
@@ -103,23 +98,19 @@ export class RateLimiter {
 
   /** Takes `cost` points from `key`'s window. */
   async consume(key: string, cost: number): Promise<RateLimitDecision> {
-    if (this.shouldTryRedis()) {
+    if (this.health.healthy) {
       try {
-        const res = await lagAwareTimeout(this.shared.consume(key, cost), this.timeoutMs);
-        this.recovered();
-        return this.decision(true, res);
+        return this.decision(true, await this.health.guard(this.shared.consume(key, cost), this.timeoutMs));
       } catch (outcome) {
         if (outcome instanceof RateLimiterRes) {
-          this.recovered();
           this.rejectedCount?.inc({ degraded: 'no' });
           return this.decision(false, outcome);
         }
-        this.failed(outcome);
       }
-    }
+    } else this.health.skip('rate-limit');
     this.degradedCount?.inc({ mode: this.mode });
     if (this.mode === 'closed')
-      return { allowed: false, limit: this.points, remaining: 0, resetMs: this.probeIntervalMs, degraded: 'closed' };
+      return { allowed: false, limit: this.points, remaining: 0, resetMs: this.health.probeIntervalMs, degraded: 'closed' };
     try {
       return { ...this.decision(true, await this.local.consume(key, cost)), degraded: 'open' };
     } catch (outcome) {
@@ -130,33 +121,6 @@ export class RateLimiter {
 
   private decision(allowed: boolean, res: RateLimiterRes): RateLimitDecision {
     return { allowed, limit: this.points, remaining: Math.max(0, res.remainingPoints), resetMs: res.msBeforeNext };
-  }
-
-  private shouldTryRedis(): boolean {
-    if (this.healthy) return true;
-    const at = Date.now();
-    if (this.probing || at < this.nextProbeAt) return false;
-    this.probing = true;
-    this.nextProbeAt = at + this.probeIntervalMs;
-    return true;
-  }
-
-  private recovered(): void {
-    if (!this.healthy) this.options.logger?.info('rate limiter: Redis answers again, limits are shared');
-    this.healthy = true;
-    this.probing = false;
-  }
-
-  private failed(error: unknown): void {
-    if (this.healthy) {
-      this.options.logger?.warn(
-        { err: { message: (error as Error)?.message }, mode: this.mode },
-        'rate limiter: Redis failed, degraded',
-      );
-    }
-    this.healthy = false;
-    this.probing = false;
-    this.nextProbeAt = Date.now() + this.probeIntervalMs;
   }
 }
 

@@ -3,13 +3,15 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRIC } from '../metrics/names.js';
 import { now } from '../policies/deadline.js';
+import { redisHealth } from './health.js';
 
 /** What a connection is for. */
 export type RedisRole =
   /**
    * On a request's path: fail fast. No offline queue (a command while disconnected fails at once),
    * one retry per command, a command timeout, capped reconnect backoff. A Redis that is down or
-   * frozen costs a request at most `commandTimeoutMs`, never a hang.
+   * frozen costs a request at most `commandTimeoutMs`, never a hang. Its users share one
+   * {@link redisHealth}: once a command of theirs fails, they skip Redis until a probe succeeds.
    */
   | 'request'
   /** Blocking reads and subscriptions: waits as long as it must, reconnects forever. */
@@ -89,6 +91,7 @@ export function createRedisClient(options: CreateRedisClientOptions): Redis {
         }
       : { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null };
   const client = new Redis(options.url, profile);
+  if (options.role === 'request') redisHealth(client, { name: options.name, logger: options.logger, registry: options.registry });
   const log = options.logger?.child({ redis: options.name });
   // An 'error' event without a listener would crash the process; log it instead (once per state).
   let lastError = '';
