@@ -1,17 +1,22 @@
-import { TRPCClientError, createTRPCClient, httpBatchLink, type TRPCClient, type TRPCLink } from '@trpc/client';
+import {
+  TRPCClientError,
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  splitLink,
+  type TRPCClient,
+  type TRPCLink,
+} from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
 import superjson from 'superjson';
-import type { ActivityRouter, AuthRouter, NotesRouter } from '@switchyard/api-contracts';
+import { meshContracts, type MeshRouters, type NotesRouter } from '@switchyard/api-contracts';
+import { budgetOf, idempotencyKeyOf } from './failure.js';
 import { callPolicies, type PolicyOptions } from './policies.js';
 
 export { type PolicyOptions } from './policies.js';
 
-/** The services a client reaches, by the name the gateway routes (`/api/<name>/trpc`). */
-export interface SwitchyardRouters {
-  auth: AuthRouter;
-  notes: NotesRouter;
-  activity: ActivityRouter;
-}
+/** The services a client reaches (mesh.json's), by the name the gateway routes (`/api/<name>/trpc`). */
+export type SwitchyardRouters = MeshRouters;
 
 /** The tokens of a sign-in (the refresh token is empty when it lives in the browser's cookie). */
 export interface SessionTokens {
@@ -57,10 +62,11 @@ const csrfToken = () =>
 /**
  * Typed clients of the mesh for code outside it, from the contracts alone:
  * `client.notes.list.query({})`. Calls to one service made in the same tick travel in one HTTP
- * request (httpBatchLink + superjson); each call has a timeout, queries are retried on failures
- * that may pass (network, 429, 502-504, honouring Retry-After), a mutation whose answer was lost is
- * reported as `OUTCOME_UNKNOWN` instead of being repeated, and an expired access token is refreshed
- * once, for all calls waiting on it.
+ * request (httpBatchLink + superjson); each call has a timeout and each attempt a per-try
+ * timeout, queries (and mutations with `context: { idempotencyKey }`) are retried on failures that
+ * may pass (network, no answer in time, 429, 502-504, honouring Retry-After), a mutation whose
+ * answer was lost or late is reported as `OUTCOME_UNKNOWN` instead of being repeated, and an expired
+ * access token is refreshed once, for all calls waiting on it.
  * @example
  * const client = createSwitchyardClient({ baseUrl: 'http://127.0.0.1:8080' });
  * await client.signIn('ada@example.com', 'correct horse 42');
@@ -85,8 +91,7 @@ export function createSwitchyardClient(options: SwitchyardClientOptions): Switch
       credentials: 'same-origin',
     });
     const body = (await res.json().catch(() => undefined)) as
-      | { result?: { data: { json: unknown; meta?: unknown } }; error?: { json: { message: string } } }
-      | undefined;
+      { result?: { data: { json: unknown; meta?: unknown } }; error?: { json: { message: string } } } | undefined;
     if (!res.ok || !body?.result) {
       throw new TRPCClientError(body?.error?.json.message ?? `auth.${procedure} failed with HTTP ${res.status}`);
     }
@@ -114,24 +119,40 @@ export function createSwitchyardClient(options: SwitchyardClientOptions): Switch
       }
     })());
 
+  const authorization = (): Record<string, string> =>
+    tokens?.accessToken ? { authorization: `Bearer ${tokens.accessToken}` } : {};
+  const fetchLink = (url: string | URL | Request, init?: RequestInit | object) =>
+    doFetch(url as string, { ...(init as RequestInit), credentials: 'same-origin' });
   // Every router shares the mesh's root config (superjson), so one link chain type fits them all.
+  // Calls carry their attempt's budget as x-deadline-ms; a mutation with an idempotency key goes
+  // alone in its request, with its key as the Idempotency-Key header.
   const linksOf = (service: keyof SwitchyardRouters) => [
     callPolicies(options, { service, refresh, ...(service === 'auth' ? { noRefresh: SIGN_IN_PROCEDURES } : {}) }),
-    httpBatchLink<NotesRouter>({
-      url: `${base}/api/${service}/trpc`,
-      transformer: superjson,
-      maxItems: options.maxBatchSize ?? 20,
-      headers: () => (tokens?.accessToken ? { authorization: `Bearer ${tokens.accessToken}` } : {}),
-      fetch: (url, init) => doFetch(url, { ...(init as RequestInit), credentials: 'same-origin' }),
+    splitLink<NotesRouter>({
+      condition: (op) => op.type === 'mutation' && idempotencyKeyOf(op.context) !== undefined,
+      true: httpLink<NotesRouter>({
+        url: `${base}/api/${service}/trpc`,
+        transformer: superjson,
+        headers: ({ op }) => ({ ...authorization(), ...budgetOf([op]), 'idempotency-key': idempotencyKeyOf(op.context)! }),
+        fetch: fetchLink,
+      }),
+      false: httpBatchLink<NotesRouter>({
+        url: `${base}/api/${service}/trpc`,
+        transformer: superjson,
+        maxItems: options.maxBatchSize ?? 20,
+        headers: ({ opList }) => ({ ...authorization(), ...budgetOf(opList) }),
+        fetch: fetchLink,
+      }),
     }) as TRPCLink<AnyTRPCRouter>,
   ];
   const clientOf = <R extends AnyTRPCRouter>(service: keyof SwitchyardRouters) =>
     createTRPCClient<R>({ links: linksOf(service) as TRPCLink<R>[] });
 
+  const services = Object.fromEntries(
+    Object.keys(meshContracts).map((name) => [name, clientOf(name as keyof SwitchyardRouters)]),
+  ) as { [K in keyof SwitchyardRouters]: TRPCClient<SwitchyardRouters[K]> };
   const client = {
-    auth: clientOf<AuthRouter>('auth'),
-    notes: clientOf<NotesRouter>('notes'),
-    activity: clientOf<ActivityRouter>('activity'),
+    ...services,
     async signIn(email: string, password: string) {
       const next = await authCall<SessionTokens>('login', { email, password, useCookie: cookieMode });
       setTokens({ accessToken: next.accessToken, refreshToken: cookieMode ? '' : next.refreshToken });
@@ -144,14 +165,10 @@ export function createSwitchyardClient(options: SwitchyardClientOptions): Switch
     async signOut() {
       const current = tokens;
       setTokens(undefined);
-      await authCall(
-        'logout',
-        cookieMode ? {} : { refreshToken: current?.refreshToken },
-        {
-          ...(current?.accessToken ? { authorization: `Bearer ${current.accessToken}` } : {}),
-          ...(cookieMode ? { 'x-csrf-token': csrfToken() ?? '' } : {}),
-        },
-      ).catch(() => undefined);
+      await authCall('logout', cookieMode ? {} : { refreshToken: current?.refreshToken }, {
+        ...(current?.accessToken ? { authorization: `Bearer ${current.accessToken}` } : {}),
+        ...(cookieMode ? { 'x-csrf-token': csrfToken() ?? '' } : {}),
+      }).catch(() => undefined);
     },
     get signedIn() {
       return tokens !== undefined;
