@@ -73,12 +73,12 @@ export const authContract = defineContract({
     access: { roles: ['admin'] },
   },
   me: { type: 'query', input: z.strictObject({}), output: UserSchema, access: 'user' },
-  /** For other services (notes shows authors): internal only. */
+  /** For the services mesh.json lets call auth (notes shows authors): internal only. */
   getUser: {
     type: 'query',
     input: z.strictObject({ id: z.uuid() }),
     output: UserSchema,
-    access: { services: ['notes'] },
+    access: 'mesh',
     timeoutMs: 1_000,
   },
 });

@@ -12,10 +12,16 @@ import type { z } from 'zod';
  * - `'public'`: anyone, signed in or not.
  * - `'user'`: any signed-in end user.
  * - `{ roles }`: a signed-in end user holding one of the roles.
+ * - `'mesh'`: internal only; any service that mesh.json lets call this service (the service
+ *   itself refuses every other caller), whatever user token it carries.
  * - `{ services }`: internal only; only the named services may call it, whatever user token they carry.
  */
 export type AccessRule =
-  'public' | 'user' | { readonly roles: readonly [string, ...string[]] } | { readonly services: readonly [string, ...string[]] };
+  | 'public'
+  | 'user'
+  | 'mesh'
+  | { readonly roles: readonly [string, ...string[]] }
+  | { readonly services: readonly [string, ...string[]] };
 
 /** The kinds of procedure a contract may declare. Subscriptions are not part of the mesh yet. */
 export type ProcedureKind = 'query' | 'mutation';

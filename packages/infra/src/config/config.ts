@@ -112,6 +112,23 @@ export const serviceEnvShape = {
         return z.NEVER;
       }
     }),
+  /**
+   * The services that may call this one (those whose mesh.json `calls` list it), comma-separated:
+   * any other service's credential is refused with 403. Unset, every trusted caller may call.
+   */
+  ALLOWED_CALLERS: z
+    .string()
+    .optional()
+    .transform((list) =>
+      list === undefined
+        ? undefined
+        : new Set(
+            list
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          ),
+    ),
   /** Where spans go (OTLP/HTTP, e.g. `http://jaeger:4318`); unset, the tracing SDK is not started. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   /** Points each caller (user, else IP) may spend per window, shared by all instances (needs REDIS_URL). */

@@ -48,6 +48,12 @@ export function serviceCredential(service: string, key: string): string {
   return `${service}.${key}`;
 }
 
+/** The service a credential claims to be (before any key is checked), when it names one well-formed. */
+export function claimedService(value: string): string | undefined {
+  const service = value.slice(0, Math.max(value.indexOf('.'), 0));
+  return SERVICE_NAME.test(service) ? service : undefined;
+}
+
 /**
  * Checks a presented credential. Compares SHA-256 digests (always 32 bytes) with
  * `timingSafeEqual`, so a key of any length is refused without throwing and without timing hints.

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TRPCError } from '@trpc/server';
 import { TokenRejectedError, type VerifiedAccess } from '../auth/access-token.js';
 import { SwitchyardError } from '../errors/switchyard-error.js';
-import { verifyServiceCredential, type TrustedServiceKeys } from '../identity/service-identity.js';
+import { claimedService, verifyServiceCredential, type TrustedServiceKeys } from '../identity/service-identity.js';
 import { MAX_DEADLINE_MS, now, parseDeadlineHeader } from '../policies/deadline.js';
 import { extractTraceContext } from '../tracing/tracing.js';
 import type { MeshRuntime, RequestContext } from '../trpc/context.js';
@@ -27,6 +27,8 @@ export interface ContextFactoryOptions {
   defaultDeadlineMs: number;
   trustedProxies: ReadonlySet<string>;
   trustedServiceKeys: TrustedServiceKeys | undefined;
+  /** The services that may call this one; `undefined`: every trusted caller. */
+  allowedCallers: ReadonlySet<string> | undefined;
   verifyAccessToken: ((token: string) => Promise<VerifiedAccess>) | undefined;
 }
 
@@ -40,6 +42,17 @@ async function userOf(authorization: string, verify: (token: string) => Promise<
 function callerOf(req: IncomingMessage, res: ServerResponse, options: ContextFactoryOptions, requestId: string) {
   const credential = req.headers[SERVICE_CREDENTIAL_HEADER];
   if (credential === undefined) return undefined;
+  const claimed = typeof credential === 'string' ? claimedService(credential) : undefined;
+  // A service the mesh does not let call this one learns why, whatever its key: the list of who
+  // may call whom (mesh.json) is no secret, and its key is never checked here.
+  if (claimed && options.allowedCallers && !options.allowedCallers.has(claimed)) {
+    const service = options.runtime.service;
+    options.runtime.logger.warn({ requestId, caller: claimed }, 'refused a service that may not call this one');
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: `Service "${claimed}" may not call ${service}: mesh.json does not list ${service} among ${claimed}'s calls`,
+    });
+  }
   const keys = options.trustedServiceKeys;
   const caller = typeof credential === 'string' && keys ? verifyServiceCredential(credential, keys) : undefined;
   if (caller) return caller;

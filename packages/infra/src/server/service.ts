@@ -50,6 +50,8 @@ export interface CreateServiceOptions {
   rateLimiter?: RateLimiter;
   /** Service keys accepted from callers. @default `config.TRUSTED_SERVICE_KEYS`; without any, no caller is a service. */
   trustedServiceKeys?: TrustedServiceKeys;
+  /** The services that may call this one. @default `config.ALLOWED_CALLERS`; unset, every trusted caller. */
+  allowedCallers?: ReadonlySet<string>;
 }
 
 /** A service instance: its API listener, its metrics listener and the resources it closes. */
@@ -104,6 +106,7 @@ export function createService(options: CreateServiceOptions): Service {
       defaultDeadlineMs: config.DEFAULT_DEADLINE_MS,
       trustedProxies: new Set(config.TRUSTED_PROXIES),
       trustedServiceKeys: options.trustedServiceKeys ?? config.TRUSTED_SERVICE_KEYS,
+      allowedCallers: options.allowedCallers ?? config.ALLOWED_CALLERS,
       verifyAccessToken: options.verifyAccessToken,
     }),
     onError: logRefusal(metrics, logger),

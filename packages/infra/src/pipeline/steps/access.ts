@@ -5,11 +5,12 @@ import type { ProcedureInfo, Step } from '../call.js';
 
 /**
  * Why `ctx` may not call a procedure with this access rule, or `undefined` when it may.
- * Internal-only procedures (`{ services }`) accept only the listed services, whatever user token
- * the request also carries.
+ * Internal-only procedures (`'mesh'`, `{ services }`) accept only a verified calling service (the
+ * listed ones), whatever user token the request also carries.
  */
 export function accessDenied(rule: AccessRule, ctx: Pick<RequestContext, 'caller' | 'user'>): SwitchyardError | undefined {
   if (rule === 'public') return undefined;
+  if (rule === 'mesh') return ctx.caller ? undefined : new SwitchyardError('FORBIDDEN', 'This procedure is internal to the mesh');
   if (typeof rule === 'object' && 'services' in rule) {
     if (ctx.caller && rule.services.includes(ctx.caller.service)) return undefined;
     return new SwitchyardError('FORBIDDEN', 'This procedure is internal to the mesh');
