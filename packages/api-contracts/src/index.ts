@@ -74,3 +74,6 @@ export {
 import type { AuthContract } from './auth.js';
 /** The auth service's router type. */
 export type AuthRouter = RouterOf<AuthContract>;
+
+// Every service of mesh.json (generated): its contract and router type, by the name the gateway routes.
+export { meshContracts, type MeshRouters } from './services.generated.js';

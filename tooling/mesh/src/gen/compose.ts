@@ -1,0 +1,89 @@
+// docker-compose.yml's generated parts: a container per instance with its ports, database,
+// service key, the keys of the services allowed to call it and the addresses of those it calls;
+// the database passwords Postgres creates roles with; Caddy's upstreams. The shared anchors
+// (`*service`, `*service-env`, `*needs-data`, `*needs-redis`) and every other container are hand-kept.
+import {
+  allInstances,
+  callersOf,
+  envName,
+  instancesOf,
+  needsAuthUrl,
+  type Instance,
+  type MeshList,
+  type MeshService,
+} from './mesh-list.js';
+
+/** `${NAME:?set NAME in .env}`: compose refuses to start without the secret. */
+export const required = (variable: string, hint = '') => `\${${variable}:?set ${variable} in .env${hint}}`;
+
+const keyOf = (name: string) => required(`${envName(name)}_SERVICE_KEY`);
+const firstUrl = (service: MeshService) => {
+  const first = instancesOf(service)[0]!;
+  return `http://${first.host}:${first.port}`;
+};
+
+/** The services an instance reaches: those it calls, and auth for its keys to check access tokens. */
+function targetsOf(mesh: MeshList, s: MeshService): MeshService[] {
+  const names = new Set(s.calls);
+  if (needsAuthUrl(s)) names.add('auth');
+  return mesh.services.filter((m) => names.has(m.name));
+}
+
+function environment(mesh: MeshList, instance: Instance): string[] {
+  const s = instance.service;
+  const env = [`PORT: '${instance.port}'`, `METRICS_PORT: '${instance.metricsPort}'`, `INSTANCE_COUNT: '${s.instances}'`];
+  if (s.db) env.push(`DATABASE_URL: postgres://${s.name}:${required(`${envName(s.name)}_DB_PASSWORD`)}@postgres:5432/${s.name}`);
+  for (const target of targetsOf(mesh, s)) env.push(`${envName(target.name)}_URL: ${firstUrl(target)}`);
+  if (s.calls.length) env.push(`SERVICE_KEY: ${keyOf(s.name)}`);
+  const callers = callersOf(mesh, s.name);
+  env.push(`ALLOWED_CALLERS: '${callers.join(',')}'`);
+  if (callers.length) env.push(`TRUSTED_SERVICE_KEYS: ${callers.map((c) => `${c}=${keyOf(c)}`).join(';')}`);
+  for (const secret of s.secrets) env.push(`${secret}: ${required(secret)}`);
+  if (s.watchesMesh) {
+    const list = mesh.services.map(
+      (m) =>
+        `${m.name}=${instancesOf(m)
+          .map((i) => `http://${i.host}:${i.port}`)
+          .join(',')}`,
+    );
+    env.push(`MESH_INSTANCES: ${list.join(';')}`);
+  }
+  return env;
+}
+
+function container(mesh: MeshList, instance: Instance): string[] {
+  const s = instance.service;
+  const callees = targetsOf(mesh, s).flatMap(instancesOf);
+  return [
+    `${instance.host}:`,
+    '  <<: *service',
+    '  build:',
+    '    context: .',
+    '    dockerfile: Dockerfile',
+    `    args: { SERVICE: ${s.name} }`,
+    `  image: switchyard/${s.name}:local`,
+    '  depends_on:',
+    `    <<: ${s.db ? '*needs-data' : '*needs-redis'}`,
+    ...callees.flatMap((c) => [`    ${c.host}:`, '      condition: service_healthy']),
+    '  environment:',
+    '    <<: *service-env',
+    ...environment(mesh, instance).map((line) => `    ${line}`),
+  ];
+}
+
+export function composeRegions(mesh: MeshList): Record<string, string[]> {
+  const instances = allInstances(mesh);
+  return {
+    'database-passwords': mesh.services
+      .filter((s) => s.db)
+      .map((s) => `${envName(s.name)}_DB_PASSWORD: ${required(`${envName(s.name)}_DB_PASSWORD`)}`),
+    services: instances.flatMap((i, index) => [...(index ? [''] : []), ...container(mesh, i)]),
+    'gateway-upstreams': mesh.services.map(
+      (s) =>
+        `${envName(s.name)}_UPSTREAMS: ${instancesOf(s)
+          .map((i) => `${i.host}:${i.port}`)
+          .join(' ')}`,
+    ),
+    'gateway-depends-on': instances.flatMap((i) => [`${i.host}:`, '  condition: service_healthy']),
+  };
+}

@@ -1,0 +1,99 @@
+// mesh.json, read and checked: the one list the generated files and the dev runner come from.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A service of the mesh as mesh.json describes it. */
+export interface MeshService {
+  name: string;
+  instances: number;
+  /** Instance i (from 1) listens on port + i - 1 and metricsPort + i - 1. */
+  port: number;
+  metricsPort: number;
+  /** Whether it has its own PostgreSQL database (and role). */
+  db: boolean;
+  /** The services it may call with its service credential; each of them refuses every other caller. */
+  calls: string[];
+  /** Secrets it reads from the environment, beyond its database password and service key. */
+  secrets: string[];
+  /** Whether it reads every instance of the mesh (MESH_INSTANCES), as a status view does. */
+  watchesMesh: boolean;
+}
+
+export interface MeshList {
+  gateway: { port: number; metricsPort: number };
+  web: { root: string };
+  services: MeshService[];
+}
+
+/** One running copy of a service: its host in docker-compose and its ports. */
+export interface Instance {
+  service: MeshService;
+  host: string;
+  port: number;
+  metricsPort: number;
+}
+
+const NAME = /^[a-z][a-z0-9]{0,31}$/;
+const SECRET = /^[A-Z][A-Z0-9_]*$/;
+
+/** Checks a parsed mesh.json and fills in the optional fields; throws naming what is wrong. */
+export function parseMeshList(raw: unknown): MeshList {
+  const list = raw as { gateway: MeshList['gateway']; web: MeshList['web']; services: Array<Partial<MeshService>> };
+  const names = new Set<string>();
+  const services = list.services.map((s): MeshService => {
+    if (!s.name || !NAME.test(s.name))
+      throw new Error(`mesh.json: a service name must match ${NAME} (got ${JSON.stringify(s.name)})`);
+    if (names.has(s.name)) throw new Error(`mesh.json: ${s.name} is listed twice`);
+    names.add(s.name);
+    for (const key of ['instances', 'port', 'metricsPort'] as const) {
+      if (!Number.isInteger(s[key]) || s[key]! < 1) throw new Error(`mesh.json: ${s.name}.${key} must be a positive integer`);
+    }
+    for (const secret of s.secrets ?? []) {
+      if (!SECRET.test(secret)) throw new Error(`mesh.json: ${s.name}.secrets: ${secret} is not an environment variable name`);
+    }
+    return {
+      name: s.name,
+      instances: s.instances!,
+      port: s.port!,
+      metricsPort: s.metricsPort!,
+      db: s.db ?? false,
+      calls: s.calls ?? [],
+      secrets: s.secrets ?? [],
+      watchesMesh: s.watchesMesh ?? false,
+    };
+  });
+  for (const s of services) {
+    for (const callee of s.calls) {
+      if (!names.has(callee)) throw new Error(`mesh.json: ${s.name} calls ${callee}, which is not a service of the mesh`);
+      if (callee === s.name) throw new Error(`mesh.json: ${s.name} lists itself among its calls`);
+    }
+  }
+  return { gateway: list.gateway, web: list.web, services };
+}
+
+export function readMeshList(root: string): MeshList {
+  return parseMeshList(JSON.parse(readFileSync(join(root, 'mesh.json'), 'utf8')));
+}
+
+export function instancesOf(service: MeshService): Instance[] {
+  return Array.from({ length: service.instances }, (_, i) => ({
+    service,
+    host: service.instances > 1 ? `${service.name}-${i + 1}` : service.name,
+    port: service.port + i,
+    metricsPort: service.metricsPort + i,
+  }));
+}
+
+export const allInstances = (mesh: MeshList) => mesh.services.flatMap(instancesOf);
+
+/** The services allowed to call `name`: those that list it among their calls. */
+export const callersOf = (mesh: MeshList, name: string) => mesh.services.filter((s) => s.calls.includes(name)).map((s) => s.name);
+
+/** `notes` → `NOTES`: the prefix of a service's environment variables. */
+export const envName = (name: string) => name.toUpperCase();
+
+/** `notes` → `notesContract`: the contract's export in @switchyard/api-contracts. */
+export const contractName = (name: string) => `${name}Contract`;
+
+/** Services read access tokens against auth's JWKS, so every service but auth is told where auth is. */
+export const needsAuthUrl = (service: MeshService) => service.name !== 'auth';
