@@ -26,16 +26,8 @@ let pool: pg.Pool;
 let issuer: TestTokenIssuer;
 const spawned: SpawnedService[] = [];
 
-/** Prints which database the file runs on, and holds it to `TEST_DATABASE` when that is set. */
-function reportDatabase(database: TestDatabase): void {
-  console.log(`database: ${database.kind === 'postgres' ? `postgres (server on ${new URL(database.url).host})` : 'pglite'}`);
-  const asked = process.env.TEST_DATABASE;
-  if (asked) expect(database.kind, `TEST_DATABASE=${asked}`).toBe(asked);
-}
-
 beforeAll(async () => {
   [db, redis, issuer] = await Promise.all([createTestDatabase(), startTestRedis(), startTestTokenIssuer()]);
-  reportDatabase(db);
   client = createRedisClient({ url: redis.url, role: 'blocking', name: 'test-publisher' });
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
 });

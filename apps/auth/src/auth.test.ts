@@ -31,13 +31,6 @@ const urls: string[] = [];
 const logs: LogCapture[] = [];
 let admin: Redis;
 
-/** Prints which database the file runs on, and holds it to `TEST_DATABASE` when that is set. */
-function reportDatabase(database: TestDatabase): void {
-  console.log(`database: ${database.kind === 'postgres' ? `postgres (server on ${new URL(database.url).host})` : 'pglite'}`);
-  const asked = process.env.TEST_DATABASE;
-  if (asked) expect(database.kind, `TEST_DATABASE=${asked}`).toBe(asked);
-}
-
 /** An auth instance on `redisUrl` and the database of `pool`, listening on a free port, logging into `capture`. */
 async function startInstance(options: {
   redisUrl: string;
@@ -69,7 +62,6 @@ async function startInstance(options: {
 
 beforeAll(async () => {
   [db, redis] = await Promise.all([createTestDatabase(), startTestRedis()]);
-  reportDatabase(db);
   const log0 = captureLogs();
   await migrate({ databaseUrl: db.url, dir: MIGRATIONS, logger: createLogger({ service: 'auth', destination: log0.stream }) });
   pool = createPgPool({ connectionString: db.url, max: 6 });

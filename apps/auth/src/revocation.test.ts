@@ -35,16 +35,8 @@ const serviceRedis: Redis[] = [];
 const subscribers: Redis[] = [];
 const urls: string[] = [];
 
-/** Prints which database the file runs on, and holds it to `TEST_DATABASE` when that is set. */
-function reportDatabase(database: TestDatabase): void {
-  console.log(`database: ${database.kind === 'postgres' ? `postgres (server on ${new URL(database.url).host})` : 'pglite'}`);
-  const asked = process.env.TEST_DATABASE;
-  if (asked) expect(database.kind, `TEST_DATABASE=${asked}`).toBe(asked);
-}
-
 beforeAll(async () => {
   [db, redis] = await Promise.all([createTestDatabase(), startTestRedis({ persist: true })]);
-  reportDatabase(db);
   await migrate({
     databaseUrl: db.url,
     dir: MIGRATIONS,

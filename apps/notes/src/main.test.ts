@@ -32,12 +32,6 @@ beforeAll(async () => {
 });
 afterAll(() => issuer?.close());
 
-/** Prints which database the file runs on, and holds it to `TEST_DATABASE` when that is set. */
-function reportDatabase(database: TestDatabase): void {
-  console.log(`database: ${database.kind === 'postgres' ? `postgres (server on ${new URL(database.url).host})` : 'pglite'}`);
-  const asked = process.env.TEST_DATABASE;
-  if (asked) expect(database.kind, `TEST_DATABASE=${asked}`).toBe(asked);
-}
 /** Where the stand-in auth serves its JWKS: notes reads `${AUTH_URL}/.well-known/jwks.json`. */
 const authUrl = () => issuer.jwksUrl.replace('/.well-known/jwks.json', '');
 
@@ -53,7 +47,6 @@ describe('notes as a process (src/main.ts)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase();
-    reportDatabase(db);
   });
   afterAll(async () => {
     await db?.drop();

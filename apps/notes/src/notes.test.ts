@@ -27,16 +27,8 @@ let address: ServiceAddress;
 let issuer: TestTokenIssuer;
 const logs = captureLogs();
 
-/** Prints which database the file runs on, and holds it to `TEST_DATABASE` when that is set. */
-function reportDatabase(database: TestDatabase): void {
-  console.log(`database: ${database.kind === 'postgres' ? `postgres (server on ${new URL(database.url).host})` : 'pglite'}`);
-  const asked = process.env.TEST_DATABASE;
-  if (asked) expect(database.kind, `TEST_DATABASE=${asked}`).toBe(asked);
-}
-
 beforeAll(async () => {
   [db, issuer] = await Promise.all([createTestDatabase(), startTestTokenIssuer()]);
-  reportDatabase(db);
   const logger = createLogger({ service: 'notes', destination: logs.stream });
   await migrate({ databaseUrl: db.url, dir: MIGRATIONS, logger });
   pool = createPgPool({ connectionString: db.url, max: 4 });

@@ -39,50 +39,70 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-function answersPing(port: number): Promise<boolean> {
+/** Whether the redis-server on `port` is the process `pid` (and not another that took the port). */
+function isRedisOf(port: number, pid: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
-    socket.setTimeout(300, () => {
+    let reply = '';
+    const done = (ok: boolean) => {
       socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
+      resolve(ok);
+    };
+    socket.setTimeout(300, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('INFO server\r\n'));
+    socket.on('data', (data) => {
+      reply += data.toString();
+      if (/\r\nprocess_id:\d+\r\n/.test(reply)) done(reply.includes(`\r\nprocess_id:${pid}\r\n`));
     });
   });
 }
 
+/** Starts redis-server on `port` and waits until it answers; false when it exits first (port taken). */
+async function launchOn(port: number, storage: string[]): Promise<ChildProcess | undefined> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...storage],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<false>((resolve) => child.once('exit', () => resolve(false)));
+  const failed = new Promise<never>((_, reject) =>
+    child.once('error', (err) => reject(new Error(`redis-server did not start: ${err.message}`))),
+  );
+  // An 'error' after the start (a failed kill) is not this function's to report.
+  failed.catch(() => undefined);
+  for (let i = 0; i < 100; i++) {
+    const up = await Promise.race([isRedisOf(port, child.pid!), exited, failed]);
+    if (up) return child;
+    if (child.exitCode !== null || child.signalCode !== null) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`redis-server did not answer on port ${port}`);
+}
+
 /**
  * Starts `redis-server` (from PATH) on a free loopback port, without persistence unless asked.
+ * redis-server binds the port it is given, so a start that lost its port to another process is
+ * made again on another one; `restart()` keeps the port.
  *
  * @example
  * const redis = await startTestRedis({ persist: true });
  * // SAVE, change things, then: await redis.kill(); await redis.restart(); (back to the snapshot)
  */
 export async function startTestRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
-  const port = await freePort();
   const dir = options.persist ? await mkdtemp(join(tmpdir(), 'switchyard-redis-')) : undefined;
   const storage = dir ? ['--dir', dir, '--dbfilename', 'dump.rdb'] : [];
+  let port = 0;
   let child: ChildProcess | undefined;
+  for (let attempt = 0; !child; attempt++) {
+    if (attempt === 5) throw new Error('redis-server lost its port to another process 5 times');
+    port = await freePort();
+    child = await launchOn(port, storage);
+  }
   const launch = async () => {
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...storage],
-      {
-        stdio: 'ignore',
-      },
-    );
-    const failed = new Promise<never>((_, reject) =>
-      child!.once('error', (err) => reject(new Error(`redis-server did not start: ${err.message}`))),
-    );
-    for (let i = 0; i < 100; i++) {
-      if (await Promise.race([answersPing(port), failed])) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`redis-server did not answer on port ${port}`);
+    child = await launchOn(port, storage);
+    if (!child) throw new Error(`redis-server could not bind port ${port} again`);
   };
   const kill = async () => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -91,7 +111,6 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     child.kill('SIGKILL');
     await exited;
   };
-  await launch();
   return {
     port,
     url: `redis://127.0.0.1:${port}`,

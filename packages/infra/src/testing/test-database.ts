@@ -7,6 +7,8 @@ export interface TestDatabase {
   readonly url: string;
   /** `postgres` for a real server, `pglite` for the embedded fallback. */
   readonly kind: 'postgres' | 'pglite';
+  /** Which database it is, as printed: `postgres (server on 127.0.0.1:5432)` or `pglite`. */
+  readonly description: string;
   drop(): Promise<void>;
 }
 
@@ -30,9 +32,16 @@ async function serverAnswers(url: string): Promise<boolean> {
  * A fresh database for a test run: on the real PostgreSQL server when one answers (a new
  * database `switchyard_test_<random>`), else an in-memory PGlite behind its socket server.
  * `TEST_DATABASE=postgres` asks for the server and fails when none answers; `TEST_DATABASE=pglite`
- * asks for PGlite. The result's `kind` says which it is.
+ * asks for PGlite. The result's `kind` says which it is, and the test's output says it too
+ * (`database: ...`).
  */
 export async function createTestDatabase(adminUrl = process.env.TEST_POSTGRES_URL ?? DEFAULT_ADMIN_URL): Promise<TestDatabase> {
+  const database = await makeDatabase(adminUrl);
+  console.log(`database: ${database.description}`);
+  return database;
+}
+
+async function makeDatabase(adminUrl: string): Promise<TestDatabase> {
   const wanted = process.env.TEST_DATABASE;
   if (wanted !== undefined && wanted !== '' && wanted !== 'postgres' && wanted !== 'pglite') {
     throw new Error(`TEST_DATABASE must be postgres or pglite, not ${wanted}`);
@@ -52,6 +61,7 @@ export async function createTestDatabase(adminUrl = process.env.TEST_POSTGRES_UR
     return {
       url: url.toString(),
       kind: 'postgres',
+      description: `postgres (server on ${url.host})`,
       async drop() {
         const client = new pg.Client({ connectionString: adminUrl });
         await client.connect();
@@ -61,5 +71,5 @@ export async function createTestDatabase(adminUrl = process.env.TEST_POSTGRES_UR
     };
   }
   const embedded = await startEmbeddedPostgres({ dataDir: 'memory://' });
-  return { url: embedded.url, kind: 'pglite', drop: () => embedded.close() };
+  return { url: embedded.url, kind: 'pglite', description: 'pglite', drop: () => embedded.close() };
 }
