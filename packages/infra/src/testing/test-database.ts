@@ -37,6 +37,7 @@ async function serverAnswers(url: string): Promise<boolean> {
  */
 export async function createTestDatabase(adminUrl = process.env.TEST_POSTGRES_URL ?? DEFAULT_ADMIN_URL): Promise<TestDatabase> {
   const database = await makeDatabase(adminUrl);
+  // eslint-disable-next-line no-console -- a test's output names the database it ran on
   console.log(`database: ${database.description}`);
   return database;
 }
