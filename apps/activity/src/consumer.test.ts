@@ -8,7 +8,7 @@ import { createRedisClient, type Redis } from '@switchyard/infra/redis';
 import {
   createTestDatabase,
   pollUntil,
-  spawnService,
+  startServiceMain,
   startTestRedis,
   startTestTokenIssuer,
   type TestTokenIssuer,
@@ -41,19 +41,12 @@ afterAll(async () => {
 });
 
 const startActivity = async () => {
-  const s = await spawnService({
-    command: [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'],
-    cwd: APP_DIR,
-    env: {
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      AUTH_URL: issuer.jwksUrl.replace('/.well-known/jwks.json', ''),
-      HOST: '127.0.0.1',
-      PORT: '0',
-      METRICS_PORT: '0',
-      CLAIM_IDLE_MS: '1000',
-      DRAIN_DELAY_MS: '0',
-    },
+  const s = await startServiceMain(APP_DIR, {
+    DATABASE_URL: db.url,
+    REDIS_URL: redis.url,
+    AUTH_URL: issuer.jwksUrl.replace('/.well-known/jwks.json', ''),
+    CLAIM_IDLE_MS: '1000',
+    DRAIN_DELAY_MS: '0',
   });
   spawned.push(s);
   return s;

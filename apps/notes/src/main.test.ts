@@ -6,7 +6,8 @@ import { Redis } from 'ioredis';
 import {
   createTestDatabase,
   pollUntil,
-  spawnService,
+  sourceCommand,
+  startServiceMain,
   startTestRedis,
   startTestTokenIssuer,
   type TestTokenIssuer,
@@ -15,7 +16,7 @@ import {
 } from '@switchyard/infra/testing';
 
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
-const NODE_MAIN = [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'] as const;
+const NODE_MAIN = sourceCommand('src/main.ts');
 
 const spawned: SpawnedService[] = [];
 const track = (s: SpawnedService) => (spawned.push(s), s);
@@ -79,19 +80,7 @@ describe('notes as a process (src/main.ts)', () => {
   it('serves notes from the database, publishes its changes, and exits 0 on SIGTERM after draining', async () => {
     const redis = await startTestRedis();
     const notes = track(
-      await spawnService({
-        command: NODE_MAIN,
-        cwd: APP_DIR,
-        env: {
-          DATABASE_URL: db.url,
-          REDIS_URL: redis.url,
-          AUTH_URL: authUrl(),
-          HOST: '127.0.0.1',
-          PORT: '0',
-          METRICS_PORT: '0',
-          DRAIN_DELAY_MS: '200',
-        },
-      }),
+      await startServiceMain(APP_DIR, { DATABASE_URL: db.url, REDIS_URL: redis.url, AUTH_URL: authUrl(), DRAIN_DELAY_MS: '200' }),
     );
     await pollUntil('notes reporting Redis up in its readiness', async () => {
       const ready = (await (await fetch(`${notes.url}/ready`)).json()) as { dependencies: Record<string, string> };

@@ -12,7 +12,7 @@ import {
   createTestDatabase,
   freePort,
   pollUntil,
-  spawnService,
+  startServiceMain,
   startTestRedis,
   type SpawnedService,
   type TestDatabase,
@@ -163,13 +163,8 @@ export async function settledAccessLog(gateway: Gateway): Promise<ReturnType<Gat
   return gateway.accessLog().filter((e) => !marked(e));
 }
 
-/** How every test runs a service: its `src/main.ts` from the TypeScript sources, with the repository's Node flags. */
-export const SERVICE_COMMAND = [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', 'src/main.ts'] as const;
-
 /**
- * Starts `apps/<app>/src/main.ts` as a process and waits until it listens. It binds the ports it
- * is given, by default port 0 for both (the ports it bound are read from its `listening` line);
- * HOST is loopback. `env` is the whole environment besides these.
+ * Starts `apps/<app>/src/main.ts` as a process (see `startServiceMain`).
  * @example const notes = await startService('notes', { DATABASE_URL: db.url, REDIS_URL: redis.url });
  */
 export function startService(
@@ -177,11 +172,7 @@ export function startService(
   env: Record<string, string>,
   ports: { port: number; metricsPort: number } = { port: 0, metricsPort: 0 },
 ): Promise<SpawnedService> {
-  return spawnService({
-    command: SERVICE_COMMAND,
-    cwd: join(REPO, 'apps', app),
-    env: { HOST: '127.0.0.1', PORT: String(ports.port), METRICS_PORT: String(ports.metricsPort), ...env },
-  });
+  return startServiceMain(join(REPO, 'apps', app), env, ports);
 }
 
 /**

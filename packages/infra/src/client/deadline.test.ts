@@ -9,7 +9,7 @@ import { defineContract } from '@switchyard/api-contracts';
 import { now, remainingMs } from '../policies/deadline.js';
 import { testContract } from '../server/fixtures/test-contract.js';
 import { pollUntil } from '../testing/poll.js';
-import { spawnService, type SpawnedService } from '../testing/spawn-service.js';
+import { sourceCommand, spawnService, type SpawnedService } from '../testing/spawn-service.js';
 import { startTestService, type TestService } from '../testing/test-service.js';
 import { implement } from '../trpc/implement.js';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
@@ -22,13 +22,7 @@ describe('a hanging downstream (process paused with SIGSTOP)', () => {
   let paused: SpawnedService;
   beforeAll(async () => {
     paused = await spawnService({
-      command: [
-        process.execPath,
-        '--conditions=@switchyard/source',
-        '--import',
-        'tsx',
-        fileURLToPath(new URL('../server/fixtures/test-service.ts', import.meta.url)),
-      ],
+      command: sourceCommand(fileURLToPath(new URL('../server/fixtures/test-service.ts', import.meta.url))),
       cwd: process.cwd(),
       env: { HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', DRAIN_DELAY_MS: '0' },
     });

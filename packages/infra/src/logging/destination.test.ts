@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LineDestination } from './destination.js';
+import { sourceCommand } from '../testing/spawn-service.js';
 
 const BURST = fileURLToPath(new URL('./fixtures/log-burst.ts', import.meta.url));
 
@@ -37,7 +38,7 @@ describe('LineDestination', () => {
 
   it('loses nothing when the process exits at once, even into a pipe read slowly', async () => {
     const count = 50_000; // ~9 MB: far more than a pipe holds
-    const child = spawn(process.execPath, ['--conditions=@switchyard/source', '--import', 'tsx', BURST, String(count)], {
+    const child = spawn(process.execPath, [...sourceCommand(BURST).slice(1), String(count)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     child.stdout.pause();

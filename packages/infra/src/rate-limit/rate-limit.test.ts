@@ -9,7 +9,7 @@ import { createRedisPlatform } from '../redis/platform.js';
 import type { Redis } from '../redis/redis-client.js';
 import { captureLogs } from '../testing/log-capture.js';
 import { startTestRedis, type TestRedis } from '../testing/redis-server.js';
-import { spawnService, type SpawnedService } from '../testing/spawn-service.js';
+import { sourceCommand, spawnService, type SpawnedService } from '../testing/spawn-service.js';
 import { startTestService, type TestService } from '../testing/test-service.js';
 import { implement } from '../trpc/implement.js';
 import type { DegradedMode } from './rate-limiter.js';
@@ -81,13 +81,7 @@ async function spawnInstances(count: number, points: number) {
   const spawned = await Promise.all(
     Array.from({ length: count }, () =>
       spawnService({
-        command: [
-          process.execPath,
-          '--conditions=@switchyard/source',
-          '--import',
-          'tsx',
-          fileURLToPath(new URL('./fixtures/limited-service.ts', import.meta.url)),
-        ],
+        command: sourceCommand(fileURLToPath(new URL('./fixtures/limited-service.ts', import.meta.url))),
         cwd: process.cwd(),
         env: {
           HOST: '127.0.0.1',

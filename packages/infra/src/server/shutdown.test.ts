@@ -1,14 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pollUntil } from '../testing/poll.js';
-import { spawnService, type SpawnedService } from '../testing/spawn-service.js';
+import { sourceCommand, spawnService, type SpawnedService } from '../testing/spawn-service.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/test-service.ts', import.meta.url));
 const spawned: SpawnedService[] = [];
 
 function start(env: Record<string, string>) {
   return spawnService({
-    command: [process.execPath, '--conditions=@switchyard/source', '--import', 'tsx', FIXTURE],
+    command: sourceCommand(FIXTURE),
     cwd: process.cwd(),
     env: { HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', ...env },
   }).then((s) => {

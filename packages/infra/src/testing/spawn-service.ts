@@ -30,6 +30,18 @@ export interface SpawnServiceOptions {
   service?: string;
 }
 
+/**
+ * The command that runs a TypeScript file of the repository as every test runs one: Node with
+ * the workspace packages resolved to their sources and tsx loading TypeScript.
+ */
+export const sourceCommand = (script: string): [string, ...string[]] => [
+  process.execPath,
+  '--conditions=@switchyard/source',
+  '--import',
+  'tsx',
+  script,
+];
+
 const listeningLine = (service = '[a-z-]+') => new RegExp(`"port":(\\d+),"metricsPort":(\\d+),"msg":"${service} listening"`);
 
 /**
@@ -91,5 +103,23 @@ export function spawnService(options: SpawnServiceOptions): Promise<SpawnedServi
       clearTimeout(timer);
       reject(new Error(`service exited (${code}) before listening:\n${out}`));
     });
+  });
+}
+
+/**
+ * Starts a service's `src/main.ts` (in `appDir`) as a process and waits until it listens, on
+ * loopback and on the ports given (by default port 0 for both: the ports it bound are read from its
+ * `listening` line). `env` is the whole environment besides these.
+ * @example const notes = await startServiceMain('apps/notes', { DATABASE_URL: db.url, REDIS_URL: redis.url });
+ */
+export function startServiceMain(
+  appDir: string,
+  env: Record<string, string>,
+  ports: { port: number; metricsPort: number } = { port: 0, metricsPort: 0 },
+): Promise<SpawnedService> {
+  return spawnService({
+    command: sourceCommand('src/main.ts'),
+    cwd: appDir,
+    env: { HOST: '127.0.0.1', PORT: String(ports.port), METRICS_PORT: String(ports.metricsPort), ...env },
   });
 }
