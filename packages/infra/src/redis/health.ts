@@ -21,7 +21,8 @@ export interface RedisHealthOptions {
  * (rate limits, sign-in limits, cache, idempotency, events). A command that times out or fails
  * for want of a connection marks it unhealthy; from then on every user reads `healthy` (a field)
  * and takes its degraded path at once instead of waiting for its own timeout. A background PING
- * marks it healthy again. Transitions are logged once each and shown as `switchyard_redis_healthy`.
+ * (every `probeIntervalMs`, and at once on reconnecting) marks it healthy again. Transitions are
+ * logged once each and shown as `switchyard_redis_healthy`.
  * @example if (!health.healthy) return degraded(); const reply = await health.guard(redis.get(key), 100);
  */
 export class RedisHealth {
@@ -69,6 +70,10 @@ export class RedisHealth {
     // A lost connection fails every command at once: the users need not try. (Not on 'close',
     // which a deliberate quit emits too.)
     redis.on('reconnecting', () => this.failed(new Error('connection lost')));
+    // A new connection is probed at once: its PING goes ahead of anything sent after it.
+    redis.on('ready', () => {
+      if (!this.healthy) void this.probe();
+    });
     redis.on('end', () => this.stopProbing());
   }
 
