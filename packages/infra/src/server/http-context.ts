@@ -32,17 +32,13 @@ function whenGone(res: ServerResponse): WhenGone {
   };
 }
 
-/** What a request's context is made of (see {@link HttpRequestContext}). */
-export interface HttpContextFields {
-  readonly requestId: string;
-  readonly deadlineAt: number;
-  readonly otel: RequestContext['otel'];
-  readonly caller: RequestContext['caller'];
-  readonly clientIp: string;
-  readonly idempotencyKey: string | undefined;
-  /** Each call's origin in a batch from x-switchyard-calls. */
+/** What a request's context is made of (see {@link HttpRequestContext}): its own fields, and each call's origin in a batch from x-switchyard-calls. */
+export type HttpContextFields = Pick<
+  RequestContext,
+  'requestId' | 'deadlineAt' | 'otel' | 'caller' | 'clientIp' | 'idempotencyKey'
+> & {
   readonly origins: CallOrigins | undefined;
-}
+};
 
 /**
  * A request's context (see RequestContext). Its logger and signal are made on first use: a call
