@@ -30,6 +30,8 @@ export interface FreezeLoadOptions {
   /** One attempt's limit of a call that is safe to repeat. */
   perTryTimeoutMs: number;
   maxAttempts: number;
+  /** The share of calls that are creates, from 0 to 1. @default 0.5 */
+  mutationShare?: number;
 }
 
 type Call = (kind: FreezeCall['kind'], title: string) => Promise<unknown>;
@@ -88,7 +90,7 @@ export function startFreezeLoad(options: FreezeLoadOptions) {
   let n = 0;
   const worker = async (caller: Caller) => {
     while (!stopping) {
-      const kind = Math.random() < 0.5 ? 'query' : 'mutation';
+      const kind = Math.random() < (options.mutationShare ?? 0.5) ? 'mutation' : 'query';
       const record: FreezeCall = { caller, kind, start: performance.now(), end: 0 };
       if (kind === 'mutation') record.title = `freeze ${caller} ${n++}`;
       try {

@@ -2,8 +2,9 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '@switchyard/infra/testing';
-import { signUp, startStack, type Instance, type Stack } from './stack.js';
-import { startFreezeLoad, type FreezeCall } from './freeze-load.js';
+import { signUp, startGateway, startStack, type Instance, type Stack } from './stack.js';
+import { freezeFigures } from './freeze-figures.js';
+import { startFreezeLoad, type FreezeCall, type FreezeLoadOptions } from './freeze-load.js';
 
 // One notes instance of three is stopped (SIGSTOP) for FREEZE_MS under load through the gateway,
 // then continued. Calls already sent to it must be answered within a bound tied to their
@@ -19,9 +20,10 @@ const QUERY_BOUND_MS = 2_000;
 const TIMER_SLACK_MS = 250;
 /**
  * Calls through fetch alone have no deadline of their own: the gateway's response-header timeout
- * (6 s, above the 5 s deadline it gives every call) bounds them, plus one retry of a GET.
+ * (6 s, above the 5 s deadline it gives every call) bounds them, and a GET's retries within its
+ * 7 s try duration; the rest is room for a loaded machine, still short of the freeze.
  */
-const GATEWAY_BOUND_MS = 7_500;
+const GATEWAY_BOUND_MS = 8_000;
 const WARM_CALLS = 100;
 
 let stack: Stack;
@@ -45,81 +47,111 @@ async function requestsServed(instance: Instance): Promise<number> {
   return total;
 }
 
-const longest = (calls: FreezeCall[]) => Math.round(Math.max(0, ...calls.map((c) => c.end - c.start)));
 const count = (calls: FreezeCall[], test: (c: FreezeCall) => boolean) => calls.filter(test).length;
+
+/**
+ * One freeze under load: SIGSTOP to notes-2 for FREEZE_MS, SIGCONT, then calls until the resumed
+ * instance serves again and 600 more. Returns the figures and the resumed instance's share of the
+ * requests after it rejoined (from the instances' request metrics).
+ */
+async function freezeRound(load: FreezeLoadOptions['workers'], perTryTimeoutMs: number, mutationShare = 0.5) {
+  const calls = startFreezeLoad({
+    gatewayUrl: stack.gateway.url,
+    token,
+    workers: load,
+    deadlineMs: DEADLINE_MS,
+    perTryTimeoutMs,
+    maxAttempts: MAX_ATTEMPTS,
+    mutationShare,
+  });
+  await pollUntil('the load under way', () => calls.calls.length >= WARM_CALLS, { timeoutMs: 30_000 });
+  const frozen = stack.notes[1]!;
+  const frozenAt = performance.now();
+  frozen.current.signal('SIGSTOP');
+  try {
+    // Deliberate: the scenario is a freeze of this length under load.
+    await sleep(FREEZE_MS);
+  } finally {
+    frozen.current.signal('SIGCONT');
+  }
+  const resumedAt = performance.now();
+  // Back in rotation once an active check passes: then it must take its share.
+  const atResume = await requestsServed(frozen);
+  await pollUntil('the resumed instance serving again', async () => (await requestsServed(frozen)) > atResume + 20, {
+    timeoutMs: 15_000,
+    intervalMs: 100,
+  });
+  const before = await Promise.all(stack.notes.map(requestsServed));
+  const since = performance.now();
+  await pollUntil('600 calls after it rejoined', () => count(calls.calls, (c) => c.start > since) >= 600, { timeoutMs: 60_000 });
+  const after = await Promise.all(stack.notes.map(requestsServed));
+  const done = await calls.stop();
+  const figures = freezeFigures(done, await calls.titles());
+  const deltas = after.map((n, i) => n - before[i]!);
+  const share = deltas[1]! / deltas.reduce((sum, n) => sum + n, 0);
+  const during = count(done, (c) => c.start < resumedAt && c.end > frozenAt);
+  const report = [
+    `freeze ${FREEZE_MS} ms, per-try timeout ${perTryTimeoutMs} ms, deadline ${DEADLINE_MS} ms: ${done.length} calls (${during} while frozen)`,
+    figures.report,
+    `after SIGCONT: requests per instance ${JSON.stringify(deltas)}, the resumed one's share ${share.toFixed(3)}`,
+  ].join('\n');
+  return { ...figures, during, share, report };
+}
 
 describe('a frozen notes instance under load through the gateway', () => {
   it('SIGSTOP for 10 s: queries <= 2 s, mutations within their deadline, no failure whose effect happened; after SIGCONT it takes its share', async () => {
-    const load = startFreezeLoad({
-      gatewayUrl: stack.gateway.url,
-      token,
-      workers: { client: 4, mesh: 2, raw: 2 },
-      deadlineMs: DEADLINE_MS,
-      perTryTimeoutMs: PER_TRY_TIMEOUT_MS,
-      maxAttempts: MAX_ATTEMPTS,
-    });
-    await pollUntil('the load under way', () => load.calls.length >= WARM_CALLS, { timeoutMs: 30_000 });
-    const frozen = stack.notes[1]!;
-    const frozenAt = performance.now();
-    frozen.current.signal('SIGSTOP');
-    // Deliberate: the scenario is a freeze of this length under load.
-    await sleep(FREEZE_MS);
-    frozen.current.signal('SIGCONT');
-    const resumedAt = performance.now();
-    // Back in rotation once an active check passes: then it must take its share.
-    const atResume = await requestsServed(frozen);
-    await pollUntil('the resumed instance serving again', async () => (await requestsServed(frozen)) > atResume + 20, {
-      timeoutMs: 15_000,
-      intervalMs: 100,
-    });
-    const before = await Promise.all(stack.notes.map(requestsServed));
-    const since = performance.now();
-    await pollUntil('600 calls after it rejoined', () => count(load.calls, (c) => c.start > since) >= 600, { timeoutMs: 60_000 });
-    const after = await Promise.all(stack.notes.map(requestsServed));
-    const calls = await load.stop();
-    const titles = await load.titles();
-
-    const deltas = after.map((n, i) => n - before[i]!);
-    const share = deltas[1]! / deltas.reduce((sum, n) => sum + n, 0);
-    const during = calls.filter((c) => c.start < resumedAt && c.end > frozenAt);
-    const typed = calls.filter((c) => c.caller !== 'raw');
-    const queries = typed.filter((c) => c.kind === 'query');
-    const mutations = typed.filter((c) => c.kind === 'mutation');
-    const raw = calls.filter((c) => c.caller === 'raw');
-    const creates = calls.filter((c) => c.kind === 'mutation');
-    // A failure is the truth only if its note does not exist, or it says the outcome is unknown.
-    const untrue = creates.filter((c) => c.appCode && c.appCode !== 'OUTCOME_UNKNOWN' && titles.has(c.title!));
-    const unknown = creates.filter((c) => c.appCode === 'OUTCOME_UNKNOWN');
-    const lost = creates.filter((c) => !c.appCode && !titles.has(c.title!));
-    const byCode = (list: FreezeCall[]) =>
-      JSON.stringify(
-        list
-          .filter((c) => c.appCode)
-          .reduce<Record<string, number>>((m, c) => ((m[c.appCode!] = (m[c.appCode!] ?? 0) + 1), m), {}),
-      );
-
-    console.log(
-      [
-        `freeze ${FREEZE_MS} ms: ${calls.length} calls (${during.length} while frozen)`,
-        `typed clients: ${queries.length} queries, longest ${longest(queries)} ms, failed ${byCode(queries)}; ` +
-          `${mutations.length} creates, longest ${longest(mutations)} ms (deadline ${DEADLINE_MS}), failed ${byCode(mutations)}`,
-        `fetch alone: ${raw.length} calls, longest query ${longest(raw.filter((c) => c.kind === 'query'))} ms, ` +
-          `longest create ${longest(raw.filter((c) => c.kind === 'mutation'))} ms, failed ${byCode(raw)}`,
-        `read back: ${creates.length} creates, ${unknown.length} OUTCOME_UNKNOWN (${count(unknown, (c) => titles.has(c.title!))} of them exist), ` +
-          `${untrue.length} reported failed but exist, ${lost.length} reported done but missing`,
-        `after SIGCONT: requests per instance ${JSON.stringify(deltas)}, the resumed one's share ${share.toFixed(3)}`,
-      ].join('\n'),
-    );
-
-    expect(longest(queries)).toBeLessThanOrEqual(QUERY_BOUND_MS);
-    expect(count(queries, (c) => c.appCode !== undefined)).toBe(0);
-    expect(longest(mutations)).toBeLessThanOrEqual(DEADLINE_MS + TIMER_SLACK_MS);
-    expect(longest(raw)).toBeLessThanOrEqual(GATEWAY_BOUND_MS);
-    expect(untrue.map((c) => `${c.caller} ${c.appCode}: ${c.message}`)).toEqual([]);
-    expect(lost).toEqual([]);
-    expect(count(creates, (c) => c.retryable === true && titles.has(c.title!))).toBe(0);
+    const r = await freezeRound({ client: 4, mesh: 2, raw: 2 }, PER_TRY_TIMEOUT_MS);
+    console.log(r.report);
+    expect(r.longestQueryMs).toBeLessThanOrEqual(QUERY_BOUND_MS);
+    expect(r.failedQueries).toBe(0);
+    expect(r.longestMutationMs).toBeLessThanOrEqual(DEADLINE_MS + TIMER_SLACK_MS);
+    expect(r.longestRawMs).toBeLessThanOrEqual(GATEWAY_BOUND_MS);
+    expect(r.untrue).toEqual([]);
+    expect(r.lost).toBe(0);
+    expect(r.retryableButDone).toBe(0);
     // Calls were sent to it while frozen and came back within their bounds.
-    expect(during.length).toBeGreaterThan(0);
-    expect(share).toBeGreaterThan(1 / 6);
+    expect(r.during).toBeGreaterThan(0);
+    expect(r.share).toBeGreaterThan(1 / 6);
   }, 180_000);
+
+  it('negative control: without per-try timeouts the same freeze holds queries past 2 s', async () => {
+    // Queries only, so the calls caught on the frozen instance are queries.
+    const r = await freezeRound({ client: 4, mesh: 2, raw: 0 }, DEADLINE_MS, 0);
+    console.log(`negative control: ${r.report}`);
+    expect(r.longestQueryMs > QUERY_BOUND_MS || r.failedQueries > 0).toBe(true);
+  }, 180_000);
+
+  it('the gateway alone: a call to a frozen instance is answered before the freeze ends, a POST as OUTCOME_UNKNOWN', async () => {
+    const frozen = stack.notes[2]!;
+    const only = (instance: Instance) => [`127.0.0.1:${instance.port}`];
+    const gateway = await startGateway({
+      upstreams: { auth: only(stack.auth), notes: only(frozen), activity: only(stack.activity) },
+      corsOrigins: [],
+      webRoot: stack.webRoot,
+    });
+    const base = `${gateway.url}/api/notes/trpc`;
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const timed = async (send: () => Promise<Response>) => {
+      const started = performance.now();
+      const res = await send();
+      const body = (await res.json()) as { error?: { appCode?: string; retryable?: boolean } };
+      return { status: res.status, ...body.error, ms: Math.round(performance.now() - started) };
+    };
+    frozen.current.signal('SIGSTOP');
+    const frozenAt = performance.now();
+    try {
+      const [create, list] = await Promise.all([
+        timed(() => fetch(`${base}/create`, { method: 'POST', headers, body: JSON.stringify({ json: { title: 'frozen' } }) })),
+        timed(() => fetch(`${base}/list?input=${encodeURIComponent('{"json":{}}')}`, { headers })),
+      ]);
+      const answeredAfterMs = Math.round(performance.now() - frozenAt);
+      console.log(`gateway alone, its one notes instance frozen: create ${JSON.stringify(create)}; list ${JSON.stringify(list)}`);
+      expect(create).toMatchObject({ status: 502, appCode: 'OUTCOME_UNKNOWN', retryable: false });
+      expect([502, 503, 504]).toContain(list.status);
+      expect(answeredAfterMs).toBeLessThanOrEqual(GATEWAY_BOUND_MS);
+    } finally {
+      frozen.current.signal('SIGCONT');
+      await gateway.stop();
+    }
+  }, 60_000);
 });
