@@ -151,7 +151,7 @@ describe('Redis frozen (SIGSTOP) for 5 s under load', () => {
     const signIns = (async () => {
       while (!stopping) {
         calls.push(await signIn());
-        // The sign-ins' pace (about 40 a second), not a wait for a state.
+        // The sign-ins' pace, not a wait for a state.
         await sleep(25);
       }
     })();
