@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../packages/infra/src/testing/index.js';
-import { median, spread, startServer, wrk, type Running, type Sample } from './http.js';
+import { median, spread, startServer, wrk, type Running, type Sample } from './measure.js';
 import { benchPolicyEngine } from './policy-engine.js';
 import { HELLO_PATH, buildPackages } from './shared.js';
 

@@ -10,7 +10,7 @@ import superjson from 'superjson';
 import type { RouterOf } from '@switchyard/api-contracts';
 import { createServiceClient } from '@switchyard/infra/client';
 import { helloContract } from './hello-contract.js';
-import { median, spread, startServer } from './http.js';
+import { median, spread, startServer } from './measure.js';
 import { HOP_KEY, buildPackages } from './shared.js';
 
 const now = () => performance.now();

@@ -5,7 +5,7 @@
 // per call, median (min-max). hops.ts divides it by the CPU an inter-service hop costs.
 import { classifyAttemptError } from '@switchyard/infra/client';
 import { TargetPolicies, type CallSink } from '@switchyard/infra/policies';
-import { spread } from './http.js';
+import { spread } from './measure.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 2 : 12;

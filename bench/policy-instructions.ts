@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { createServiceClient } from '@switchyard/infra/client';
 import { helloContract } from './hello-contract.js';
-import { median, spread } from './http.js';
+import { median, spread } from './measure.js';
 import { HELLO_PATH, HOP_KEY, buildPackages, getOneAtATime } from './shared.js';
 
 const quick = process.argv.includes('--quick');

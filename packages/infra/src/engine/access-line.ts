@@ -1,6 +1,10 @@
 import type { Logger } from 'pino';
-import { flatString, jsonString, msText, writeInfoLine } from './line-writer.js';
+import { msText, writeInfoLine } from './line-writer.js';
 import type { RequestContext } from '../trpc/context.js';
+import { bypassOn } from './switches.js';
+
+const LINE_WRITER = bypassOn('lineWriter');
+const MS_TEXT = bypassOn('msText');
 
 /** A successful call, as its access line tells it. */
 export interface AccessLineCall {
@@ -23,19 +27,24 @@ export interface AccessLineCall {
 export function accessLine(ctx: RequestContext, call: AccessLineCall): void {
   const { requestId, ids, procedure, type, log } = call;
   const micros = Math.round(call.durationMs * 1000);
-  const fields = `${okFields(procedure, type)}${msText(micros)}`;
   const fallback = () => ({ procedure, type, outcome: 'OK', durationMs: micros / 1000 });
+  if (!LINE_WRITER) {
+    if (log) log.info(fallback(), 'call');
+    else ctx.mesh.logger.info({ requestId, ...ids, ...fallback() }, 'call');
+    return;
+  }
+  const fields = `${okFields(procedure, type)}${MS_TEXT ? msText(micros) : `${micros / 1000}`}`;
   if (log) {
     writeInfoLine(log, '', fields, 'call', fallback, ctx);
     return;
   }
   let bindings: string;
   if (ids) {
-    bindings = `,"requestId":${jsonString(requestId)},"traceId":"${ids.traceId}","spanId":"${ids.spanId}"`;
+    bindings = `,"requestId":${JSON.stringify(requestId)},"traceId":"${ids.traceId}","spanId":"${ids.spanId}"`;
   } else {
     if (requestId !== lastRequestId) {
       lastRequestId = requestId;
-      lastRequestBinding = `,"requestId":${jsonString(requestId)}`;
+      lastRequestBinding = `,"requestId":${JSON.stringify(requestId)}`;
     }
     bindings = lastRequestBinding;
   }
@@ -50,7 +59,7 @@ const OK_FIELDS = new Map<string, { type: string; text: string }>();
 function okFields(procedure: string, type: string): string {
   const known = OK_FIELDS.get(procedure);
   if (known !== undefined && known.type === type) return known.text;
-  const text = flatString(`,"procedure":${jsonString(procedure)},"type":"${type}","outcome":"OK","durationMs":`);
+  const text = `,"procedure":${JSON.stringify(procedure)},"type":"${type}","outcome":"OK","durationMs":`;
   if (OK_FIELDS.size < 1000) OK_FIELDS.set(procedure, { type, text });
   return text;
 }

@@ -1,11 +1,11 @@
 import type { Metric, MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
 
 /**
- * Counters, gauges and histograms for the per-call hot path. prom-client hashes, validates and
- * copies the label values on every `inc` and `observe`, even through `labels()` children (about
- * 7% of a trivial request, measured with bench/servers.ts). Here a series is looked up once and
- * then updated as a plain field; the registry reads the series at scrape time in prom-client's
- * own export format, so `/metrics` text is the same as prom-client's metric classes would give.
+ * Counters, gauges and histograms for the service client's per-call path. prom-client hashes,
+ * validates and copies the label values on every `inc` and `observe`, even through `labels()`
+ * children. Here a series is looked up once and then updated as a plain field; the registry
+ * reads the series at scrape time in prom-client's own export format, so `/metrics` text is the
+ * same as prom-client's metric classes would give.
  */
 type Labels = Readonly<Record<string, string>>;
 

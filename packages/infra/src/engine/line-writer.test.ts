@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { captureLogs } from '../testing/log-capture.js';
-import { holdLines, isoTimeNow, jsonString, msText, releaseLines, writeInfoLine } from './line-writer.js';
+import { holdLines, isoTimeNow, msText, releaseLines, writeInfoLine } from './line-writer.js';
 import { createLogger } from '../logging/logger.js';
 
 /** A line without its time, which differs by nature; the key order is kept. */
@@ -109,15 +109,6 @@ describe('writeInfoLine', () => {
     // Released: the next line goes straight out.
     writeInfoLine(logger, '', ',"n":4', 'call', () => ({}), request);
     expect(writes).toHaveLength(2);
-  });
-});
-
-describe('jsonString', () => {
-  it('gives what JSON.stringify gives, for every character up to U+02FF, lone surrogates and astral ones', () => {
-    const samples = ['', 'plain-request-id.0001:x_y', 'call'];
-    for (let c = 0; c <= 0x2ff; c++) samples.push(`a${String.fromCharCode(c)}b`);
-    samples.push('\ud800', 'x\udfffy', '😀', '\u2028\u2029', '"quoted" and \\ back');
-    for (const value of samples) expect(jsonString(value), JSON.stringify(value)).toBe(JSON.stringify(value));
   });
 });
 

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { bypassOn } from './switches.js';
 
 /** Marks the loggers {@link createLogger} makes (children inherit it through their prototype). */
 export const MESH_LOGGER = Symbol.for('switchyard.meshLogger');
@@ -10,20 +11,8 @@ const INFO = 30;
 
 type Internals = Record<symbol, unknown>;
 
-/**
- * `JSON.stringify(value)` for a string, without a call into C++ when nothing needs escaping
- * (request ids, procedure names and messages are plain ASCII). Anything else (quotes,
- * backslashes, control characters, non-ASCII) goes through JSON.stringify.
- */
-export function jsonString(value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(value);
-  }
-  return `"${value}"`;
-}
-
-const isoTime = pino.stdTimeFunctions.isoTime;
+/** pino's isoTime, the function whose field {@link isoTimeNow} makes itself (when it is on). */
+const isoTime = bypassOn('isoTimeNow') ? pino.stdTimeFunctions.isoTime : undefined;
 let cachedMs = -1;
 let cachedTime = '';
 let minuteStart = -1;
@@ -92,21 +81,15 @@ export function writeInfoLine(
   if ((internals[levelValSym] as number) > INFO) return;
   const time = timeOf === isoTime ? isoTimeNow() : timeOf();
   const chindings = internals[chindingsSym] as string;
-  // The line's start and end repeat from line to line: made once, not concatenated per line, and
-  // the start flattened once a second line uses it (lines of per-request child loggers, each
-  // with its own bindings, would pay for a flattening each).
+  // The line's start and end repeat from line to line: made once, not concatenated per line.
   if (time !== lastPrefixTime || chindings !== lastPrefixChindings) {
     lastPrefixTime = time;
     lastPrefixChindings = chindings;
     lastPrefix = `{"level":"info"${time}${chindings}`;
-    lastPrefixFlat = false;
-  } else if (!lastPrefixFlat) {
-    lastPrefix = flatString(lastPrefix);
-    lastPrefixFlat = true;
   }
   if (msg !== lastMsg) {
     lastMsg = msg;
-    lastSuffix = flatString(`,"msg":${jsonString(msg)}}\n`);
+    lastSuffix = `,"msg":${JSON.stringify(msg)}}\n`;
   }
   const line = `${lastPrefix}${bindings}${fields}${lastSuffix}`;
   const held = holder as Held | undefined;
@@ -132,19 +115,8 @@ let lastStream: Stream;
 let lastPrefixTime: string | undefined;
 let lastPrefixChindings: string | undefined;
 let lastPrefix = '';
-let lastPrefixFlat = false;
 let lastMsg: string | undefined;
 let lastSuffix = '';
-
-/**
- * `text` as one flat string. Text made by concatenation is a tree of pieces that V8 copies into
- * one string only when it must (here: when the log destination joins a turn's lines), walking
- * every piece of every line again. For text made once and used in many lines; a JSON round trip,
- * the one flattening JavaScript promises.
- */
-export function flatString(text: string): string {
-  return JSON.parse(JSON.stringify(text)) as string;
-}
 
 /**
  * `String(micros / 1000)`, the JSON number of a duration in ms rounded to the µs, from the whole

@@ -1,5 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { leanCounter, leanGauge, leanHistogram, observe, type HistogramSeries, type ValueSeries } from '../engine/lean-metrics.js';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { METRIC, UNKNOWN_PROCEDURE } from './names.js';
 
 /** Options of {@link createMetrics}. */
@@ -48,31 +47,31 @@ export function createMetrics(options: CreateMetricsOptions): ServiceMetrics {
   const known = new Set(options.procedures);
   const procedureLabel = (path: string | undefined) => (path !== undefined && known.has(path) ? path : UNKNOWN_PROCEDURE);
 
-  // The per-call series: lean metrics (see lean.ts), same exposition as prom-client's.
-  const requests = leanCounter({
+  const registers = [registry];
+  const requests = new Counter({
     name: METRIC.rpcRequests,
     help: 'Procedure calls by procedure, type and result code (OK or the tRPC error code).',
-    labelNames: ['procedure', 'type', 'code'],
-    registry,
+    labelNames: ['procedure', 'type', 'code'] as const,
+    registers,
   });
-  const duration = leanHistogram({
+  const duration = new Histogram({
     name: METRIC.rpcDuration,
     help: 'Procedure call duration in seconds.',
-    labelNames: ['procedure', 'type'],
+    labelNames: ['procedure', 'type'] as const,
     buckets: DURATION_BUCKETS,
-    registry,
+    registers,
   });
-  const errors = leanCounter({
+  const errors = new Counter({
     name: METRIC.rpcErrors,
     help: 'Failed procedure calls by procedure and tRPC error code.',
-    labelNames: ['procedure', 'code'],
-    registry,
+    labelNames: ['procedure', 'code'] as const,
+    registers,
   });
-  const inFlight = leanGauge({
+  const inFlight = new Gauge({
     name: METRIC.rpcInFlight,
     help: 'Procedure calls being served now.',
-    labelNames: ['procedure'],
-    registry,
+    labelNames: ['procedure'] as const,
+    registers,
   });
   const rejected = new Counter({
     name: METRIC.httpRejected,
@@ -87,40 +86,19 @@ export function createMetrics(options: CreateMetricsOptions): ServiceMetrics {
   });
   ready.set(0);
 
-  // Each series is found once per (procedure, type, code) and then updated in place.
-  type Series = { requests: ValueSeries; duration: HistogramSeries; errors: ValueSeries | undefined };
-  const seriesCache = new Map<string, Map<string, Series>>();
-  const seriesOf = (procedure: string, type: string, code: string): Series => {
-    let byCode = seriesCache.get(procedure);
-    if (!byCode) seriesCache.set(procedure, (byCode = new Map()));
-    const key = type === 'query' ? code : `${type} ${code}`;
-    let series = byCode.get(key);
-    if (!series) {
-      series = {
-        requests: requests.series(procedure, type, code),
-        duration: duration.series(procedure, type),
-        errors: code === 'OK' ? undefined : errors.series(procedure, code),
-      };
-      byCode.set(key, series);
-    }
-    return series;
-  };
-
   return {
     registry,
     procedureLabel,
     recordCall({ procedure, type, code, durationSeconds }) {
-      const series = seriesOf(procedureLabel(procedure), type, code);
-      series.requests.value += 1;
-      observe(series.duration, durationSeconds);
-      if (series.errors) series.errors.value += 1;
+      const label = procedureLabel(procedure);
+      requests.inc({ procedure: label, type, code });
+      duration.observe({ procedure: label, type }, durationSeconds);
+      if (code !== 'OK') errors.inc({ procedure: label, code });
     },
     trackInFlight(procedure) {
-      const gauge = inFlight.series(procedureLabel(procedure));
-      gauge.value += 1;
-      return () => {
-        gauge.value -= 1;
-      };
+      const labels = { procedure: procedureLabel(procedure) };
+      inFlight.inc(labels);
+      return () => inFlight.dec(labels);
     },
     recordRejected(reason) {
       rejected.inc({ reason });

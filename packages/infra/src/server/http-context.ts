@@ -32,7 +32,10 @@ function whenGone(res: ServerResponse): WhenGone {
   };
 }
 
-/** What a request's context is made of (see {@link HttpRequestContext}): its own fields, and each call's origin in a batch from x-switchyard-calls. */
+/**
+ * What a request's context is made of (see {@link HttpRequestContext}): its own fields, and each
+ * call's origin in a batch from x-switchyard-calls.
+ */
 export type HttpContextFields = Pick<
   RequestContext,
   'requestId' | 'deadlineAt' | 'otel' | 'caller' | 'clientIp' | 'idempotencyKey'

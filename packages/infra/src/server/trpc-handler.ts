@@ -5,6 +5,7 @@ import { routerConfig } from '../engine/router-internals.js';
 import type { RequestContext } from '../trpc/context.js';
 import { requestIdScope } from '../trpc/request-scope.js';
 import { createFastTrpc } from '../engine/fast-adapter.js';
+import { bypassOn } from '../engine/switches.js';
 
 /** Options of {@link createTrpcHandler}. */
 export interface TrpcHandlerOptions {
@@ -41,7 +42,7 @@ export interface TrpcHandler {
 export function createTrpcHandler(options: TrpcHandlerOptions & { fast?: boolean }): TrpcHandler {
   const stock = createStockHandler(options);
   const refuse = createRefusal(options);
-  if (options.fast === false) return Object.assign(stock, { refuse });
+  if (options.fast === false || !bypassOn('fastAdapter')) return Object.assign(stock, { refuse });
   const fast = createFastTrpc(options);
   const handler = (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const plan = fast.select(req, path);

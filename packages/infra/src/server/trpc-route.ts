@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
 import type { ServiceMetrics } from '../metrics/metrics.js';
-import { jsonContentType } from '../engine/fast-adapter.js';
+import { jsonContentType } from '../engine/fast-plan.js';
 import type { MeshRequest } from './mesh-request.js';
 import { readRequestBody } from './request-body.js';
 import type { TrpcHandler } from './trpc-handler.js';
