@@ -37,14 +37,14 @@ afterAll(async () => {
 });
 
 /** `npm run dev` with free ports, until it printed the mesh and every instance listens. */
-async function runDev() {
+async function runDev(env: Record<string, string> = {}) {
   const dev = await spawnService({
     command: ['npm', 'run', 'dev'],
     cwd: REPO,
     group: true,
     service: 'activity',
     // No *_DATABASE_URL: embedded databases, whatever servers this machine has.
-    env: { DEV_PORTS: 'auto', DEV_DATA_ROOT: dataRoot, REDIS_URL: redis.url, DRAIN_DELAY_MS: '300', LOG_PRETTY: 'false' },
+    env: { DEV_PORTS: 'auto', DEV_DATA_ROOT: dataRoot, REDIS_URL: redis.url, DRAIN_DELAY_MS: '300', LOG_PRETTY: 'false', ...env },
     startTimeoutMs: 120_000,
   });
   runs.push(dev);
@@ -162,4 +162,72 @@ describe('npm run dev', () => {
     second.dev.signal('SIGINT');
     expect([0, 'SIGINT']).toContain(await second.dev.exited);
   }, 300_000);
+
+  it('keeps serving through the other notes instances while one is killed, and has it back within 5 s', async () => {
+    // As many queries as the instances answer: no rate limit in the way.
+    const { dev, gateway } = await runDev({ RATE_LIMIT_POINTS: '1000000' });
+    const credentials = { email: 'crash@example.com', password: 'developer 2026' };
+    await rpc(gateway, 'auth/trpc/register', credentials);
+    const token = (await rpc(gateway, 'auth/trpc/login', credentials)).body.result!.data.json.accessToken as string;
+    const list = `${gateway}/api/notes/trpc/list?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`;
+    const calls: Array<{ startedAt: number; status: number }> = [];
+    let loading = true;
+    const worker = async () => {
+      while (loading) {
+        const startedAt = performance.now();
+        const status = await fetch(list, { headers: { authorization: `Bearer ${token}` } }).then(
+          (res) => (void res.body?.cancel(), res.status),
+          () => 0,
+        );
+        calls.push({ startedAt, status });
+      }
+    };
+    const workers = Array.from({ length: 4 }, worker);
+    await new Promise((done) => setTimeout(done, 1_000));
+    const pid = Number(/(?:^|: )notes-2\s*\|.*"pid":(\d+)/m.exec(dev.output())![1]);
+    const killedAt = performance.now();
+    process.kill(pid, 'SIGKILL');
+    await pollUntil('notes-2 back', () => /dev: notes-2 is back/.test(dev.output()), { timeoutMs: 10_000, intervalMs: 20 });
+    const backMs = performance.now() - killedAt;
+    await new Promise((done) => setTimeout(done, 2_000));
+    loading = false;
+    await Promise.all(workers);
+    const failed = calls.filter((c) => c.status !== 200);
+    const statuses: Record<number, number> = {};
+    for (const c of calls) statuses[c.status] = (statuses[c.status] ?? 0) + 1;
+    const failedAfterKill = failed.filter((c) => c.startedAt > killedAt);
+    process.stdout.write(
+      `SIGKILL notes-2: back after ${Math.round(backMs)} ms; ${calls.length} queries, ${failed.length} failed ` +
+        `(${failed.length - failedAfterKill.length} in flight at the kill, ${failedAfterKill.length} started after it; ` +
+        `statuses ${JSON.stringify(statuses)})\n`,
+    );
+    expect(backMs).toBeLessThan(5_000);
+    expect(failedAfterKill).toEqual([]);
+    expect(calls.filter((c) => c.startedAt > killedAt && c.status === 200).length).toBeGreaterThan(20);
+    dev.signal('SIGINT');
+    await dev.exited;
+  }, 300_000);
+
+  it('names a service that fails to start, with its last lines, and stops', async () => {
+    // `npm run dev -- auth`: auth alone; a secret too short for it makes it exit at start.
+    const dev = spawnSync('npm', ['run', 'dev', '--', 'auth'], {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 90_000,
+      env: {
+        ...process.env,
+        TURBO_TELEMETRY_DISABLED: '1',
+        DEV_PORTS: 'auto',
+        DEV_DATA_ROOT: dataRoot,
+        REDIS_URL: redis.url,
+        WEB_ROOT: dataRoot,
+        AUTH_KEY_SECRET: 'short',
+      },
+    });
+    const output = `${dev.stdout}${dev.stderr}`;
+    expect(output).toContain('dev: auth failed to start: stopping the mesh');
+    expect(dev.status, output).not.toBe(0);
+    expect(output).toMatch(/dev: auth failed to start \(1\); its last lines:\n.*auth +! .*AUTH_KEY_SECRET/);
+    expect(output).toContain('dev: auth and what it reaches: auth');
+  }, 120_000);
 });
