@@ -439,11 +439,15 @@ describe('signing keys (a database and 2 instances of their own)', () => {
     const email = await account('keys', own.urls[0]);
     const before = tokensOf(await signIn(email, own.urls[0])).accessToken;
     const oldKid = JSON.parse(Buffer.from(before.split('.')[0]!, 'base64url').toString()).kid as string;
+    // Both instances hold the public keys from before the rotation.
+    for (const url of own.urls) expect((await rpc(url, 'me', {}, bearer(before), 'GET')).status).toBe(200);
     await own.keys[0]!.rotate();
     // Instance 1 picks up the new key within its 30 s signer cache; instance 0 at once.
     const after = tokensOf(await signIn(email, own.urls[0])).accessToken;
     const newKid = JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()).kid as string;
     expect(newKid).not.toBe(oldKid);
+    // A token of the new key is accepted at once by every instance: an unknown key id reloads the keys.
+    for (const url of own.urls) expect((await rpc(url, 'me', {}, bearer(after), 'GET')).status).toBe(200);
     const jwks = (await (await fetch(`${own.urls[1]}/.well-known/jwks.json`)).json()) as {
       keys: Array<{ kid: string; d?: string }>;
     };

@@ -1,4 +1,3 @@
-import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
 import type pg from 'pg';
 import { authContract } from '@switchyard/api-contracts';
 import { ACCESS_TOKEN, Revocations, createAccessTokenVerifier } from '@switchyard/infra/auth';
@@ -9,6 +8,7 @@ import { createRedisPlatform, type Redis } from '@switchyard/infra/redis';
 import { createService, sendJson, type Service } from '@switchyard/infra/server';
 import type { AuthConfig } from './env.js';
 import { createKeyStore, type KeyStore } from './keys.js';
+import { ownKeys } from './own-keys.js';
 import { dummyHash } from './passwords.js';
 import { createRefreshTokens } from './refresh-tokens.js';
 import { createAuthRouter } from './router.js';
@@ -23,15 +23,6 @@ export interface AuthDeps {
   logger: Logger;
   /** How long a rotated refresh token still gets its successor again, in ms. @default REFRESH_GRACE_MS (10 s) */
   refreshGraceMs?: number;
-}
-
-/** The auth service verifies its own access tokens against the keys in its database (cached briefly). */
-function ownKeys(keys: KeyStore): JWTVerifyGetKey {
-  let cached: { getKey: JWTVerifyGetKey; at: number } | undefined;
-  return async (header, token) => {
-    if (!cached || Date.now() - cached.at > 10_000) cached = { getKey: createLocalJWKSet(await keys.jwks()), at: Date.now() };
-    return cached.getKey(header, token);
-  };
 }
 
 /** The auth service, wired but not listening; the key store makes sure a signing key exists. */
