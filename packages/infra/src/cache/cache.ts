@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import { type Counter, type Registry } from 'prom-client';
 import superjson from 'superjson';
 import type { z } from 'zod';
 import { METRIC } from '../metrics/names.js';
+import { sharedCounter } from '../metrics/shared-metric.js';
 import { now } from '../policies/deadline.js';
 import { redisHealth, type RedisHealth } from '../redis/health.js';
 
@@ -49,14 +50,11 @@ export class Cache<S extends z.ZodType> {
     this.health = redisHealth(options.redis);
     this.timeoutMs = options.timeoutMs ?? 100;
     if (options.registry) {
-      this.requests =
-        (options.registry.getSingleMetric(METRIC.cacheRequests) as Counter<'cache' | 'outcome'> | undefined) ??
-        new Counter({
-          name: METRIC.cacheRequests,
-          help: 'Cache reads by cache and outcome (hit, miss, corrupt, error, shared, bypassed while Redis is out).',
-          labelNames: ['cache', 'outcome'],
-          registers: [options.registry],
-        });
+      this.requests = sharedCounter(options.registry, {
+        name: METRIC.cacheRequests,
+        help: 'Cache reads by cache and outcome (hit, miss, corrupt, error, shared, bypassed while Redis is out).',
+        labelNames: ['cache', 'outcome'],
+      });
     }
     options.subscriber.on('message', (channel: string, key: string) => {
       if (channel === this.channel) this.forget(key);

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import superjson from 'superjson';
 import type { z } from 'zod';
 import type { EventDef } from '@switchyard/api-contracts';
 import { METRIC } from '../metrics/names.js';
+import { sharedCounter } from '../metrics/shared-metric.js';
 import { redisHealth } from '../redis/health.js';
 
 /** Options of {@link publishEvent}. */
@@ -68,13 +69,11 @@ export type EventPublisher = <E extends EventDef>(def: E, payload: z.input<E['pa
 export function createEventPublisher(options: { redis: Redis; logger: Logger; registry?: Registry }): EventPublisher {
   const { redis, logger, registry } = options;
   const lost = registry
-    ? ((registry.getSingleMetric(METRIC.eventsUnpublished) as Counter<'event'> | undefined) ??
-      new Counter({
+    ? sharedCounter(registry, {
         name: METRIC.eventsUnpublished,
         help: 'Events not published because Redis was out or did not answer in time, by event.',
         labelNames: ['event'],
-        registers: [registry],
-      }))
+      })
     : undefined;
   return async (def, payload) => {
     try {

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import { type Counter, type Registry } from 'prom-client';
 import superjson from 'superjson';
 import { SwitchyardError } from '../errors/switchyard-error.js';
 import { METRIC } from '../metrics/names.js';
+import { sharedCounter } from '../metrics/shared-metric.js';
 import { redisHealth, type RedisHealth } from '../redis/health.js';
 
 export { IDEMPOTENCY_KEY_HEADER } from '../wire/index.js';
@@ -58,14 +59,11 @@ export class IdempotencyStore {
     this.timeoutMs = options.timeoutMs ?? 250;
     this.health = redisHealth(options.redis);
     if (options.registry) {
-      this.replays =
-        (options.registry.getSingleMetric(METRIC.idempotencyReplays) as Counter<'procedure'> | undefined) ??
-        new Counter({
-          name: METRIC.idempotencyReplays,
-          help: 'Mutations answered from a stored result.',
-          labelNames: ['procedure'],
-          registers: [options.registry],
-        });
+      this.replays = sharedCounter(options.registry, {
+        name: METRIC.idempotencyReplays,
+        help: 'Mutations answered from a stored result.',
+        labelNames: ['procedure'],
+      });
     }
   }
 

@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import { type Counter, type Registry } from 'prom-client';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { METRIC } from '../metrics/names.js';
+import { sharedCounter } from '../metrics/shared-metric.js';
 import { redisHealth, type RedisHealth } from '../redis/health.js';
 
 /** What to do while Redis cannot be reached. */
@@ -84,15 +85,16 @@ export class RateLimiter {
       duration: options.windowSeconds,
     });
     if (options.registry) {
-      this.degradedCount = counter(
-        options.registry,
-        METRIC.rateLimitDegraded,
-        'Rate-limit decisions made without Redis, by degraded mode.',
-        ['mode'],
-      );
-      this.rejectedCount = counter(options.registry, METRIC.rateLimited, 'Requests refused by the rate limiter (429).', [
-        'degraded',
-      ]);
+      this.degradedCount = sharedCounter(options.registry, {
+        name: METRIC.rateLimitDegraded,
+        help: 'Rate-limit decisions made without Redis, by degraded mode.',
+        labelNames: ['mode'],
+      });
+      this.rejectedCount = sharedCounter(options.registry, {
+        name: METRIC.rateLimited,
+        help: 'Requests refused by the rate limiter (429).',
+        labelNames: ['degraded'],
+      });
     }
   }
 
@@ -122,10 +124,4 @@ export class RateLimiter {
   private decision(allowed: boolean, res: RateLimiterRes): RateLimitDecision {
     return { allowed, limit: this.points, remaining: Math.max(0, res.remainingPoints), resetMs: res.msBeforeNext };
   }
-}
-
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
-  return (
-    (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] })
-  );
 }

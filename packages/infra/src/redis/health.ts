@@ -1,7 +1,8 @@
 import { ReplyError, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { type Counter, type Gauge, type Registry } from 'prom-client';
 import { METRIC } from '../metrics/names.js';
+import { sharedCounter, sharedGauge } from '../metrics/shared-metric.js';
 import { lagAwareTimeout } from './lag-aware-timeout.js';
 
 /** Options of {@link RedisHealth}. */
@@ -43,29 +44,17 @@ export class RedisHealth {
     this.probeTimeoutMs = options.probeTimeoutMs ?? 200;
     const { registry } = options;
     if (registry) {
-      this.gauge = metric(
-        registry,
-        METRIC.redisHealthy,
-        () =>
-          new Gauge({
-            name: METRIC.redisHealthy,
-            help: '1 while Redis answers the connection, 0 while its users skip it (until a probe succeeds).',
-            labelNames: ['connection'],
-            registers: [registry],
-          }),
-      );
+      this.gauge = sharedGauge(registry, {
+        name: METRIC.redisHealthy,
+        help: '1 while Redis answers the connection, 0 while its users skip it (until a probe succeeds).',
+        labelNames: ['connection'],
+      });
       this.gauge.labels(options.name).set(1);
-      this.skips = metric(
-        registry,
-        METRIC.redisSkipped,
-        () =>
-          new Counter({
-            name: METRIC.redisSkipped,
-            help: 'Redis work not attempted because Redis was unhealthy, by connection and user.',
-            labelNames: ['connection', 'user'],
-            registers: [registry],
-          }),
-      );
+      this.skips = sharedCounter(registry, {
+        name: METRIC.redisSkipped,
+        help: 'Redis work not attempted because Redis was unhealthy, by connection and user.',
+        labelNames: ['connection', 'user'],
+      });
     }
     // A lost connection fails every command at once: the users need not try. (Not on 'close',
     // which a deliberate quit emits too.)
@@ -127,10 +116,6 @@ export class RedisHealth {
     clearInterval(this.timer);
     this.timer = undefined;
   }
-}
-
-function metric<M>(registry: Registry, name: string, create: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? create();
 }
 
 const byClient = new WeakMap<Redis, RedisHealth>();
