@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
-import { msText, writeInfoLine } from './line-writer.js';
+import { writeInfoLine } from './line-writer.js';
 import type { RequestContext } from '../trpc/context.js';
 import { bypassOn } from './switches.js';
 
 const LINE_WRITER = bypassOn('lineWriter');
-const MS_TEXT = bypassOn('msText');
 
 /** A successful call, as its access line tells it. */
 export interface AccessLineCall {
@@ -33,7 +32,7 @@ export function accessLine(ctx: RequestContext, call: AccessLineCall): void {
     else ctx.mesh.logger.info({ requestId, ...ids, ...fallback() }, 'call');
     return;
   }
-  const fields = `${okFields(procedure, type)}${MS_TEXT ? msText(micros) : `${micros / 1000}`}`;
+  const fields = `${okFields(procedure, type)}${micros / 1000}`;
   if (log) {
     writeInfoLine(log, '', fields, 'call', fallback, ctx);
     return;

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { captureLogs } from '../testing/log-capture.js';
-import { holdLines, isoTimeNow, msText, releaseLines, writeInfoLine } from './line-writer.js';
+import { holdLines, isoTimeNow, releaseLines, writeInfoLine } from './line-writer.js';
 import { createLogger } from '../logging/logger.js';
 
 /** A line without its time, which differs by nature; the key order is kept. */
@@ -109,16 +109,6 @@ describe('writeInfoLine', () => {
     // Released: the next line goes straight out.
     writeInfoLine(logger, '', ',"n":4', 'call', () => ({}), request);
     expect(writes).toHaveLength(2);
-  });
-});
-
-describe('msText', () => {
-  it('gives String(micros / 1000) for every whole µs up to 2 s, long, negative and fractional ones', () => {
-    const wrong: number[] = [];
-    for (let micros = 0; micros <= 2_000_000; micros++) if (msText(micros) !== String(micros / 1000)) wrong.push(micros);
-    expect(wrong).toEqual([]);
-    for (const micros of [0x7fffffff, 0x80000000, 2 ** 53 - 1, 123_456_789_012_345, -1, -1500, 0.5, 12.25, -0])
-      expect(msText(micros), String(micros)).toBe(String(micros / 1000));
   });
 });
 

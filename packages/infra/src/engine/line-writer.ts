@@ -118,25 +118,6 @@ let lastPrefix = '';
 let lastMsg: string | undefined;
 let lastSuffix = '';
 
-/**
- * `String(micros / 1000)`, the JSON number of a duration in ms rounded to the µs, from the whole
- * µs (up to ~36 minutes; longer, negative or fractional ones as String does): digits of small
- * integers come from V8's number-string cache, while a fraction's text is a runtime call into C++
- * each time.
- */
-export function msText(micros: number): string {
-  if (!(micros >= 0 && micros <= 0x7fffffff && Number.isInteger(micros))) return `${micros / 1000}`;
-  const whole = Math.floor(micros / 1000);
-  let fraction = micros - whole * 1000;
-  if (fraction === 0) return `${whole}`;
-  if (fraction % 100 === 0) return `${whole}.${fraction / 100}`;
-  if (fraction % 10 === 0) {
-    fraction /= 10;
-    return fraction < 10 ? `${whole}.0${fraction}` : `${whole}.${fraction}`;
-  }
-  return fraction < 10 ? `${whole}.00${fraction}` : fraction < 100 ? `${whole}.0${fraction}` : `${whole}.${fraction}`;
-}
-
 type Stream = { write(line: string): unknown };
 const HELD = Symbol('switchyard.heldLines');
 const HELD_STREAM = Symbol('switchyard.heldLinesStream');
