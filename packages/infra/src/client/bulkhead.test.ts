@@ -2,7 +2,7 @@ import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { now } from '../policies/deadline.js';
-import type { CallPolicyOptions } from '../policies/target-policies.js';
+import type { CallPolicyOptions } from '../policies/policy-options.js';
 import { pollUntil } from '../testing/poll.js';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
 import { createServiceClient } from './service-client.js';

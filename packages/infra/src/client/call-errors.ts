@@ -3,7 +3,7 @@ import type { ErrorCode } from '../errors/catalog.js';
 import { parseRetryAfter } from '../policy-core/backoff.js';
 import { meshClientError } from '../policy-core/client-error.js';
 import { mayHaveRun } from '../policy-core/retry-rules.js';
-import type { AttemptOutcome, RejectReason } from '../policies/target-policies.js';
+import type { AttemptOutcome, RejectReason } from '../policies/call-outcome.js';
 
 /** System error codes that prove a request never left: the connection was never made. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { classifyAttemptError } from './call-errors.js';
 import { downstreamContract, startDownstream, type Downstream } from './fixtures/downstream.js';
 import { createServiceClient } from './service-client.js';
-import type { CancelListener } from '../policies/target-policies.js';
+import type { CancelListener } from '../policies/call-attempt.js';
 import { pollUntil } from '../testing/poll.js';
 import { HttpTransport } from './transport.js';
 

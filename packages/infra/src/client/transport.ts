@@ -4,7 +4,7 @@ import { urlToHttpOptions } from 'node:url';
 import { TRPCClientError } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
 import superjson from 'superjson';
-import type { Cancellable, CallSink } from '../policies/target-policies.js';
+import type { Cancellable, CallSink } from '../policies/call-attempt.js';
 
 /**
  * The mesh client's HTTP transport: tRPC's batch wire format (`/trpc/a,b?batch=1`, superjson,

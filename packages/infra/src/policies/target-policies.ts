@@ -1,107 +1,22 @@
 import { MAX_TIMEOUT_MS } from '@switchyard/api-contracts';
 import { BrokenCircuitError, EventEmitter, type CircuitBreakerPolicy } from 'cockatiel';
 import { fullJitterDelay, type BackoffOptions } from '../policy-core/backoff.js';
-import { mayRetryStatus } from '../policy-core/retry-rules.js';
-import { CircuitState, breakerParts, type BreakerOptions, type EitherBreaker } from './breaker.js';
-import { AttemptTimers, type TimedNode } from './attempt-timers.js';
+import { CircuitState, breakerParts, type EitherBreaker } from './breaker.js';
+import { AttemptTimers } from './attempt-timers.js';
 import { Bulkhead } from './bulkhead.js';
+import type { CallInfo, StartAttempt } from './call-attempt.js';
+import {
+  AttemptTimeoutError,
+  CallRejectedError,
+  mayRetry,
+  reasonOf,
+  type AttemptOutcome,
+  type RejectReason,
+} from './call-outcome.js';
 import { now, remainingMs } from './deadline.js';
-import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
-
-/** What an attempt's failure says about the request, as the caller can tell. */
-export type AttemptOutcome =
-  | { kind: 'answered'; status: number; retryAfterMs?: number | undefined }
-  /** Refused before anything was sent (e.g. ECONNREFUSED): safe to repeat. */
-  | { kind: 'not-sent' }
-  /** The connection failed after the request may have reached the server. */
-  | { kind: 'maybe-sent' }
-  | { kind: 'other' };
-
-/** Why the policies, not the server, ended a call. */
-/** Why a call ended without an answer; `aborted`: the caller's own signal fired. */
-export type RejectReason = 'circuit_open' | 'bulkhead_full' | 'deadline' | 'outcome_unknown' | 'unreachable' | 'aborted';
-
-/** A call ended by the policies. `cause` is the last attempt's error, if any. */
-export class CallRejectedError extends Error {
-  constructor(
-    readonly reason: RejectReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'CallRejectedError';
-  }
-}
-
-/** Told when an attempt is cancelled: a function, or an object (no closure per attempt). */
-export type CancelListener = ((reason: Error) => void) | { cancelled(reason: Error): void };
-
-/**
- * How an attempt learns it must stop: a lighter stand-in for an AbortSignal (an
- * AbortController and its EventTarget per attempt cost more than this). One listener at a time.
- */
-export interface Cancellable {
-  /** Calls `listener` when the attempt is cancelled (at once if it already was). */
-  onCancel(listener: CancelListener): void;
-}
-
-/** Where an attempt's outcome goes: called once, by whoever makes the attempt. */
-export interface CallSink {
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-}
-
-/**
- * Starts one attempt of a call: it must settle `sink` once, and reject it with the reason it is
- * given when `cancellation` fires. `budgetMs` is the time the attempt has (sent on as the deadline).
- */
-export type StartAttempt = (cancellation: Cancellable, sink: CallSink, budgetMs: number) => void;
-
-const tell = (listener: CancelListener, reason: Error) =>
-  typeof listener === 'function' ? listener(reason) : listener.cancelled(reason);
-
-class AttemptTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`attempt timed out after ${timeoutMs} ms`);
-    this.name = 'AttemptTimeoutError';
-  }
-}
-
-/** A procedure as the policies see its calls (the same object for all its calls). */
-export interface CallInfo {
-  readonly procedure: string;
-  /** Queries, and mutations the contract marks idempotent. */
-  readonly idempotent: boolean;
-  /** A call's own timeout, in ms (from the contract or the client's default). */
-  readonly timeoutMs: number;
-}
-
-/** Options of {@link TargetPolicies}. Durations in ms. */
-export interface CallPolicyOptions {
-  /** A call's default overall timeout. @default 5000 */
-  timeoutMs?: number;
-  /** The timeout of one attempt. @default the overall budget */
-  perTryTimeoutMs?: number;
-  /** Attempts per call, the first included. @default 3 */
-  maxAttempts?: number;
-  /** @default { baseMs: 25, capMs: 1000 } */
-  backoff?: BackoffOptions;
-  budget?: RetryBudgetOptions;
-  /** `false` turns the breaker off. */
-  breaker?: BreakerOptions | false;
-  /** Concurrent attempts and queued ones; `false` turns the bulkhead off. @default { maxConcurrent: 64, maxQueue: 256 } */
-  bulkhead?: { maxConcurrent: number; maxQueue: number } | false;
-  /** Concurrent probes while half-open; others fail fast. @default 1 */
-  halfOpenProbes?: number;
-}
-
-/** Typed events for metrics and logs. */
-export interface PolicyEvents {
-  readonly onRetry: EventEmitter<{ procedure: string; attempt: number; delayMs: number; reason: string }>;
-  readonly onRejected: EventEmitter<{ procedure: string; reason: RejectReason }>;
-  readonly onBudgetExhausted: EventEmitter<{ procedure: string }>;
-  readonly onStateChange: EventEmitter<CircuitState>;
-}
+import { PolicyCall } from './policy-call.js';
+import type { CallPolicyOptions, PolicyEvents } from './policy-options.js';
+import { RetryBudget } from './retry-budget.js';
 
 /**
  * The policies guarding calls to one target service, shared by every caller in the process:
@@ -185,7 +100,7 @@ export class TargetPolicies {
   /**
    * The call's next attempt. When a bulkhead slot is free and the circuit closed (the common
    * case) it starts here, its outcome coming back through the call itself (no promise, closure
-   * or timer of its own: the policies must cost little next to the call, #8 measures them);
+   * or timer of its own: the policies must cost little next to the call);
    * otherwise it waits for a slot or goes through cockatiel's open or half-open circuit.
    */
   private attempt(call: PolicyCall, at: number = now()): void {
@@ -248,7 +163,7 @@ export class TargetPolicies {
       return;
     }
     const outcome = error instanceof AttemptTimeoutError ? ({ kind: 'other' } as const) : this.classify(error);
-    if (!this.mayRetry(error, outcome, info) || call.attemptNo + 1 >= this.maxAttempts) {
+    if (!mayRetry(error, outcome, info) || call.attemptNo + 1 >= this.maxAttempts) {
       call.fail(this.finalError(info, error));
       return;
     }
@@ -308,20 +223,6 @@ export class TargetPolicies {
     return outcome.kind === 'not-sent' || outcome.kind === 'maybe-sent' || (outcome.kind === 'answered' && outcome.status >= 500);
   }
 
-  private mayRetry(error: unknown, outcome: AttemptOutcome, call: CallInfo): boolean {
-    if (error instanceof AttemptTimeoutError) return call.idempotent;
-    switch (outcome.kind) {
-      case 'not-sent':
-        return true;
-      case 'maybe-sent':
-        return call.idempotent;
-      case 'answered':
-        return mayRetryStatus(outcome.status, call.idempotent);
-      default:
-        return false;
-    }
-  }
-
   /** The error a call ends with once no retry is left: the server's own, or ours. */
   private finalError(call: CallInfo, error: unknown): unknown {
     if (error === undefined) return this.reject(call, 'deadline', 'The deadline passed before the call could be made');
@@ -347,106 +248,4 @@ export class TargetPolicies {
     this.events.onRejected.emit({ procedure: call.procedure, reason });
     return new CallRejectedError(reason, message, { cause });
   }
-}
-
-/**
- * One call through the policies, and each of its attempts in turn (they never overlap): its
- * cancellation, its per-try timer entry and, in the common case, the sink its attempt settles.
- * Made for every call: its fields are declared and set in the constructor, with no base class and
- * no class-field initializers, so constructing one stays on V8's fast path.
- */
-class PolicyCall implements TimedNode, Cancellable, CallSink {
-  declare attemptNo: number;
-  declare last: unknown;
-  /** Whether the current attempt took the fast path (holds a slot, counted on the strategy). */
-  declare fast: boolean;
-  declare timedPrev: TimedNode | undefined;
-  declare timedNext: TimedNode | undefined;
-  declare timedList: TimedNode['timedList'];
-  declare expiresAt: number;
-  declare private open: boolean;
-  declare private timeoutMs: number;
-  /** When the current attempt started, on the `now()` clock. */
-  declare startedAt: number;
-  declare private listener: CancelListener | undefined;
-  declare private cancelledWith: Error | undefined;
-  declare private readonly policies: TargetPolicies;
-  declare readonly info: CallInfo;
-  declare readonly start: StartAttempt;
-  declare readonly deadlineAt: number;
-  /** The call's outcome: its result... */
-  declare readonly done: (value: unknown) => void;
-  /** ...or its error. */
-  declare readonly fail: (error: unknown) => void;
-
-  constructor(
-    policies: TargetPolicies,
-    info: CallInfo,
-    start: StartAttempt,
-    deadlineAt: number,
-    done: (value: unknown) => void,
-    fail: (error: unknown) => void,
-  ) {
-    this.policies = policies;
-    this.info = info;
-    this.start = start;
-    this.deadlineAt = deadlineAt;
-    this.done = done;
-    this.fail = fail;
-    this.attemptNo = 0;
-    this.last = undefined;
-    this.fast = false;
-    this.timedPrev = undefined;
-    this.timedNext = undefined;
-    this.timedList = undefined;
-    this.expiresAt = 0;
-    this.open = false;
-    this.timeoutMs = 0;
-    this.startedAt = 0;
-    this.listener = undefined;
-    this.cancelledWith = undefined;
-  }
-
-  /** A new attempt starts, at `at`. */
-  begin(timeoutMs: number, at: number): void {
-    this.open = true;
-    this.timeoutMs = timeoutMs;
-    this.startedAt = at;
-    this.listener = undefined;
-    this.cancelledWith = undefined;
-  }
-
-  onCancel(listener: CancelListener): void {
-    if (this.cancelledWith) tell(listener, this.cancelledWith);
-    else this.listener = listener;
-  }
-
-  /** The attempt's timeout passed: it rejects with this reason, so the breaker counts a timeout. */
-  expire(): void {
-    this.cancelledWith = new AttemptTimeoutError(this.timeoutMs);
-    if (this.listener) tell(this.listener, this.cancelledWith);
-  }
-
-  /** The attempt's outcome (once per attempt). */
-  resolve(value: unknown): void {
-    if (!this.end()) return;
-    this.policies.succeeded(this, value);
-  }
-
-  reject(error: unknown): void {
-    if (!this.end()) return;
-    this.policies.failed(this, error);
-  }
-
-  private end(): boolean {
-    if (!this.open) return false;
-    this.open = false;
-    this.listener = undefined;
-    return true;
-  }
-}
-
-function reasonOf(error: unknown, outcome: AttemptOutcome): string {
-  if (error instanceof AttemptTimeoutError) return 'timeout';
-  return outcome.kind === 'answered' ? String(outcome.status) : outcome.kind;
 }
