@@ -33,7 +33,9 @@ export interface Instance {
   metricsPort: number;
 }
 
-const NAME = /^[a-z][a-z0-9]{0,31}$/;
+/** A service's name: a lower-case letter, then up to 31 lower-case letters or digits. */
+export const SERVICE_NAME = /^[a-z][a-z0-9]{0,31}$/;
+const NAME = SERVICE_NAME;
 const SECRET = /^[A-Z][A-Z0-9_]*$/;
 
 /** Checks a parsed mesh.json and fills in the optional fields; throws naming what is wrong. */

@@ -16,7 +16,7 @@ import { testSource } from './test-template.js';
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 let spec;
 try {
-  spec = parseNewService(process.argv.slice(2), readMeshList(root));
+  spec = parseNewService(process.argv.slice(2), readMeshList(root), root);
 } catch (err) {
   process.stderr.write(`new:service: ${(err as Error).message}\n`);
   process.exit(1);

@@ -89,6 +89,26 @@ afterAll(async () => {
 });
 
 describe('npm run new:service', () => {
+  it('refuses a bad name or option with a message naming it, and writes nothing', async () => {
+    const before = await snapshot(copy);
+    const cases: Array<[string[], RegExp]> = [
+      [['../x'], /service name must be a lower-case letter.*"\.\.\/x"/],
+      [['My-svc'], /service name must be a lower-case letter.*"My-svc"/],
+      [['notes'], /notes is already a service of mesh\.json/],
+      [['web'], /apps\/web exists already/],
+      [['billing', '--instances', '0'], /--instances must be 1 to 9/],
+      [['billing', '--calls', 'nope'], /--calls: not services of mesh\.json: nope/],
+      [['billing', '--color'], /unknown option --color/],
+      [[], /usage: npm run new:service/],
+    ];
+    for (const [args, message] of cases) {
+      const refused = run('node', ['--import', 'tsx', 'tooling/mesh/src/new-service/main.ts', ...args]);
+      expect(refused.status, args.join(' ')).not.toBe(0);
+      expect(refused.output, args.join(' ')).toMatch(message);
+    }
+    expect(await snapshot(copy)).toEqual(before);
+  });
+
   it('adds billing: typed, running, reached through the gateway, calling auth only while mesh.json lets it', async () => {
     const before = await snapshot(copy);
     const created = run('npm', ['run', 'new:service', '--', 'billing', '--db', '--calls', 'auth']);

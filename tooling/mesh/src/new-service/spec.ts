@@ -1,5 +1,7 @@
 // What `npm run new:service` was asked for, and the names and ports that follow from it.
-import type { MeshList } from '../gen/mesh-list.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { SERVICE_NAME, type MeshList } from '../gen/mesh-list.js';
 
 export interface NewService {
   name: string;
@@ -17,12 +19,20 @@ export interface NewService {
 /** Services listen on ports 40x1 and up, their metrics 5400 above (notes: 4011 and 9411). */
 const METRICS_OFFSET = 5400;
 
-/** Parses `<name> [--instances N] [--db] [--calls auth,notes]` against the current mesh.json. */
-export function parseNewService(args: string[], mesh: MeshList): NewService {
+/**
+ * Parses `<name> [--instances N] [--db] [--calls auth,notes]` against the current mesh.json and
+ * the apps in `root`; throws, naming what is wrong, before anything is written.
+ */
+export function parseNewService(args: string[], mesh: MeshList, root: string): NewService {
   const [name, ...rest] = args;
   if (!name || name.startsWith('-'))
     throw new Error('usage: npm run new:service -- <name> [--instances N] [--db] [--calls auth,notes]');
+  if (!SERVICE_NAME.test(name))
+    throw new Error(
+      `the service name must be a lower-case letter, then up to 31 lower-case letters or digits (got ${JSON.stringify(name)})`,
+    );
   if (mesh.services.some((s) => s.name === name)) throw new Error(`${name} is already a service of mesh.json`);
+  if (existsSync(join(root, 'apps', name))) throw new Error(`apps/${name} exists already`);
   let instances = 1;
   let db = false;
   let calls: string[] = [];
