@@ -34,19 +34,20 @@ const callAs = (url: string, service: keyof typeof KEYS, key: string = KEYS[serv
     .with()
     .internal.query({})
     .then(
-      (r) => ({ status: 200, message: r.caller }),
-      (e: unknown) => ({
-        status: e instanceof TRPCClientError ? (e.data as { httpStatus?: number } | undefined)?.httpStatus : 'other',
-        message: (e as Error).message,
-      }),
+      (r) => ({ status: 200, appCode: undefined as string | undefined, message: r.caller }),
+      (e: unknown) => {
+        const data = e instanceof TRPCClientError ? (e.data as { httpStatus?: number; appCode?: string } | undefined) : undefined;
+        return { status: data?.httpStatus ?? 'other', appCode: data?.appCode, message: (e as Error).message };
+      },
     );
 
 describe('allowed callers', () => {
   it('answers a listed service and refuses an unlisted one with 403 and why, whatever its key', async () => {
     const d = await downstream('gateway-test');
-    expect(await callAs(d.address.url, 'gateway-test')).toEqual({ status: 200, message: 'gateway-test' });
+    expect(await callAs(d.address.url, 'gateway-test')).toEqual({ status: 200, appCode: undefined, message: 'gateway-test' });
     const refused = await callAs(d.address.url, 'billing');
     expect(refused.status).toBe(403);
+    expect(refused.appCode).toBe('FORBIDDEN');
     expect(refused.message).toMatch(/Service "billing" may not call \S+: mesh.json does not list \S+ among billing's calls/);
     expect((await callAs(d.address.url, 'billing', 'wrong-key-0123456789abcdef')).status).toBe(403);
     // A listed service with a wrong key is still refused as unauthenticated.

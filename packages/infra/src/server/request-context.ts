@@ -48,10 +48,10 @@ function callerOf(req: IncomingMessage, res: ServerResponse, options: ContextFac
   if (claimed && options.allowedCallers && !options.allowedCallers.has(claimed)) {
     const service = options.runtime.service;
     options.runtime.logger.warn({ requestId, caller: claimed }, 'refused a service that may not call this one');
-    throw new TRPCError({
-      code: 'FORBIDDEN',
-      message: `Service "${claimed}" may not call ${service}: mesh.json does not list ${service} among ${claimed}'s calls`,
-    });
+    throw new SwitchyardError(
+      'FORBIDDEN',
+      `Service "${claimed}" may not call ${service}: mesh.json does not list ${service} among ${claimed}'s calls`,
+    );
   }
   const keys = options.trustedServiceKeys;
   const caller = typeof credential === 'string' && keys ? verifyServiceCredential(credential, keys) : undefined;
