@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { REPO } from './stack.js';
+import { REPO } from './repo.js';
 
 // The benchmark harness in its quick mode, so it keeps working; its figures are not asserted here
 // (they come from full runs on an idle machine, see the README's performance section).

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page, type Response, type Route } from 'playwright-core';
-import { REPO, startStack, type Stack } from './stack.js';
+import { REPO } from './repo.js';
+import { startStack, type Stack } from './stack.js';
 
 // The web app (apps/web, built with Vite) in Debian's chromium, driven by playwright-core, through
 // Caddy against the whole stack. The screenshot lands in .test-results/ (a CI artifact).

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { REPO, readMeshList } from './stack.js';
+import { readMeshList, REPO } from './repo.js';
 
 type ReadEnv = (env: Record<string, string>) => { PORT: number; METRICS_PORT: number };
 /** A service's own env.ts (each app's settings reader; apps are not dependencies of this package). */

@@ -4,7 +4,11 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '@switchyard/infra/testing';
-import { CADDYFILE, signUp, startStack, type Gateway, type Instance, type Stack } from './stack.js';
+import { signUp } from './accounts.js';
+import type { Gateway } from './gateway.js';
+import { CADDYFILE } from './repo.js';
+import type { Instance } from './services.js';
+import { startStack, type Stack } from './stack.js';
 import { startLoad, type CallRecord, type Load } from './load.js';
 
 // Each scenario runs 3 rounds, one per notes instance; every round must hold. The figures

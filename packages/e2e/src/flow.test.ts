@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, startTestRedis, type SpawnedService, type TestDatabase, type TestRedis } from '@switchyard/infra/testing';
-import { createTestDatabases, startService } from './stack.js';
+import { createTestDatabases, startService } from './services.js';
 
 const NOTES_KEY = randomBytes(24).toString('base64url');
 

@@ -2,7 +2,10 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '@switchyard/infra/testing';
-import { signUp, startGateway, startStack, type Instance, type Stack } from './stack.js';
+import { signUp } from './accounts.js';
+import { startGateway } from './gateway.js';
+import type { Instance } from './services.js';
+import { startStack, type Stack } from './stack.js';
 import { freezeFigures } from './freeze-figures.js';
 import { startFreezeLoad, type FreezeCall, type FreezeLoadOptions } from './freeze-load.js';
 

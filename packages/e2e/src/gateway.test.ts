@@ -6,7 +6,11 @@ import superjson from 'superjson';
 import type { ActivityRouter, AuthRouter, NotesRouter } from '@switchyard/api-contracts';
 import { createSwitchyardClient, type SessionTokens } from '@switchyard/client';
 import { pollUntil } from '@switchyard/infra/testing';
-import { REPO, settledAccessLog, signUp, startPrometheus, startStack, type Stack } from './stack.js';
+import { signUp } from './accounts.js';
+import { settledAccessLog } from './gateway.js';
+import { startPrometheus } from './prometheus.js';
+import { REPO } from './repo.js';
+import { startStack, type Stack } from './stack.js';
 
 const ALLOWED = 'https://app.example.test';
 let stack: Stack;

@@ -4,7 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERNAL_HEADERS } from '@switchyard/infra/server';
 import { pollUntil } from '@switchyard/infra/testing';
-import { CADDYFILE, signUp, startGateway, startStack, type Stack } from './stack.js';
+import { signUp } from './accounts.js';
+import { startGateway } from './gateway.js';
+import { CADDYFILE } from './repo.js';
+import { startStack, type Stack } from './stack.js';
 
 // What an outsider can send through the gateway: every answer is the mesh's JSON error, and no
 // request of theirs takes an instance out of rotation.

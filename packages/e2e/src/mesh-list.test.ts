@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CADDYFILE, REPO, readMeshList, type MeshList } from './stack.js';
+import { CADDYFILE, readMeshList, REPO, type MeshList } from './repo.js';
 
 // mesh.json is the one list of services, instances and ports. The dev runner reads it; the
 // Caddyfile, docker-compose.yml and Prometheus' targets are checked against it here, so adding a

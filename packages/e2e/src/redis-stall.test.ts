@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, startTestRedis, type SpawnedService, type TestDatabase, type TestRedis } from '@switchyard/infra/testing';
-import { createTestDatabases, startService } from './stack.js';
+import { createTestDatabases, startService } from './services.js';
 
 // A frozen Redis (SIGSTOP) under load on auth and one notes instance, each with its own Redis of
 // this test. Every Redis user on the request path is exercised: the limits (every call), the
