@@ -9,7 +9,8 @@ import type { Service } from '../server/service.js';
 import type { LogCapture } from '../testing/log-capture.js';
 import { startTestService } from '../testing/test-service.js';
 import { implement } from '../trpc/implement.js';
-import { createServiceClient, type ServiceClient } from './service-client.js';
+import { createServiceClient } from './service-client.js';
+import type { ServiceClient } from './service-client-types.js';
 
 const HopSchema = z.object({ service: z.string(), budgetMs: z.number(), requestId: z.string(), caller: z.string() });
 const chainContract = defineContract({

@@ -1,10 +1,10 @@
 export { classifyAttemptError, policyClientError } from './call-errors.js';
 export { clientMetrics, type ClientMetrics } from './client-metrics.js';
 export { isUnavailable, withFallback } from './fallback.js';
+export { createServiceClient } from './service-client.js';
 export {
-  createServiceClient,
   type BreakerStateName,
   type CallContext,
   type CreateServiceClientOptions,
   type ServiceClient,
-} from './service-client.js';
+} from './service-client-types.js';

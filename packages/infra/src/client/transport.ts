@@ -1,10 +1,16 @@
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { urlToHttpOptions } from 'node:url';
 import { TRPCClientError } from '@trpc/client';
-import type { AnyTRPCRouter } from '@trpc/server';
 import superjson from 'superjson';
 import type { Cancellable, CallSink } from '../policies/call-attempt.js';
+import { itemOutcome, responseMeta } from './batch-response.js';
+import { headerList } from './header-list.js';
+import { Pending, type Flight, type Group } from './pending-call.js';
+import type { BatchHeaders, OutboundCall, TransportOptions } from './transport-options.js';
+
+/** Procedure paths a URL carries as they are (no escaping needed). */
+const PLAIN_PATHS = /^[\w.~,-]*$/;
 
 /**
  * The mesh client's HTTP transport: tRPC's batch wire format (`/trpc/a,b?batch=1`, superjson,
@@ -15,116 +21,6 @@ import type { Cancellable, CallSink } from '../policies/call-attempt.js';
  * headers may be shared). Errors are `TRPCClientError`s as httpBatchLink gives them: the server's error shape in
  * `data`, `meta.response` with the status and headers, or the socket error as `cause`.
  */
-export interface TransportOptions<Extra = unknown> {
-  /** The service's base URL, e.g. `http://127.0.0.1:4002`; calls go to `<url>/trpc`. */
-  url: string;
-  /** Calls per HTTP request: the target's `MAX_BATCH_SIZE`. */
-  maxBatchSize: number;
-  /**
-   * Longest URL of a batch of queries plus what its calls add to its headers (see
-   * `headerBytes`); longer batches are split. @default 8000
-   */
-  maxUrlLength?: number;
-  /** About how many bytes a call adds to its request's headers when batched (per-call headers). */
-  headerBytes?: (call: OutboundCall<Extra>) => number;
-}
-
-/** One call handed to the transport. */
-export interface OutboundCall<Extra = unknown> {
-  readonly path: string;
-  readonly type: 'query' | 'mutation';
-  readonly input: unknown;
-  /** What the caller keeps with the call (e.g. its budget), read when headers are made. */
-  readonly extra: Extra;
-}
-
-/** The headers of one HTTP request, from the calls it carries. */
-export type BatchHeaders<Extra> = (calls: ReadonlyArray<OutboundCall<Extra>>) => Record<string, string>;
-
-/** A call waiting for its answer; it listens for its cancellation itself (no closure per call). */
-class Pending<Extra> {
-  /** The input as sent (superjson), made when the batch is formed. */
-  wire: unknown = undefined;
-  settled = false;
-  /** The HTTP request carrying it, once sent. */
-  flight: Flight<Extra> | undefined = undefined;
-  /** The call, and where its outcome goes: let go of when it settles (see HttpTransport.settle). */
-  call: OutboundCall<Extra> | undefined;
-  sink: CallSink | undefined;
-
-  constructor(
-    readonly transport: HttpTransport<Extra>,
-    call: OutboundCall<Extra>,
-    sink: CallSink,
-  ) {
-    this.call = call;
-    this.sink = sink;
-  }
-
-  /** Cancelled: it rejects with the reason; its request ends when no call in it waits. */
-  cancelled(reason: Error): void {
-    this.transport.settle(this, undefined, reason);
-  }
-}
-
-/** One HTTP request and the calls it carries. */
-interface Flight<Extra> {
-  readonly req: ClientRequest;
-  readonly batch: ReadonlyArray<Pending<Extra>>;
-}
-
-interface Group<Extra> {
-  headers: BatchHeaders<Extra>;
-  query: Array<Pending<Extra>>;
-  mutation: Array<Pending<Extra>>;
-}
-
-/** A minimal `Response` for `TRPCClientError.meta.response` (status and headers, as the classifiers read them). */
-export interface ResponseMeta {
-  readonly status: number;
-  readonly ok: boolean;
-  readonly headers: { get(name: string): string | null };
-}
-
-function responseMeta(res: IncomingMessage): ResponseMeta {
-  const status = res.statusCode ?? 0;
-  return {
-    status,
-    ok: status >= 200 && status < 300,
-    headers: {
-      get(name) {
-        const value = res.headers[name.toLowerCase()];
-        if (value === undefined) return null;
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-    },
-  };
-}
-
-type ClientError = TRPCClientError<AnyTRPCRouter>;
-
-/** A response item as httpBatchLink's `transformResult` reads it: the data, or the server's error. */
-function itemOutcome(
-  item: unknown,
-  meta: { response: ResponseMeta; responseJSON: unknown },
-): { data: unknown } | { error: ClientError } {
-  if (item !== null && typeof item === 'object') {
-    if ('error' in item) {
-      const shape = superjson.deserialize((item as { error: Parameters<typeof superjson.deserialize>[0] }).error);
-      return { error: TRPCClientError.from({ error: shape } as never, { meta }) as ClientError };
-    }
-    const result = (item as { result?: unknown }).result;
-    if (result !== null && typeof result === 'object') {
-      const { data } = result as { data?: Parameters<typeof superjson.deserialize>[0] };
-      return { data: data === undefined ? undefined : superjson.deserialize(data, { inPlace: true }) };
-    }
-  }
-  return { error: new TRPCClientError(`Bad response from the service (HTTP ${meta.response.status})`, { meta }) as ClientError };
-}
-
-/** Procedure paths a URL carries as they are (no escaping needed). */
-const PLAIN_PATHS = /^[\w.~,-]*$/;
-
 export class HttpTransport<Extra = unknown> {
   private readonly base: string;
   /** The service's scheme, host and port. */
@@ -266,25 +162,6 @@ export class HttpTransport<Extra = unknown> {
     return list.slice(from, i);
   }
 
-  /**
-   * A request's headers as the flat list http.request takes as they are (from an object it
-   * lowercases, validates and stores each name, then writes them out again). The list gets the
-   * same checks of names and values; Host (and Authorization for credentials in the URL) are added
-   * here unless the headers have them.
-   */
-  private headerList(headers: Record<string, string>): string[] {
-    const list: string[] = [];
-    let host = true;
-    let auth = this.basicAuth !== undefined;
-    for (const name in headers) {
-      list.push(name, headers[name]!);
-      if (name.length === 4 && name.toLowerCase() === 'host') host = false;
-      else if (auth && name.length === 13 && name.toLowerCase() === 'authorization') auth = false;
-    }
-    if (host) list.push('host', this.host);
-    if (auth) list.push('authorization', this.basicAuth!);
-    return list;
-  }
 
   private dispatch(batch: Array<Pending<Extra>>, headersOf: BatchHeaders<Extra>): void {
     const calls = batch.map((p) => p.call!);
@@ -315,7 +192,7 @@ export class HttpTransport<Extra = unknown> {
       for (const p of batch) this.settle(p, undefined, clientError);
     };
     const method = type === 'query' ? 'GET' : 'POST';
-    const list = this.headerList(headers);
+    const list = headerList(headers, this.host, this.basicAuth);
     let req: ClientRequest;
     try {
       req = PLAIN_PATHS.test(paths)
