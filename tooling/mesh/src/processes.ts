@@ -96,6 +96,9 @@ export const closeOnStop = (close: () => Promise<unknown>) => void onStop.push(c
 
 export const isStopping = () => stopping;
 
+/** How long after SIGTERM a process that has not exited is killed. */
+const STUCK_AFTER_MS = 15_000;
+
 export async function stop(code: number) {
   if (stopping) return;
   stopping = true;
@@ -104,7 +107,17 @@ export async function stop(code: number) {
   // short. So only the processes that did not begin draining (or exit) get SIGTERM.
   await Promise.race([exited, new Promise((done) => setTimeout(done, 500))]);
   for (const child of children) if (!draining.has(child)) child.kill('SIGTERM');
+  // A service exits by its own hard deadline (SHUTDOWN_TIMEOUT_MS, 10 s by default); one that
+  // has not a few seconds later is stuck, and is killed so that the runner still ends.
+  const stuck = setTimeout(() => {
+    for (const child of children) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      say(`pid ${child.pid} did not exit after SIGTERM: SIGKILL`);
+      child.kill('SIGKILL');
+    }
+  }, STUCK_AFTER_MS);
   await exited;
+  clearTimeout(stuck);
   for (const close of onStop) await close().catch(() => undefined);
   process.exit(code);
 }
