@@ -7,6 +7,8 @@
 //       and without policies): bytes promoted and scavenge time per request, --trace-gc-nvp
 // Interleaved over rounds; every ratio is to the single hop measured in the same round (median,
 // min-max). CPU per request sums every process the request goes through. JSON: results/hops.json.
+// One file: the scenarios share the servers started once and the loop of rounds that interleaves
+// them, which is what makes their ratios comparable.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
