@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedPostgres } from '@switchyard/infra/db';
 import { freePort } from '@switchyard/infra/testing';
-import { readMeshList, type MeshService } from './gen/mesh-list.js';
+import { envName, readMeshList, type MeshService } from './gen/mesh-list.js';
 import { meshEnvOf, selectServices } from './instance-env.js';
 import { closeOnStop, isStopping, run, say, stop } from './processes.js';
 import { readyAt, readyLine } from './readiness.js';
@@ -98,7 +98,7 @@ else if (await redisAnswers(6379)) {
 // Databases: one per service.
 const databaseUrls: Record<string, string> = {};
 for (const service of services.filter((s) => s.db)) {
-  const variable = `${service.name.toUpperCase()}_DATABASE_URL`;
+  const variable = `${envName(service.name)}_DATABASE_URL`;
   const url = env[variable];
   if (url) {
     databaseUrls[service.name] = url;
@@ -196,7 +196,7 @@ if (ensureBinary('caddy', 'caddy')) {
     CORS_ORIGINS: env.CORS_ORIGINS ?? '',
     WEB_ROOT: webRoot,
   };
-  for (const [name, list] of Object.entries(upstreams)) caddyEnv[`${name.toUpperCase()}_UPSTREAMS`] = list.join(' ');
+  for (const [name, list] of Object.entries(upstreams)) caddyEnv[`${envName(name)}_UPSTREAMS`] = list.join(' ');
   run('caddy', 'caddy', ['run', '--adapter', 'caddyfile', '--config', join(ROOT, 'Caddyfile')], {
     cwd: ROOT,
     env: caddyEnv,

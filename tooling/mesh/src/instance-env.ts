@@ -1,7 +1,7 @@
 // What mesh.json gives each instance in development: its own service key, the keys of the
 // services allowed to call it (and only those), the addresses of the services it calls, and a
 // development value for each secret it declares. Production gets the same from docker-compose.yml.
-import { callersOf, envName, needsAuthUrl, type MeshList, type MeshService } from './gen/mesh-list.js';
+import { callersOf, envName, targetsOf, type MeshList, type MeshService } from './gen/mesh-list.js';
 
 /** Development-only secrets; production refuses to start without real ones. */
 const DEV_SECRETS: Record<string, string> = { AUTH_KEY_SECRET: 'dev-only-secret-not-for-production-0123' };
@@ -9,11 +9,6 @@ const DEV_SECRETS: Record<string, string> = { AUTH_KEY_SECRET: 'dev-only-secret-
 /** A service's key: `<NAME>_SERVICE_KEY` when set, else one for development only. */
 export const serviceKeyOf = (name: string, env: NodeJS.ProcessEnv) =>
   env[`${envName(name)}_SERVICE_KEY`] ?? `dev-only-${name}-service-key-0123456789`;
-
-/** The services `service` reaches: those it calls, and auth for the keys of access tokens. */
-export function targetsOf(service: MeshService): string[] {
-  return [...new Set([...service.calls, ...(needsAuthUrl(service) ? ['auth'] : [])])];
-}
 
 /**
  * The mesh's part of an instance's environment; `urlsOf` gives a service's running instances.
@@ -26,9 +21,8 @@ export function meshEnvOf(
   env: NodeJS.ProcessEnv,
 ): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const target of targetsOf(service)) {
-    const fixed = mesh.services.find((s) => s.name === target)!;
-    out[`${envName(target)}_URL`] = urlsOf(target)[0] ?? `http://127.0.0.1:${fixed.port}`;
+  for (const target of targetsOf(mesh, service)) {
+    out[`${envName(target.name)}_URL`] = urlsOf(target.name)[0] ?? `http://127.0.0.1:${target.port}`;
   }
   const callers = callersOf(mesh, service.name);
   out.ALLOWED_CALLERS = callers.join(',');
@@ -50,7 +44,7 @@ export function selectServices(mesh: MeshList, names: string[]): MeshService[] {
   const visit = (name: string) => {
     if (chosen.has(name) || !byName.has(name)) return;
     chosen.add(name);
-    targetsOf(byName.get(name)!).forEach(visit);
+    targetsOf(mesh, byName.get(name)!).forEach((target) => visit(target.name));
   };
   names.forEach(visit);
   return mesh.services.filter((s) => chosen.has(s.name));

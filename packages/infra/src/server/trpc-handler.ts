@@ -34,7 +34,7 @@ export interface TrpcHandler {
 
 /**
  * The HTTP adapter between node:http and tRPC: JSON queries and mutations, batched or not, take
- * the fast path (fast-trpc.ts, wire-compatible); everything else goes to tRPC's own node-http
+ * the fast path (engine/fast-adapter.ts, wire-compatible); everything else goes to tRPC's own node-http
  * adapter. A POST body arrives already read (`req.body`, see readRequestBody), so both take it
  * from there; tRPC's `maxBodySize` still cuts a body it reads itself. `fast: false` sends
  * everything to the stock adapter.

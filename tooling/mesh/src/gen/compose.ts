@@ -7,7 +7,7 @@ import {
   callersOf,
   envName,
   instancesOf,
-  needsAuthUrl,
+  targetsOf,
   type Instance,
   type MeshList,
   type MeshService,
@@ -21,13 +21,6 @@ const firstUrl = (service: MeshService) => {
   const first = instancesOf(service)[0]!;
   return `http://${first.host}:${first.port}`;
 };
-
-/** The services an instance reaches: those it calls, and auth for its keys to check access tokens. */
-function targetsOf(mesh: MeshList, s: MeshService): MeshService[] {
-  const names = new Set(s.calls);
-  if (needsAuthUrl(s)) names.add('auth');
-  return mesh.services.filter((m) => names.has(m.name));
-}
 
 function environment(mesh: MeshList, instance: Instance): string[] {
   const s = instance.service;

@@ -99,3 +99,10 @@ export const contractName = (name: string) => `${name}Contract`;
 
 /** Services read access tokens against auth's JWKS, so every service but auth is told where auth is. */
 export const needsAuthUrl = (service: MeshService) => service.name !== 'auth';
+
+/** The services `service` reaches, in mesh.json's order: those it calls, and auth for the keys of access tokens. */
+export function targetsOf(mesh: MeshList, service: MeshService): MeshService[] {
+  const names = new Set(service.calls);
+  if (needsAuthUrl(service)) names.add('auth');
+  return mesh.services.filter((m) => names.has(m.name));
+}
