@@ -1,13 +1,19 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { leanCounter, leanHistogram } from '../engine/lean-metrics.js';
 import { METRIC } from '../metrics/names.js';
+import {
+  perCallCounter,
+  perCallHistogram,
+  type CountSeries,
+  type ObserveSeries,
+  type PerCallMetric,
+} from '../metrics/per-call-metric.js';
 
 /** The metrics of outbound calls, one set per registry. */
 export interface ClientMetrics {
-  /** Per call (lean, see metrics/lean.ts): labels target, procedure, code. */
-  readonly requests: ReturnType<typeof leanCounter>;
-  /** Per call (lean): labels target, procedure. */
-  readonly duration: ReturnType<typeof leanHistogram>;
+  /** Per call: labels target, procedure, code. */
+  readonly requests: PerCallMetric<CountSeries>;
+  /** Per call: labels target, procedure. */
+  readonly duration: PerCallMetric<ObserveSeries>;
   readonly retries: Counter<'target' | 'procedure' | 'reason'>;
   readonly budgetExhausted: Counter<'target'>;
   readonly rejections: Counter<'target' | 'reason'>;
@@ -22,13 +28,13 @@ export function clientMetrics(registry: Registry): ClientMetrics {
   if (existing) return existing;
   const registers = [registry];
   const metrics: ClientMetrics = {
-    requests: leanCounter({
+    requests: perCallCounter({
       name: METRIC.clientRequests,
       help: 'Outbound calls by target service, procedure and result code.',
       labelNames: ['target', 'procedure', 'code'],
       registry,
     }),
-    duration: leanHistogram({
+    duration: perCallHistogram({
       name: METRIC.clientDuration,
       help: 'Outbound call duration in seconds, retries included.',
       labelNames: ['target', 'procedure'],

@@ -22,12 +22,12 @@ import {
 } from './service-client-types.js';
 import { HttpTransport } from './transport.js';
 import { untilAborted } from './until-aborted.js';
-import { observe, type HistogramSeries, type ValueSeries } from '../engine/lean-metrics.js';
+import type { CountSeries, ObserveSeries } from '../metrics/per-call-metric.js';
 
 /** A procedure's metric series, and what the policies know of its queries and mutations. */
 interface ProcedureEntry {
-  readonly ok: ValueSeries;
-  readonly duration: HistogramSeries;
+  readonly ok: CountSeries;
+  readonly duration: ObserveSeries;
   readonly query: CallInfo;
   readonly mutation: CallInfo;
 }
@@ -116,8 +116,8 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     let carrier = NO_TRACE;
     if (span) injectTraceContext(trace.setSpan(parent, span), (carrier = {}));
     const finish = (code: string) => {
-      (code === 'OK' ? entry.ok : metrics.requests.series(target, procedure, code)).value += 1;
-      observe(entry.duration, (now() - started) / 1000);
+      (code === 'OK' ? entry.ok : metrics.requests.series(target, procedure, code)).inc();
+      entry.duration.observe((now() - started) / 1000);
       if (code !== 'OK') span?.setStatus({ code: SpanStatusCode.ERROR, message: code });
       span?.end();
     };

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { leanCounter, leanGauge, leanHistogram, observe } from './lean-metrics.js';
+import { leanCounter, leanGauge, leanHistogram } from './lean-metrics.js';
 
 // The lean metrics must expose exactly what prom-client's classes expose for the same updates.
 function registries() {
@@ -52,24 +52,24 @@ describe('lean metrics', () => {
       ['list "a"\n', 'OK'],
     ] as const) {
       c.inc({ procedure, code });
-      lc.series(procedure, code).value += 1;
+      lc.series(procedure, code).inc();
     }
     g.inc({ procedure: 'get' });
     g.inc({ procedure: 'get' });
     g.dec({ procedure: 'get' });
     g.inc({ procedure: 'list' });
     g.dec({ procedure: 'list' });
-    lg.series('get').value += 1;
-    lg.series('get').value += 1;
-    lg.series('get').value -= 1;
-    lg.series('list').value += 1;
-    lg.series('list').value -= 1;
+    lg.series('get').inc();
+    lg.series('get').inc();
+    lg.series('get').dec();
+    lg.series('list').inc();
+    lg.series('list').dec();
     for (const value of OBSERVED) {
       h.observe({ procedure: 'get', type: 'query' }, value);
-      observe(lh.series('get', 'query'), value);
+      lh.series('get', 'query').observe(value);
     }
     h.observe({ procedure: 'save', type: 'mutation' }, 0.02);
-    observe(lh.series('save', 'mutation'), 0.02);
+    lh.series('save', 'mutation').observe(0.02);
 
     const text = await stock.metrics();
     expect(text).toContain('x_seconds_bucket{le="0.01",service="svc",procedure="get",type="query"} 4');

@@ -1,40 +1,15 @@
 import type { Metric, MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import { HistogramSeries, ValueSeries, type Labels } from './lean-series.js';
+
+export { HistogramSeries, ValueSeries };
 
 /**
- * Counters, gauges and histograms for the service client's per-call path. prom-client hashes,
- * validates and copies the label values on every `inc` and `observe`, even through `labels()`
- * children. Here a series is looked up once and then updated as a plain field; the registry
- * reads the series at scrape time in prom-client's own export format, so `/metrics` text is the
- * same as prom-client's metric classes would give.
+ * Counters, gauges and histograms for per-call paths (a service's RED series, the service
+ * client's). prom-client hashes, validates and copies the label values on every `inc` and
+ * `observe`, even through `labels()` children. Here a series is looked up by its label values in
+ * one Map and then updated as plain fields; the registry reads the series at scrape time in
+ * prom-client's own export format, so `/metrics` text is the same as prom-client's classes give.
  */
-type Labels = Readonly<Record<string, string>>;
-
-/** A counter or gauge series: change `value` directly. */
-export interface ValueSeries {
-  readonly labels: Labels;
-  value: number;
-}
-
-/** A histogram series: record with {@link observe}. */
-export interface HistogramSeries {
-  readonly labels: Labels;
-  /** Observations per bucket (not cumulative); the last slot counts those above every bound. */
-  readonly counts: number[];
-  sum: number;
-  count: number;
-  readonly bounds: readonly number[];
-}
-
-/** Records one observation (same bucket rule as prom-client: `value <= bound`). */
-export function observe(series: HistogramSeries, value: number): void {
-  const { bounds, counts } = series;
-  let i = 0;
-  while (i < bounds.length && value > bounds[i]!) i++;
-  counts[i]! += 1;
-  series.sum += value;
-  series.count += 1;
-}
-
 abstract class LeanMetric<S extends { labels: Labels }> {
   readonly aggregator = 'sum' as const;
   protected readonly all = new Map<string, S>();
@@ -93,7 +68,7 @@ class ValueMetric extends LeanMetric<ValueSeries> {
   }
 
   protected make(labels: Labels): ValueSeries {
-    return { labels, value: 0 };
+    return new ValueSeries(labels);
   }
 
   getForPromString() {
@@ -116,7 +91,7 @@ class HistogramMetric extends LeanMetric<HistogramSeries> {
   }
 
   protected make(labels: Labels): HistogramSeries {
-    return { labels, counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0, bounds: this.bounds };
+    return new HistogramSeries(labels, this.bounds);
   }
 
   getForPromString() {

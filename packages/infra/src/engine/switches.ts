@@ -6,7 +6,7 @@
  * bypass shows what it earns (docs/performance.md, "Bypasses kept"). An unknown name fails at
  * start-up, naming the variable.
  */
-export const ENGINE_BYPASSES = ['fastAdapter', 'lineWriter', 'plainJsonText', 'quickQuery', 'isoTimeNow'] as const;
+export const ENGINE_BYPASSES = ['fastAdapter', 'lineWriter', 'plainJsonText', 'quickQuery', 'isoTimeNow', 'leanMetrics'] as const;
 
 export type EngineBypass = (typeof ENGINE_BYPASSES)[number];
 

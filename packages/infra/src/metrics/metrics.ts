@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { METRIC, UNKNOWN_PROCEDURE } from './names.js';
+import { perCallCounter, perCallGauge, perCallHistogram } from './per-call-metric.js';
 
 /** Options of {@link createMetrics}. */
 export interface CreateMetricsOptions {
@@ -9,6 +10,8 @@ export interface CreateMetricsOptions {
   procedures: readonly string[];
   /** Collect Node's process metrics (heap, event loop lag, GC). @default true */
   processMetrics?: boolean;
+  /** The per-call series in the engine's lean metrics rather than prom-client's classes. @default bypassOn('leanMetrics') */
+  lean?: boolean;
 }
 
 /** The outcome of one procedure call, as RED metrics record it. */
@@ -47,31 +50,31 @@ export function createMetrics(options: CreateMetricsOptions): ServiceMetrics {
   const known = new Set(options.procedures);
   const procedureLabel = (path: string | undefined) => (path !== undefined && known.has(path) ? path : UNKNOWN_PROCEDURE);
 
-  const registers = [registry];
-  const requests = new Counter({
+  const perCall = { registry, lean: options.lean };
+  const requests = perCallCounter({
+    ...perCall,
     name: METRIC.rpcRequests,
     help: 'Procedure calls by procedure, type and result code (OK or the tRPC error code).',
-    labelNames: ['procedure', 'type', 'code'] as const,
-    registers,
+    labelNames: ['procedure', 'type', 'code'],
   });
-  const duration = new Histogram({
+  const duration = perCallHistogram({
+    ...perCall,
     name: METRIC.rpcDuration,
     help: 'Procedure call duration in seconds.',
-    labelNames: ['procedure', 'type'] as const,
+    labelNames: ['procedure', 'type'],
     buckets: DURATION_BUCKETS,
-    registers,
   });
-  const errors = new Counter({
+  const errors = perCallCounter({
+    ...perCall,
     name: METRIC.rpcErrors,
     help: 'Failed procedure calls by procedure and tRPC error code.',
-    labelNames: ['procedure', 'code'] as const,
-    registers,
+    labelNames: ['procedure', 'code'],
   });
-  const inFlight = new Gauge({
+  const inFlight = perCallGauge({
+    ...perCall,
     name: METRIC.rpcInFlight,
     help: 'Procedure calls being served now.',
-    labelNames: ['procedure'] as const,
-    registers,
+    labelNames: ['procedure'],
   });
   const rejected = new Counter({
     name: METRIC.httpRejected,
@@ -91,14 +94,14 @@ export function createMetrics(options: CreateMetricsOptions): ServiceMetrics {
     procedureLabel,
     recordCall({ procedure, type, code, durationSeconds }) {
       const label = procedureLabel(procedure);
-      requests.inc({ procedure: label, type, code });
-      duration.observe({ procedure: label, type }, durationSeconds);
-      if (code !== 'OK') errors.inc({ procedure: label, code });
+      requests.series(label, type, code).inc();
+      duration.series(label, type).observe(durationSeconds);
+      if (code !== 'OK') errors.series(label, code).inc();
     },
     trackInFlight(procedure) {
-      const labels = { procedure: procedureLabel(procedure) };
-      inFlight.inc(labels);
-      return () => inFlight.dec(labels);
+      const series = inFlight.series(procedureLabel(procedure));
+      series.inc();
+      return () => series.dec();
     },
     recordRejected(reason) {
       rejected.inc({ reason });
