@@ -46,6 +46,9 @@ export function underCallgrind(dir: string, name: string, args: string[], env: R
       '--tool=callgrind',
       `--callgrind-out-file=${join(dir, `${name}.%p`)}`,
       '--quiet',
+      // Start-up and warm-up run uninstrumented (several times faster under valgrind); each
+      // measured window switches instrumentation on first (countWindow).
+      '--instr-atstart=no',
       process.execPath,
       // V8's predictable mode: no background compilation or GC threads, and a GC schedule that
       // depends on allocation alone, not on time (the counts would depend on scheduling).
@@ -84,7 +87,7 @@ export async function waitFor(proc: Proc, pattern: RegExp, what: string): Promis
   }
 }
 
-export function control(pid: number, option: '-z' | '-d'): void {
+export function control(pid: number, option: '-z' | '-d' | '--instr=on'): void {
   const result = spawnSync('callgrind_control', [option, String(pid)], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`callgrind_control ${option} ${pid} failed: ${result.stderr}${result.stdout}`);
 }
@@ -145,7 +148,10 @@ export async function countWindow<Name extends string>(
 ): Promise<{ counts: Record<Name, { total: number; oneTime: number }>; majorGcs: number }> {
   const named = Object.entries(procs) as Array<[Name, Proc]>;
   const gcs = () => named.reduce((sum, [, proc]) => sum + proc.majorGcs, 0);
-  for (const [, proc] of named) control(proc.child.pid!, '-z');
+  for (const [, proc] of named) {
+    control(proc.child.pid!, '--instr=on');
+    control(proc.child.pid!, '-z');
+  }
   const gcsBefore = gcs();
   await work();
   for (const [, proc] of named) control(proc.child.pid!, '-d');
