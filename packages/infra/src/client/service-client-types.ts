@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import type { CallPolicyOptions } from '../policies/policy-options.js';
 import type { TargetPolicies } from '../policies/target-policies.js';
 import type { RequestContext } from '../trpc/context.js';
+import type { TargetUrl } from './endpoints.js';
 
 /** The part of a request's context an outbound call carries on: request id, deadline, trace. */
 export type CallContext = Pick<RequestContext, 'requestId' | 'deadlineAt' | 'otel'>;
@@ -14,8 +15,14 @@ export interface CreateServiceClientOptions<C extends Contract> {
   /** The target service's name: metrics label and breaker identity. */
   target: string;
   contract: C;
-  /** The target's base URL, e.g. `http://127.0.0.1:4002` (the client calls `<url>/trpc`). */
-  url: string;
+  /**
+   * The target's base URL, e.g. `http://127.0.0.1:4002` (the client calls `<url>/trpc`), or the
+   * base URLs of each of its instances: each attempt goes to the next in turn, and a retry to
+   * another instance than the one that just failed. The breaker, bulkhead and metrics are the
+   * target's, shared by its instances. An empty list throws.
+   * @example url: ['http://auth-1:4002', 'http://auth-2:4003']
+   */
+  url: TargetUrl;
   /** This service's identity, sent as its credential. */
   caller?: { service: string; key: string };
   /** Headers sent with every request, e.g. a user's `authorization` for clients outside the mesh. */

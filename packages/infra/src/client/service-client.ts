@@ -20,6 +20,7 @@ import {
   type ServiceCallers,
   type ServiceClient,
 } from './service-client-types.js';
+import { Endpoints } from './endpoints.js';
 import { HttpTransport } from './transport.js';
 import { untilAborted } from './until-aborted.js';
 import type { CountSeries, ObserveSeries } from '../metrics/per-call-metric.js';
@@ -36,7 +37,8 @@ interface ProcedureEntry {
  * A typed client of a service, from its contract alone: superjson, HTTP batching (`maxItems` =
  * the target's batch limit), keep-alive connections (node:http, see transport.ts), and per call
  * a deadline, retries of idempotent calls within a budget, a circuit breaker and a bulkhead per
- * target, service identity, request id and W3C trace propagation, and metrics.
+ * target, service identity, request id and W3C trace propagation, and metrics. A target of
+ * several instances gets a transport each, its attempts taken in turn (see endpoints.ts).
  */
 export function createServiceClient<C extends Contract>(options: CreateServiceClientOptions<C>): ServiceClient<C> {
   const { target, contract } = options;
@@ -80,11 +82,12 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
   };
 
   const { batchHeaders, callHeaderBytes } = callHeaders(contract, credential);
-  const transport = new HttpTransport<AttemptContext>({
-    url: options.url,
-    maxBatchSize: options.maxBatchSize ?? 20,
-    headerBytes: (call) => callHeaderBytes(call),
-  });
+  const maxBatchSize = options.maxBatchSize ?? 20;
+  const endpoints = new Endpoints(
+    options.url,
+    (url) => new HttpTransport<AttemptContext>({ url, maxBatchSize, headerBytes: callHeaderBytes }),
+  );
+  const only = endpoints.only;
   /** The batching group of every call when there is no `headers` option. */
   const shared = {};
 
@@ -121,12 +124,18 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
       if (code !== 'OK') span?.setStatus({ code: SpanStatusCode.ERROR, message: code });
       span?.end();
     };
+    // The endpoint of the call's last attempt, so that a retry goes to another one.
+    let endpoint = -1;
     const outcome = bare
-      ? transport.send(group, { path, type, input, extra: { budgetMs: 0, trace: carrier, headers, scope } }, batchHeaders)
+      ? (only ?? endpoints.list[endpoints.next()]!).send(
+          group,
+          { path, type, input, extra: { budgetMs: 0, trace: carrier, headers, scope } },
+          batchHeaders,
+        )
       : policies.execute(
           entry[type],
           (cancellation, sink, budgetMs) =>
-            transport.sendTo(
+            (only ?? endpoints.list[(endpoint = endpoints.next(endpoint))]!).sendTo(
               group,
               { path, type, input, extra: { budgetMs, trace: carrier, headers, scope } },
               batchHeaders,
