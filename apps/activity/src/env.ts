@@ -7,6 +7,7 @@ import {
   positiveIntVar,
   requireDatabaseInProduction,
   serviceEnvShape,
+  urlListVar,
 } from '@switchyard/infra/config';
 import { parseMeshInstances } from './mesh-status.js';
 
@@ -18,7 +19,7 @@ const ActivityEnv = z
     ...databaseEnvShape('.data/activity'),
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL'),
     /** The auth service: its JWKS verifies access tokens. */
-    AUTH_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('http://127.0.0.1:4002'),
+    AUTH_URL: urlListVar('http://127.0.0.1:4002'),
     /** This consumer's name in the group. */
     CONSUMER_NAME: z
       .string()

@@ -6,6 +6,7 @@ import {
   positiveIntVar,
   requireDatabaseInProduction,
   serviceEnvShape,
+  urlListVar,
 } from '@switchyard/infra/config';
 
 const NotesEnv = z
@@ -16,7 +17,7 @@ const NotesEnv = z
     ...databaseEnvShape('.data/notes'),
     DB_POOL_MAX: positiveIntVar(10),
     /** The auth service: its JWKS verifies access tokens; its `getUser` names authors. */
-    AUTH_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('http://127.0.0.1:4002'),
+    AUTH_URL: urlListVar('http://127.0.0.1:4002'),
     /** Where notes publishes its events; unset, no events are published (and it says so). */
     REDIS_URL: z
       .string()

@@ -1,6 +1,7 @@
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import type { EndUser } from '../trpc/context.js';
+import { remoteKeys } from './remote-keys.js';
 
 /** The settings every access token is checked against: one verification path for this token kind. */
 export const ACCESS_TOKEN = {
@@ -50,8 +51,11 @@ export interface VerifiedAccess {
 
 /** Options of {@link createAccessTokenVerifier}. */
 export interface AccessTokenVerifierOptions {
-  /** The auth service's JWKS, e.g. `http://auth:4002/.well-known/jwks.json`. */
-  jwksUrl?: string;
+  /**
+   * The auth service's JWKS, e.g. `http://auth:4002/.well-known/jwks.json`, or each of its
+   * instances' JWKS (asked in order, the next when one fails; see {@link remoteKeys}).
+   */
+  jwksUrl?: string | readonly string[];
   /** Or the keys directly (tests, the auth service itself). */
   keys?: JWTVerifyGetKey;
   /** An unknown `kid` refetches the JWKS at most once per this many ms. @default 30000 */
@@ -81,9 +85,7 @@ interface CachedToken {
  * length limit before any parsing. `jku`, `x5u` and `jwk` headers are never followed.
  */
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): (token: string) => Promise<VerifiedAccess> {
-  const keys =
-    options.keys ??
-    createRemoteJWKSet(new URL(options.jwksUrl!), { cooldownDuration: options.jwksCooldownMs ?? 30_000, timeoutDuration: 2_000 });
+  const keys = options.keys ?? remoteKeys(options.jwksUrl!, { cooldownMs: options.jwksCooldownMs ?? 30_000, timeoutMs: 2_000 });
   const maxEntries = options.cacheMaxEntries ?? 10_000;
   // Insertion order is age order: the oldest entry goes first when the cache is full.
   const cache = new Map<string, CachedToken>();

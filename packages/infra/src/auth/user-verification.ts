@@ -11,7 +11,8 @@ import { Revocations } from './revocations.js';
  * @example const verifyAccessToken = await createUserVerification({ authUrl: config.AUTH_URL, redis, subscriber, logger });
  */
 export async function createUserVerification(options: {
-  authUrl: string;
+  /** Auth's base URL, or each of its instances' (see {@link createAccessTokenVerifier}'s `jwksUrl`). */
+  authUrl: string | readonly string[];
   /** Any connection that answers HGETALL (a request-role one). */
   redis?: Redis | undefined;
   /** A blocking-role connection for the announcements. */
@@ -27,7 +28,9 @@ export async function createUserVerification(options: {
     logger.warn('no Redis: revoked sign-ins are refused here only when their tokens expire');
   }
   return createAccessTokenVerifier({
-    jwksUrl: `${options.authUrl.replace(/\/$/, '')}/.well-known/jwks.json`,
+    jwksUrl: (typeof options.authUrl === 'string' ? [options.authUrl] : options.authUrl).map(
+      (url) => `${url.replace(/\/$/, '')}/.well-known/jwks.json`,
+    ),
     revokedBefore: revocations.revokedBefore,
     sessionRevoked: revocations.sessionRevoked,
   });

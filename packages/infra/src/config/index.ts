@@ -10,4 +10,5 @@ export {
   type ServiceEnv,
 } from './config.js';
 export type { TrustedServiceKeys } from '../identity/service-identity.js';
+export { urlListVar } from './url-list.js';
 export { configOrExit, databaseEnvShape, requireDatabaseInProduction } from './service-config.js';

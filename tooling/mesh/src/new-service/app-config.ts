@@ -39,11 +39,12 @@ export function envSource(s: NewService): string {
   const urls = Object.entries(s.calleePorts).map(
     ([callee, port]) =>
       `    /** The ${callee} service${callee === 'auth' ? ': its JWKS verifies access tokens' : ''}. */\n` +
-      `    ${envName(callee)}_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('http://127.0.0.1:${port}'),`,
+      `    ${envName(callee)}_URL: urlListVar('http://127.0.0.1:${port}'),`,
   );
   const dbImports = s.db ? ['databaseEnvShape', 'positiveIntVar', 'requireDatabaseInProduction'] : [];
+  const urlImports = urls.length ? ['urlListVar'] : [];
   return `import { z } from 'zod';
-import { ${['loadConfig', 'portVar', ...dbImports, 'serviceEnvShape'].sort().join(', ')} } from '@switchyard/infra/config';
+import { ${['loadConfig', 'portVar', ...dbImports, 'serviceEnvShape', ...urlImports].sort().join(', ')} } from '@switchyard/infra/config';
 
 const ${s.Name}Env = z
   .object({

@@ -1,0 +1,33 @@
+import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+
+/** How the remote key sets fetch: in ms, the least time between refetches and a fetch's timeout. */
+export interface RemoteKeysOptions {
+  cooldownMs: number;
+  timeoutMs: number;
+}
+
+/**
+ * The signing keys of auth's JWKS, from one URL or from each instance's: every instance serves
+ * the same keys, so a key is asked of the first set, then of the next when a set fails
+ * (unreachable, too slow, or without the key), and the first failure is the one reported. Each
+ * set caches what it fetched, so a healthy first instance answers from memory.
+ * @example const keys = remoteKeys(['http://auth-1:4002/.well-known/jwks.json', 'http://auth-2:4003/.well-known/jwks.json'], { cooldownMs: 30_000, timeoutMs: 2_000 });
+ */
+export function remoteKeys(urls: string | readonly string[], options: RemoteKeysOptions): JWTVerifyGetKey {
+  const list = typeof urls === 'string' ? [urls] : urls;
+  const sets = list.map((url) =>
+    createRemoteJWKSet(new URL(url), { cooldownDuration: options.cooldownMs, timeoutDuration: options.timeoutMs }),
+  );
+  if (sets.length === 1) return sets[0]!;
+  return async (header, token) => {
+    let first: unknown;
+    for (const keys of sets) {
+      try {
+        return await keys(header, token);
+      } catch (error) {
+        first ??= error;
+      }
+    }
+    throw first;
+  };
+}
