@@ -1,7 +1,8 @@
 // What mesh.json gives each instance in development: its own service key, the keys of the
-// services allowed to call it (and only those), the addresses of the services it calls, and a
-// development value for each secret it declares. Production gets the same from docker-compose.yml.
-import { callersOf, envName, targetsOf, type MeshList, type MeshService } from './gen/mesh-list.js';
+// services allowed to call it (and only those), the address of every instance of the services it
+// calls, and a development value for each secret it declares. Production gets the same from
+// docker-compose.yml.
+import { callersOf, envName, instancesOf, targetsOf, type MeshList, type MeshService } from './gen/mesh-list.js';
 
 /** Development-only secrets; production refuses to start without real ones. */
 const DEV_SECRETS: Record<string, string> = { AUTH_KEY_SECRET: 'dev-only-secret-not-for-production-0123' };
@@ -22,7 +23,10 @@ export function meshEnvOf(
 ): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const target of targetsOf(mesh, service)) {
-    out[`${envName(target.name)}_URL`] = urlsOf(target.name)[0] ?? `http://127.0.0.1:${target.port}`;
+    // Every instance: the caller's client takes them in turn and retries on another one.
+    const running = urlsOf(target.name);
+    const urls = running.length ? running : instancesOf(target).map((i) => `http://127.0.0.1:${i.port}`);
+    out[`${envName(target.name)}_URL`] = urls.join(',');
   }
   const callers = callersOf(mesh, service.name);
   out.ALLOWED_CALLERS = callers.join(',');

@@ -1,7 +1,8 @@
 // docker-compose.yml's generated parts: a container per instance with its ports, database,
-// service key, the keys of the services allowed to call it and the addresses of those it calls;
-// the database passwords Postgres creates roles with; Caddy's upstreams. The shared anchors
-// (`*service`, `*service-env`, `*needs-data`, `*needs-redis`) and every other container are hand-kept.
+// service key, the keys of the services allowed to call it and the address of every instance of
+// those it calls; the database passwords Postgres creates roles with; Caddy's upstreams. The
+// shared anchors (`*service`, `*service-env`, `*needs-data`, `*needs-redis`) and every other
+// container are hand-kept.
 import {
   allInstances,
   callersOf,
@@ -17,28 +18,24 @@ import {
 export const required = (variable: string, hint = '') => `\${${variable}:?set ${variable} in .env${hint}}`;
 
 const keyOf = (name: string) => required(`${envName(name)}_SERVICE_KEY`);
-const firstUrl = (service: MeshService) => {
-  const first = instancesOf(service)[0]!;
-  return `http://${first.host}:${first.port}`;
-};
+/** Every instance of `service` by its compose host: a caller's `<NAME>_URL` and the status view's list. */
+const instanceUrls = (service: MeshService) =>
+  instancesOf(service)
+    .map((i) => `http://${i.host}:${i.port}`)
+    .join(',');
 
 function environment(mesh: MeshList, instance: Instance): string[] {
   const s = instance.service;
   const env = [`PORT: '${instance.port}'`, `METRICS_PORT: '${instance.metricsPort}'`, `INSTANCE_COUNT: '${s.instances}'`];
   if (s.db) env.push(`DATABASE_URL: postgres://${s.name}:${required(`${envName(s.name)}_DB_PASSWORD`)}@postgres:5432/${s.name}`);
-  for (const target of targetsOf(mesh, s)) env.push(`${envName(target.name)}_URL: ${firstUrl(target)}`);
+  for (const target of targetsOf(mesh, s)) env.push(`${envName(target.name)}_URL: ${instanceUrls(target)}`);
   if (s.calls.length) env.push(`SERVICE_KEY: ${keyOf(s.name)}`);
   const callers = callersOf(mesh, s.name);
   env.push(`ALLOWED_CALLERS: '${callers.join(',')}'`);
   if (callers.length) env.push(`TRUSTED_SERVICE_KEYS: ${callers.map((c) => `${c}=${keyOf(c)}`).join(';')}`);
   for (const secret of s.secrets) env.push(`${secret}: ${required(secret)}`);
   if (s.watchesMesh) {
-    const list = mesh.services.map(
-      (m) =>
-        `${m.name}=${instancesOf(m)
-          .map((i) => `http://${i.host}:${i.port}`)
-          .join(',')}`,
-    );
+    const list = mesh.services.map((m) => `${m.name}=${instanceUrls(m)}`);
     env.push(`MESH_INSTANCES: ${list.join(';')}`);
   }
   return env;
