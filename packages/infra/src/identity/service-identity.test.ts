@@ -84,7 +84,8 @@ describe('credential parsing and checking', () => {
   });
 
   it.each([
-    ['notes', /^a service name must match /],
+    ['notes', /^entry "notes" is not service=key\[,key\]$/],
+    ['=0123456789abcdef', /^a service name must match .* \(entry "=0123456789abcdef"\)$/],
     ['notes=', /^keys of "notes" must be 16-256 characters/],
     ['Notes=0123456789abcdef', /^a service name must match .* \(entry "Notes"\)$/],
     ['notes=short', /^keys of "notes" must be 16-256 characters/],

@@ -27,8 +27,9 @@ export function parseTrustedServiceKeys(spec: string): TrustedServiceKeys {
     .map((e) => e.trim())
     .filter(Boolean)) {
     const eq = entry.indexOf('=');
+    if (eq < 0) throw new Error(`entry ${JSON.stringify(entry.slice(0, 40))} is not service=key[,key]`);
     const service = entry.slice(0, eq).trim();
-    if (eq < 1 || !SERVICE_NAME.test(service))
+    if (!SERVICE_NAME.test(service))
       throw new Error(`a service name must match ${SERVICE_NAME} (entry ${JSON.stringify(service || entry.slice(0, 20))})`);
     const keys = entry
       .slice(eq + 1)

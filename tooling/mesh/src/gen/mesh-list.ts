@@ -1,6 +1,7 @@
 // mesh.json, read and checked: the one list the generated files and the dev runner come from.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 
 /** A service of the mesh as mesh.json describes it. */
 export interface MeshService {
@@ -35,42 +36,45 @@ export interface Instance {
 
 /** A service's name: a lower-case letter, then up to 31 lower-case letters or digits. */
 export const SERVICE_NAME = /^[a-z][a-z0-9]{0,31}$/;
-const NAME = SERVICE_NAME;
-const SECRET = /^[A-Z][A-Z0-9_]*$/;
+
+const port = z.int().min(1).max(65_535);
+const name = z.string().regex(SERVICE_NAME, `a service name must match ${SERVICE_NAME}`);
+const serviceSchema = z.object({
+  name,
+  instances: z.int().min(1).max(64),
+  port,
+  metricsPort: port,
+  db: z.boolean().default(false),
+  calls: z.array(name).default([]),
+  secrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'not an environment variable name')).default([]),
+  watchesMesh: z.boolean().default(false),
+});
+const meshSchema = z.object({
+  gateway: z.object({ port, metricsPort: port }),
+  web: z.object({ root: z.string().min(1) }),
+  services: z.array(serviceSchema).min(1),
+});
 
 /** Checks a parsed mesh.json and fills in the optional fields; throws naming what is wrong. */
 export function parseMeshList(raw: unknown): MeshList {
-  const list = raw as { gateway: MeshList['gateway']; web: MeshList['web']; services: Array<Partial<MeshService>> };
+  const parsed = meshSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`mesh.json: ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const { services } = parsed.data;
   const names = new Set<string>();
-  const services = list.services.map((s): MeshService => {
-    if (!s.name || !NAME.test(s.name))
-      throw new Error(`mesh.json: a service name must match ${NAME} (got ${JSON.stringify(s.name)})`);
+  for (const s of services) {
     if (names.has(s.name)) throw new Error(`mesh.json: ${s.name} is listed twice`);
     names.add(s.name);
-    for (const key of ['instances', 'port', 'metricsPort'] as const) {
-      if (!Number.isInteger(s[key]) || s[key]! < 1) throw new Error(`mesh.json: ${s.name}.${key} must be a positive integer`);
-    }
-    for (const secret of s.secrets ?? []) {
-      if (!SECRET.test(secret)) throw new Error(`mesh.json: ${s.name}.secrets: ${secret} is not an environment variable name`);
-    }
-    return {
-      name: s.name,
-      instances: s.instances!,
-      port: s.port!,
-      metricsPort: s.metricsPort!,
-      db: s.db ?? false,
-      calls: s.calls ?? [],
-      secrets: s.secrets ?? [],
-      watchesMesh: s.watchesMesh ?? false,
-    };
-  });
+  }
   for (const s of services) {
     for (const callee of s.calls) {
       if (!names.has(callee)) throw new Error(`mesh.json: ${s.name} calls ${callee}, which is not a service of the mesh`);
       if (callee === s.name) throw new Error(`mesh.json: ${s.name} lists itself among its calls`);
     }
   }
-  return { gateway: list.gateway, web: list.web, services };
+  return parsed.data;
 }
 
 export function readMeshList(root: string): MeshList {
