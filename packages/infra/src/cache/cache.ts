@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { METRIC } from '../metrics/names.js';
 import { sharedCounter } from '../metrics/shared-metric.js';
 import { now } from '../policies/deadline.js';
-import { redisHealth, type RedisHealth } from '../redis/health.js';
+import { RedisUnhealthyError, redisHealth, type RedisHealth } from '../redis/health.js';
 
 /** Options of {@link Cache}. */
 export interface CacheOptions<S extends z.ZodType> {
@@ -97,11 +97,8 @@ export class Cache<S extends z.ZodType> {
     this.forget(key);
     const redisKey = this.keyOf(key);
     try {
-      if (!this.health.healthy) {
-        this.health.skip('cache');
-        throw new Error('redis is unhealthy');
-      }
-      await this.health.guard(this.options.redis.multi().del(redisKey).publish(this.channel, key).exec(), this.timeoutMs);
+      const { redis } = this.options;
+      await this.health.run('cache', () => redis.multi().del(redisKey).publish(this.channel, key).exec(), this.timeoutMs);
     } catch (err) {
       this.options.logger?.warn(
         { err: { message: (err as Error).message }, cache: this.options.name },
@@ -117,16 +114,11 @@ export class Cache<S extends z.ZodType> {
   }
 
   private async read(key: string): Promise<{ found: true; value: z.output<S> } | { found: false }> {
-    if (!this.health.healthy) {
-      this.health.skip('cache');
-      this.count('bypassed');
-      return { found: false };
-    }
     let raw: string | null;
     try {
-      raw = await this.health.guard(this.options.redis.get(this.keyOf(key)), this.timeoutMs);
-    } catch {
-      this.count('error');
+      raw = await this.health.run('cache', () => this.options.redis.get(this.keyOf(key)), this.timeoutMs);
+    } catch (err) {
+      this.count(err instanceof RedisUnhealthyError ? 'bypassed' : 'error');
       return { found: false };
     }
     if (raw === null) {
@@ -149,9 +141,10 @@ export class Cache<S extends z.ZodType> {
   }
 
   private store(key: string, value: z.output<S>): void {
-    if (!this.health.healthy) return;
-    const write = this.options.redis.set(this.keyOf(key), superjson.stringify(value), 'EX', this.options.ttlSeconds);
-    this.health.guard(write, this.timeoutMs).catch(() => this.count('error'));
+    const write = () => this.options.redis.set(this.keyOf(key), superjson.stringify(value), 'EX', this.options.ttlSeconds);
+    this.health.run('cache', write, this.timeoutMs).catch((err) => {
+      if (!(err instanceof RedisUnhealthyError)) this.count('error');
+    });
   }
 
   private keyOf(key: string): string {

@@ -29,30 +29,26 @@ export async function publishEvent<E extends EventDef>(
   options: PublishOptions = {},
 ): Promise<string> {
   const parsed = def.payload.parse(payload);
-  const health = redisHealth(redis);
-  if (!health.healthy) {
-    health.skip('publish');
-    throw new Error('redis is unhealthy: the event is not sent');
-  }
   const id = randomUUID();
-  const append = redis.xadd(
-    def.stream,
-    'MAXLEN',
-    '~',
-    String(options.maxLen ?? 100_000),
-    '*',
-    'id',
-    id,
-    'type',
-    def.name,
-    'version',
-    String(def.version),
-    'occurredAt',
-    new Date().toISOString(),
-    'payload',
-    superjson.stringify(parsed),
-  );
-  await health.guard(append, options.timeoutMs ?? 200);
+  const append = () =>
+    redis.xadd(
+      def.stream,
+      'MAXLEN',
+      '~',
+      String(options.maxLen ?? 100_000),
+      '*',
+      'id',
+      id,
+      'type',
+      def.name,
+      'version',
+      String(def.version),
+      'occurredAt',
+      new Date().toISOString(),
+      'payload',
+      superjson.stringify(parsed),
+    );
+  await redisHealth(redis).run('publish', append, options.timeoutMs ?? 200);
   return id;
 }
 

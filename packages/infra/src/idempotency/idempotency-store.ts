@@ -113,12 +113,8 @@ export class IdempotencyStore {
   }
 
   private async redis<T>(command: () => Promise<T>): Promise<T> {
-    if (!this.health.healthy) {
-      this.health.skip('idempotency');
-      throw unavailable(new Error('redis is unhealthy'));
-    }
     try {
-      return await this.health.guard(command(), this.timeoutMs);
+      return await this.health.run('idempotency', command, this.timeoutMs);
     } catch (err) {
       throw unavailable(err);
     }

@@ -100,16 +100,14 @@ export class RateLimiter {
 
   /** Takes `cost` points from `key`'s window. */
   async consume(key: string, cost: number): Promise<RateLimitDecision> {
-    if (this.health.healthy) {
-      try {
-        return this.decision(true, await this.health.guard(this.shared.consume(key, cost), this.timeoutMs));
-      } catch (outcome) {
-        if (outcome instanceof RateLimiterRes) {
-          this.rejectedCount?.inc({ degraded: 'no' });
-          return this.decision(false, outcome);
-        }
+    try {
+      return this.decision(true, await this.health.run('rate-limit', () => this.shared.consume(key, cost), this.timeoutMs));
+    } catch (outcome) {
+      if (outcome instanceof RateLimiterRes) {
+        this.rejectedCount?.inc({ degraded: 'no' });
+        return this.decision(false, outcome);
       }
-    } else this.health.skip('rate-limit');
+    }
     this.degradedCount?.inc({ mode: this.mode });
     if (this.mode === 'closed')
       return { allowed: false, limit: this.points, remaining: 0, resetMs: this.health.probeIntervalMs, degraded: 'closed' };

@@ -4,7 +4,7 @@ import { createLogger } from '../logging/logger.js';
 import { captureLogs } from '../testing/log-capture.js';
 import { pollUntil } from '../testing/poll.js';
 import { startTestRedis, type TestRedis } from '../testing/redis-server.js';
-import { redisHealth } from './health.js';
+import { RedisUnhealthyError, redisHealth } from './health.js';
 import { createRedisClient, quitRedis, type Redis } from './redis-client.js';
 
 let redis: TestRedis;
@@ -79,10 +79,15 @@ describe('RedisHealth', () => {
     expect(health.healthy).toBe(true);
   });
 
-  it('counts what its users skip, by user', async () => {
-    const { health, registry } = await connected();
-    health.skip('cache');
-    health.skip('cache');
+  it('runs work while healthy; while not, skips it at once and counts the skip by user', async () => {
+    const { client, health, registry } = await connected();
+    expect(await health.run('cache', () => client.ping(), 200)).toBe('PONG');
+    health.failed(new Error('marked down by the test'));
+    let ran = 0;
+    const work = () => Promise.resolve(ran++);
+    await expect(health.run('cache', work, 200)).rejects.toThrow(RedisUnhealthyError);
+    await expect(health.run('cache', work, 200)).rejects.toThrow(/redis \(test-request\) is unhealthy: not attempted/);
+    expect(ran).toBe(0);
     expect(await registry.metrics()).toMatch(/switchyard_redis_skipped_total\{connection="test-request",user="cache"\} 2/);
   });
 });

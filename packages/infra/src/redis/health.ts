@@ -26,6 +26,14 @@ export interface RedisHealthOptions {
  * logged once each and shown as `switchyard_redis_healthy`.
  * @example if (!health.healthy) return degraded(); const reply = await health.guard(redis.get(key), 100);
  */
+/** Work not attempted because its Redis connection is unhealthy. */
+export class RedisUnhealthyError extends Error {
+  constructor(connection: string) {
+    super(`redis (${connection}) is unhealthy: not attempted`);
+    this.name = 'RedisUnhealthyError';
+  }
+}
+
 export class RedisHealth {
   /** Read on every request: a plain field, no call. */
   healthy = true;
@@ -78,9 +86,15 @@ export class RedisHealth {
     });
   }
 
-  /** Counts work that `user` (e.g. `cache`, `publish`) did not attempt because Redis is unhealthy. */
-  skip(user: string): void {
+  /**
+   * Runs `work` under {@link guard} while Redis is healthy. While it is not, `work` does not run:
+   * the skip is counted for `user` (e.g. `cache`, `publish`) and the call rejects with
+   * {@link RedisUnhealthyError} at once.
+   */
+  run<T>(user: string, work: () => Promise<T>, timeoutMs: number): Promise<T> {
+    if (this.healthy) return this.guard(work(), timeoutMs);
     this.skips?.labels(this.options.name, user).inc();
+    return Promise.reject(new RedisUnhealthyError(this.options.name));
   }
 
   /** Marks Redis unhealthy (once per outage in the log) and starts probing it. */
