@@ -26,6 +26,16 @@ describe('Endpoints', () => {
     expect([endpoints.next(), endpoints.next(0), endpoints.next(0)]).toEqual([0, 0, 0]);
   });
 
+  it('passes over an endpoint marked unreachable, unless every endpoint is', () => {
+    const endpoints = new Endpoints(['a', 'b', 'c'], (url) => url);
+    endpoints.unreachable(1);
+    expect(Array.from({ length: 4 }, () => endpoints.next())).toEqual([0, 2, 0, 2]);
+    expect(endpoints.next(0)).toBe(2);
+    endpoints.unreachable(0);
+    endpoints.unreachable(2);
+    expect(endpoints.next()).toBe(0);
+  });
+
   it('refuses an empty list at construction', () => {
     expect(() => new Endpoints([], (url) => url)).toThrow(/at least one URL/);
   });
@@ -66,27 +76,31 @@ describe('a client of a target with two instances', () => {
   });
 
   // With two attempts per call, a call whose first attempt meets the stopped instance succeeds
-  // only if its retry goes to the other one.
-  it('retries a call on the other instance when one is down, so every query succeeds', async () => {
+  // only if its retry goes to the other one; after that the stopped one is passed over.
+  it('retries a call on the other instance when one is down, then passes the down one over', async () => {
     const { a, b, client, registry, stop } = await twoInstances();
     await client.with().work.query({ n: 0 });
     await stop(a);
     for (let n = 1; n <= 6; n++) expect(await client.with().work.query({ n })).toEqual({ ok: true, n });
-    // First attempts alternate as before, so half of the calls retry.
     expect(b.state.calls.work).toBe(6);
+    // The turn stood at a (b took call 0): call 1 met it and was retried, the rest went to b.
     expect(await registry.metrics()).toMatch(
-      /switchyard_client_retries_total\{target="downstream",procedure="work",reason="not-sent"\} 3/,
+      /switchyard_client_retries_total\{target="downstream",procedure="work",reason="not-sent"\} 1\n/,
     );
   });
 
-  // The breaker is the target's and counts every attempt: a burst whose attempts meet a stopped
-  // instance five times in a row opens it, so this one is off.
-  it('retries the calls of a burst on the other instance, wherever the turn stands', async () => {
-    const { a, b, client, stop } = await twoInstances({ maxAttempts: 2, breaker: false });
+  // A burst's first attempts leave in one batch per instance before any refusal is seen, so
+  // half of them retry; the breaker (the target's, counting every attempt) stays closed.
+  it('retries the calls of a burst on the other instance, with the breaker on', async () => {
+    const { a, b, client, stop } = await twoInstances();
     await client.with().work.query({ n: 0 });
     await stop(a);
     const answers = await Promise.all(Array.from({ length: 10 }, (_, n) => client.with().work.query({ n })));
     expect(answers).toEqual(Array.from({ length: 10 }, (_, n) => ({ ok: true, n })));
     expect(b.state.calls.work).toBe(10);
+    expect(client.breakerState()).toBe('closed');
+    const next = await Promise.all(Array.from({ length: 10 }, (_, n) => client.with().work.query({ n })));
+    expect(next).toHaveLength(10);
+    expect(b.state.calls.work).toBe(20);
   });
 });

@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import type { Contract } from '@switchyard/api-contracts';
 import { serviceCredential } from '../identity/service-identity.js';
 import { now } from '../policies/deadline.js';
-import type { CallInfo } from '../policies/call-attempt.js';
+import type { CallInfo, CallSink, Cancellable } from '../policies/call-attempt.js';
 import { CallRejectedError } from '../policies/call-outcome.js';
 import { TargetPolicies } from '../policies/target-policies.js';
 import { injectTraceContext, tracer, tracingWanted } from '../tracing/tracing.js';
@@ -45,10 +45,17 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
   const bare = options.policies === false;
   const policyOptions =
     options.policies === false ? { breaker: false as const, bulkhead: false as const } : (options.policies ?? {});
-  const policies = new TargetPolicies(policyOptions, classifyAttemptError);
   const metrics = clientMetrics(options.registry ?? new Registry());
   const credential = options.caller ? serviceCredential(options.caller.service, options.caller.key) : undefined;
   const log = options.logger?.child({ target });
+  const { batchHeaders, callHeaderBytes } = callHeaders(contract, credential);
+  const maxBatchSize = options.maxBatchSize ?? 20;
+  const endpoints = new Endpoints(
+    options.url,
+    (url) => new HttpTransport<AttemptContext>({ url, maxBatchSize, headerBytes: callHeaderBytes }),
+  );
+  const only = endpoints.only;
+  const policies = new TargetPolicies(policyOptions, only ? classifyAttemptError : endpoints.classify);
 
   metrics.breakerState.set({ target }, policies.state);
   policies.events.onStateChange.addListener((state) => {
@@ -81,13 +88,6 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     return entry;
   };
 
-  const { batchHeaders, callHeaderBytes } = callHeaders(contract, credential);
-  const maxBatchSize = options.maxBatchSize ?? 20;
-  const endpoints = new Endpoints(
-    options.url,
-    (url) => new HttpTransport<AttemptContext>({ url, maxBatchSize, headerBytes: callHeaderBytes }),
-  );
-  const only = endpoints.only;
   /** The batching group of every call when there is no `headers` option. */
   const shared = {};
 
@@ -126,25 +126,15 @@ export function createServiceClient<C extends Contract>(options: CreateServiceCl
     };
     // The endpoint of the call's last attempt, so that a retry goes to another one.
     let endpoint = -1;
+    const attempt = (cancellation: Cancellable | undefined, sink: CallSink, budgetMs: number) => {
+      const call = { path, type, input, extra: { budgetMs, trace: carrier, headers, scope } };
+      if (only) return only.sendTo(group, call, batchHeaders, sink, cancellation);
+      const at = (endpoint = endpoints.next(endpoint));
+      endpoints.list[at]!.sendTo(group, call, batchHeaders, endpoints.watch(at, sink), cancellation);
+    };
     const outcome = bare
-      ? (only ?? endpoints.list[endpoints.next()]!).send(
-          group,
-          { path, type, input, extra: { budgetMs: 0, trace: carrier, headers, scope } },
-          batchHeaders,
-        )
-      : policies.execute(
-          entry[type],
-          (cancellation, sink, budgetMs) =>
-            (only ?? endpoints.list[(endpoint = endpoints.next(endpoint))]!).sendTo(
-              group,
-              { path, type, input, extra: { budgetMs, trace: carrier, headers, scope } },
-              batchHeaders,
-              sink,
-              cancellation,
-            ),
-          ctx?.deadlineAt,
-          started,
-        );
+      ? new Promise((resolve, reject) => attempt(undefined, { resolve, reject }, 0))
+      : policies.execute(entry[type], attempt, ctx?.deadlineAt, started);
     return untilAborted(outcome, signal).then(
       (data) => {
         finish('OK');

@@ -162,7 +162,6 @@ export class HttpTransport<Extra = unknown> {
     return list.slice(from, i);
   }
 
-
   private dispatch(batch: Array<Pending<Extra>>, headersOf: BatchHeaders<Extra>): void {
     const calls = batch.map((p) => p.call!);
     const type = calls[0]!.type;

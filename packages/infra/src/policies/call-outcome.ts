@@ -4,8 +4,12 @@ import type { CallInfo } from './call-attempt.js';
 /** What an attempt's failure says about the request, as the caller can tell. */
 export type AttemptOutcome =
   | { kind: 'answered'; status: number; retryAfterMs?: number | undefined }
-  /** Refused before anything was sent (e.g. ECONNREFUSED): safe to repeat. */
-  | { kind: 'not-sent' }
+  /**
+   * Refused before anything was sent (e.g. ECONNREFUSED): safe to repeat. `elsewhere`: by one
+   * instance of a target whose other instances are still tried, so the target's breaker does not
+   * count it (the instance is passed over instead, see client/endpoints.ts).
+   */
+  | { kind: 'not-sent'; elsewhere?: boolean }
   /** The connection failed after the request may have reached the server. */
   | { kind: 'maybe-sent' }
   | { kind: 'other' };

@@ -220,7 +220,8 @@ export class TargetPolicies {
   private countsAsFailure(error: unknown): boolean {
     if (error instanceof AttemptTimeoutError) return true;
     const outcome = this.classify(error);
-    return outcome.kind === 'not-sent' || outcome.kind === 'maybe-sent' || (outcome.kind === 'answered' && outcome.status >= 500);
+    if (outcome.kind === 'not-sent') return outcome.elsewhere !== true;
+    return outcome.kind === 'maybe-sent' || (outcome.kind === 'answered' && outcome.status >= 500);
   }
 
   /** The error a call ends with once no retry is left: the server's own, or ours. */
