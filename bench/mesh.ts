@@ -8,12 +8,12 @@
 //     when allocation stays low; seen here between 5 and 30 s). `--quick` takes the first only.
 // Writes bench/results/mesh.json. `--quick`: one short round.
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RateLimiter } from '@switchyard/infra/rate-limit';
 import { createTestDatabase, spawnService, startTestRedis, type SpawnedService } from '@switchyard/infra/testing';
+import { createTestMeshEnv } from '@switchyard/mesh/test-env';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 1 : 5;
@@ -120,7 +120,7 @@ export async function benchMemory(): Promise<Record<string, Record<string, numbe
   const redis = await startTestRedis();
   const dbs = await Promise.all([createTestDatabase(), createTestDatabase(), createTestDatabase()]);
   const running: SpawnedService[] = [];
-  const key = randomBytes(24).toString('base64url');
+  const meshEnv = createTestMeshEnv();
   const start = (app: string, env: Record<string, string>) =>
     spawnService({
       command: [process.execPath, ...NODE_FLAGS, 'dist/main.js'],
@@ -128,13 +128,9 @@ export async function benchMemory(): Promise<Record<string, Record<string, numbe
       env: { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', REDIS_URL: redis.url, ...env },
     }).then((s) => (running.push(s), s));
   try {
-    const auth = await start('auth', {
-      DATABASE_URL: dbs[0]!.url,
-      AUTH_KEY_SECRET: randomBytes(32).toString('base64url'),
-      TRUSTED_SERVICE_KEYS: `notes=${key}`,
-    });
-    const notes = await start('notes', { DATABASE_URL: dbs[1]!.url, AUTH_URL: auth.url, SERVICE_KEY: key });
-    const activity = await start('activity', { DATABASE_URL: dbs[2]!.url, AUTH_URL: auth.url });
+    const auth = await start('auth', { ...meshEnv.of('auth', {}), DATABASE_URL: dbs[0]!.url });
+    const notes = await start('notes', { ...meshEnv.of('notes', { auth: [auth.url] }), DATABASE_URL: dbs[1]!.url });
+    const activity = await start('activity', { ...meshEnv.of('activity', { auth: [auth.url] }), DATABASE_URL: dbs[2]!.url });
     const sample = () => ({ auth: rssMb(auth.child.pid!), notes: rssMb(notes.child.pid!), activity: rssMb(activity.child.pid!) });
     const line = (r: Record<string, number>) =>
       Object.entries(r)

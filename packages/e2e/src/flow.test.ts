@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, startTestRedis, type SpawnedService, type TestDatabase, type TestRedis } from '@switchyard/infra/testing';
+import { createTestMeshEnv } from '@switchyard/mesh/test-env';
 import { createTestDatabases, startService } from './services.js';
 
-const NOTES_KEY = randomBytes(24).toString('base64url');
+const meshEnv = createTestMeshEnv();
 
 let redis: TestRedis;
 let authDb: TestDatabase;
@@ -18,18 +18,9 @@ beforeAll(async () => {
   let databases: TestDatabase[];
   [redis, databases] = await Promise.all([startTestRedis(), createTestDatabases(2)]);
   [authDb, notesDb] = databases as [TestDatabase, TestDatabase];
-  auth = await start('auth', {
-    DATABASE_URL: authDb.url,
-    AUTH_KEY_SECRET: randomBytes(32).toString('base64url'),
-    TRUSTED_SERVICE_KEYS: `notes=${NOTES_KEY}`,
-  });
-  notes.push(
-    ...(await Promise.all(
-      [1, 2, 3].map(() =>
-        start('notes', { DATABASE_URL: notesDb.url, AUTH_URL: auth.url, SERVICE_KEY: NOTES_KEY, INSTANCE_COUNT: '3' }),
-      ),
-    )),
-  );
+  auth = await start('auth', { ...meshEnv.of('auth', {}), DATABASE_URL: authDb.url });
+  const notesEnv = { ...meshEnv.of('notes', { auth: [auth.url] }), DATABASE_URL: notesDb.url, INSTANCE_COUNT: '3' };
+  notes.push(...(await Promise.all([1, 2, 3].map(() => start('notes', notesEnv)))));
 }, 120_000);
 
 afterAll(async () => {
@@ -116,6 +107,6 @@ describe('the whole flow over real HTTP: auth + 3 notes instances', () => {
     expect(logs).not.toContain('scrypt$');
     expect(logs).not.toContain(session.accessToken.split('.')[2]!);
     expect(logs).not.toMatch(/rt1\.[0-9a-f-]{36}/);
-    expect(logs).not.toContain(NOTES_KEY);
+    for (const secret of Object.values(meshEnv.secrets)) expect(logs).not.toContain(secret);
   }, 60_000);
 });

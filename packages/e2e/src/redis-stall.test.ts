@@ -1,6 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, startTestRedis, type SpawnedService, type TestDatabase, type TestRedis } from '@switchyard/infra/testing';
+import { createTestMeshEnv } from '@switchyard/mesh/test-env';
 import { createTestDatabases, startService } from './services.js';
 
 // A frozen Redis (SIGSTOP) under load on auth and one notes instance, each with its own Redis of
@@ -8,7 +9,7 @@ import { createTestDatabases, startService } from './services.js';
 // author cache (`get`), event publishing (`create`), Idempotency-Key (`create` with a key) and the
 // sign-in limits (`login`).
 
-const NOTES_KEY = randomBytes(24).toString('base64url');
+const meshEnv = createTestMeshEnv();
 /** How long Redis stays frozen. */
 const STALL_MS = 5_000;
 /** After a process sees the stall, no call of it takes longer than this. */
@@ -99,17 +100,15 @@ beforeAll(async () => {
   [redis, databases] = await Promise.all([startTestRedis(), createTestDatabases(2)]);
   const common = { REDIS_URL: redis.url, TRUSTED_PROXIES: '127.0.0.1', RATE_LIMIT_POINTS: '1000000' };
   auth = await startService('auth', {
+    ...meshEnv.of('auth', {}),
     ...common,
     DATABASE_URL: databases[0]!.url,
-    AUTH_KEY_SECRET: randomBytes(32).toString('base64url'),
-    TRUSTED_SERVICE_KEYS: `notes=${NOTES_KEY}`,
     SCRYPT_COST: '1024',
   });
   notes = await startService('notes', {
+    ...meshEnv.of('notes', { auth: [auth.url] }),
     ...common,
     DATABASE_URL: databases[1]!.url,
-    AUTH_URL: auth.url,
-    SERVICE_KEY: NOTES_KEY,
     INSTANCE_COUNT: '1',
   });
   const email = `${randomUUID()}@example.test`;

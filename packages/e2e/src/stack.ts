@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestRedis, type TestDatabase, type TestRedis } from '@switchyard/infra/testing';
+import { createTestMeshEnv } from '@switchyard/mesh/test-env';
 import { startGateway, type Gateway } from './gateway.js';
-import { readMeshList } from './repo.js';
 import { createTestDatabases, instanceLauncher, type Instance } from './services.js';
 
 /** The whole mesh on free ports: Redis, PostgreSQL, auth, 3 notes, activity, Caddy. */
@@ -32,9 +31,8 @@ export interface StackOptions {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const mesh = await readMeshList();
-  const notesCount = mesh.services.find((s) => s.name === 'notes')?.instances ?? 3;
-  const serviceKey = randomBytes(24).toString('base64url');
+  const meshEnv = createTestMeshEnv();
+  const notesCount = meshEnv.mesh.services.find((s) => s.name === 'notes')?.instances ?? 3;
   const placeholder = await mkdtemp(join(tmpdir(), 'switchyard-web-'));
   await writeFile(join(placeholder, 'index.html'), '<!doctype html><title>Switchyard</title><h1>Switchyard</h1>\n');
   const webRoot = options.webRoot ?? placeholder;
@@ -57,11 +55,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
     const instance = instanceLauncher({ REDIS_URL: redis.url, TRUSTED_PROXIES: '127.0.0.1', ...options.env }, all);
 
-    const authKeySecret = randomBytes(32).toString('base64url');
     const auth = await instance('auth', () => ({
+      ...meshEnv.of('auth', {}),
       DATABASE_URL: authDb!.url,
-      AUTH_KEY_SECRET: authKeySecret,
-      TRUSTED_SERVICE_KEYS: `notes=${serviceKey}`,
       COOKIE_SECURE: 'false',
       SCRYPT_COST: '1024',
     }));
@@ -69,9 +65,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const notes = await Promise.all(
       Array.from({ length: notesCount }, () =>
         instance('notes', () => ({
+          ...meshEnv.of('notes', { auth: [auth.url] }),
           DATABASE_URL: notesDb!.url,
-          AUTH_URL: auth.url,
-          SERVICE_KEY: serviceKey,
           INSTANCE_COUNT: String(notesCount),
         })),
       ),
@@ -81,8 +76,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const activity = await instance(
       'activity',
       (port) => ({
+        ...meshEnv.of('activity', { auth: [auth.url] }),
         DATABASE_URL: activityDb!.url,
-        AUTH_URL: auth.url,
         MESH_INSTANCES: [
           `auth=${auth.url}`,
           `notes=${notes.map((n) => n.url).join(',')}`,
