@@ -26,12 +26,13 @@ function run(command: string, args: string[], env: Record<string, string> = {}) 
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
-// docker-compose refuses to interpolate without the secrets; any values do for a static check.
-const COMPOSE_SECRETS = Object.fromEntries(
-  ['POSTGRES_PASSWORD', 'AUTH_DB_PASSWORD', 'NOTES_DB_PASSWORD', 'ACTIVITY_DB_PASSWORD', 'AUTH_KEY_SECRET', 'NOTES_SERVICE_KEY', 'GRAFANA_ADMIN_PASSWORD'].map(
-    (name) => [name, `check-${name.toLowerCase()}`],
-  ),
-);
+// docker-compose refuses to interpolate without the secrets it requires (`${NAME:?...}`); any
+// values do for a static check.
+async function composeSecrets(): Promise<Record<string, string>> {
+  const compose = await readFile(join(REPO, 'docker-compose.yml'), 'utf8');
+  const names = new Set([...compose.matchAll(/\$\{([A-Z][A-Z0-9_]*):\?/g)].map((m) => m[1]!));
+  return Object.fromEntries([...names].map((name) => [name, `check-${name.toLowerCase()}`]));
+}
 
 describe('the one list of the mesh (mesh.json)', () => {
   it('the Caddyfile is valid and routes exactly the listed services to their listed instances', async () => {
@@ -56,7 +57,7 @@ describe('the one list of the mesh (mesh.json)', () => {
   });
 
   it('docker-compose.yml is valid and runs every listed instance on its ports, behind Caddy', async () => {
-    const config = run('docker-compose', ['config'], COMPOSE_SECRETS);
+    const config = run('docker-compose', ['config'], await composeSecrets());
     expect(config.status, config.output).toBe(0);
     type ComposeService = {
       build?: { args?: Record<string, string> };
@@ -78,7 +79,9 @@ describe('the one list of the mesh (mesh.json)', () => {
       expect(Object.values(service!.depends_on ?? {}).every((d) => d.condition === 'service_healthy')).toBe(true);
     }
     // No app container the list does not know of.
-    const built = Object.entries(compose.services).filter(([, s]) => s.build?.args?.SERVICE).map(([name]) => name);
+    const built = Object.entries(compose.services)
+      .filter(([, s]) => s.build?.args?.SERVICE)
+      .map(([name]) => name);
     expect(built.sort()).toEqual(instances.map((i) => i.host).sort());
     const caddy = compose.services.caddy!;
     for (const service of mesh.services) {
@@ -93,7 +96,13 @@ describe('the one list of the mesh (mesh.json)', () => {
     // The status view reads every instance.
     expect(compose.services.activity?.environment?.MESH_INSTANCES).toBe(
       mesh.services
-        .map((s) => `${s.name}=${instances.filter((i) => i.service === s.name).map((i) => `http://${i.host}:${i.port}`).join(',')}`)
+        .map(
+          (s) =>
+            `${s.name}=${instances
+              .filter((i) => i.service === s.name)
+              .map((i) => `http://${i.host}:${i.port}`)
+              .join(',')}`,
+        )
         .join(';'),
     );
     // Every long-running container says when it is healthy, and nothing secret is in the file.
@@ -116,7 +125,8 @@ describe('the one list of the mesh (mesh.json)', () => {
       prometheus.scrape_configs.map((job) => [job.job_name, job.static_configs.flatMap((c) => c.targets).sort()]),
     );
     const expected: Record<string, string[]> = { caddy: [`caddy:${mesh.gateway.metricsPort}`] };
-    for (const instance of instancesOf(mesh)) (expected[instance.service] ??= []).push(`${instance.host}:${instance.metricsPort}`);
+    for (const instance of instancesOf(mesh))
+      (expected[instance.service] ??= []).push(`${instance.host}:${instance.metricsPort}`);
     for (const list of Object.values(expected)) list.sort();
     expect(targets).toEqual(expected);
 

@@ -1,17 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readMeshList as readCheckedMeshList, type MeshList } from '@switchyard/mesh/mesh-list';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const CADDYFILE = join(REPO, 'Caddyfile');
 
-/** The one list of the mesh (mesh.json). */
-export interface MeshList {
-  gateway: { port: number; metricsPort: number };
-  web: { root: string };
-  services: Array<{ name: string; instances: number; port: number; metricsPort: number }>;
+/** The one list of the mesh (mesh.json), read and checked as the mesh tooling reads it. */
+export async function readMeshList(): Promise<MeshList> {
+  return readCheckedMeshList(REPO);
 }
 
-export async function readMeshList(): Promise<MeshList> {
-  return JSON.parse(await readFile(join(REPO, 'mesh.json'), 'utf8')) as MeshList;
-}
+export type { MeshList };
