@@ -3,12 +3,12 @@ import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript sources in tests (the `@switchyard/source` condition).
 const SOURCE = '@switchyard/source';
-// The rate limiter's file is here for its Redis outages under load: no request may take 300 ms,
-// a bound about the limiter (its Redis wait is 200 ms) that other files sharing the 2 cores broke
-// once in six full runs (320 ms).
 // The benchmark harness's quick run (every bench/ script, some under valgrind): last, alone, and
 // timed as a group of its own, since its time is the harness's, not the product's.
 const BENCH = ['packages/e2e/src/bench.test.ts'];
+// Whole stacks under load, one file at a time. The rate limiter's file is here for its Redis
+// outages under load: no request may take 300 ms, a bound about the limiter (its Redis wait is
+// 200 ms) that other files sharing the 2 cores can break.
 const STACK = [
   'packages/e2e/src/**/*.test.ts',
   'tooling/mesh/src/**/*.test.ts',
@@ -30,6 +30,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          // Two files at a time (vitest's default on 2 cores is one): most of a file's time is
+          // spent waiting on Redis, PostgreSQL and child processes, and the files bound time loosely.
+          maxWorkers: 2,
           include: ['{apps,packages,tooling}/*/src/**/*.test.ts'],
           exclude: ['**/node_modules/**', ...STACK, ...BENCH],
         },

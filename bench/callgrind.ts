@@ -46,8 +46,8 @@ export function underCallgrind(dir: string, name: string, args: string[], env: R
       '--tool=callgrind',
       `--callgrind-out-file=${join(dir, `${name}.%p`)}`,
       '--quiet',
-      // Start-up and warm-up run uninstrumented (several times faster under valgrind); each
-      // measured window switches instrumentation on first (countWindow).
+      // Start-up and the warm-up before the first measured window run uninstrumented (several
+      // times faster under valgrind); the first window switches instrumentation on (countWindow).
       '--instr-atstart=no',
       process.execPath,
       // V8's predictable mode: no background compilation or GC threads, and a GC schedule that

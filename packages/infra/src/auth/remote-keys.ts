@@ -8,9 +8,9 @@ export interface RemoteKeysOptions {
 
 /**
  * The signing keys of auth's JWKS, from one URL or from each instance's: every instance serves
- * the same keys, so a key is asked of the first set, then of the next when a set fails
- * (unreachable, too slow, or without the key), and the first failure is the one reported. Each
- * set caches what it fetched, so a healthy first instance answers from memory.
+ * the same keys, so a key is asked of one set, then of the next when a set fails (unreachable,
+ * too slow, or without the key), and the first failure is the one reported. Each set caches what
+ * it fetched, so a healthy instance answers from memory.
  * @example const keys = remoteKeys(['http://auth-1:4002/.well-known/jwks.json', 'http://auth-2:4003/.well-known/jwks.json'], { cooldownMs: 30_000, timeoutMs: 2_000 });
  */
 export function remoteKeys(urls: string | readonly string[], options: RemoteKeysOptions): JWTVerifyGetKey {
@@ -19,11 +19,17 @@ export function remoteKeys(urls: string | readonly string[], options: RemoteKeys
     createRemoteJWKSet(new URL(url), { cooldownDuration: options.cooldownMs, timeoutDuration: options.timeoutMs }),
   );
   if (sets.length === 1) return sets[0]!;
+  // The set that answered last is asked first, so an instance that is down costs one failed
+  // fetch, not one per new token.
+  let from = 0;
   return async (header, token) => {
     let first: unknown;
-    for (const keys of sets) {
+    for (let k = 0; k < sets.length; k++) {
+      const at = (from + k) % sets.length;
       try {
-        return await keys(header, token);
+        const key = await sets[at]!(header, token);
+        from = at;
+        return key;
       } catch (error) {
         first ??= error;
       }

@@ -83,7 +83,7 @@ describe('a client of a target with two instances', () => {
     await stop(a);
     for (let n = 1; n <= 6; n++) expect(await client.with().work.query({ n })).toEqual({ ok: true, n });
     expect(b.state.calls.work).toBe(6);
-    // The turn stood at a (b took call 0): call 1 met it and was retried, the rest went to b.
+    // a took call 0; call 1 went to b, call 2 met a and was retried on b, and a was passed over after.
     expect(await registry.metrics()).toMatch(
       /switchyard_client_retries_total\{target="downstream",procedure="work",reason="not-sent"\} 1\n/,
     );

@@ -15,7 +15,8 @@ export const UNREACHABLE_SKIP_MS = 5_000;
  * their answers. A retry goes to another endpoint than the one its call's previous attempt failed
  * at, since an instance that has just failed is the likeliest to fail again. An endpoint whose
  * connection could not be made ({@link unreachable}: refused, no such host) is passed over for
- * {@link UNREACHABLE_SKIP_MS}, unless every endpoint is; then one call tries it again.
+ * {@link UNREACHABLE_SKIP_MS}, then takes its turns again; while every endpoint is passed over,
+ * the turn goes on over all of them.
  * @example
  * const endpoints = new Endpoints(['http://auth-1:4002', 'http://auth-2:4003'], (url) => new HttpTransport({ url, maxBatchSize }));
  * const at = endpoints.next(); // 0, then 1, 0, 1...

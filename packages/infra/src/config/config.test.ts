@@ -32,7 +32,7 @@ describe('loadConfig', () => {
     ],
     [
       { DATABASE_URL: 'postgres://x', TRUSTED_SERVICE_KEYS: 'Bad Name=aaaaaaaaaaaaaaaaaaaa' },
-      /TRUSTED_SERVICE_KEYS: a service name must match/,
+      /TRUSTED_SERVICE_KEYS: entry 1 of 1: a service name must match/,
     ],
     [{ DATABASE_URL: 'postgres://x', NODE_ENV: 'staging' }, /NODE_ENV: /],
     [{ DATABASE_URL: 'postgres://x', MAX_BODY_BYTES: '-1' }, /MAX_BODY_BYTES: expected a positive whole number/],

@@ -84,14 +84,16 @@ describe('credential parsing and checking', () => {
   });
 
   it.each([
-    ['notes', /^entry "notes" is not service=key\[,key\]$/],
-    ['=0123456789abcdef', /^a service name must match .* \(entry "=0123456789abcdef"\)$/],
+    ['notes', /^entry 1 of 1 is not service=key\[,key\]$/],
+    ['activity=0123456789abcdef; 0123456789abcdef', /^entry 2 of 2 is not service=key\[,key\]$/],
+    ['=0123456789abcdef', /^entry 1 of 1: a service name must match /],
     ['notes=', /^keys of "notes" must be 16-256 characters/],
-    ['Notes=0123456789abcdef', /^a service name must match .* \(entry "Notes"\)$/],
+    ['Notes=0123456789abcdef', /^entry 1 of 1: a service name must match /],
     ['notes=short', /^keys of "notes" must be 16-256 characters/],
     ['notes=0123456789abcdef,bad key with spaces', /^keys of "notes" must be 16-256 characters/],
-  ])('rejects the spec %j, naming what is wrong', (spec, message) => {
+  ])('rejects the spec %j, naming what is wrong and never a key', (spec, message) => {
     expect(() => parseTrustedServiceKeys(spec)).toThrow(message);
+    expect(() => parseTrustedServiceKeys(spec)).not.toThrow(/0123456789abcdef/);
   });
 
   it.each([

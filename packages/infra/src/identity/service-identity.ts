@@ -22,15 +22,17 @@ const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest(
  */
 export function parseTrustedServiceKeys(spec: string): TrustedServiceKeys {
   const trusted = new Map<string, Buffer[]>();
-  for (const entry of spec
+  const entries = spec
     .split(';')
     .map((e) => e.trim())
-    .filter(Boolean)) {
+    .filter(Boolean);
+  for (const [i, entry] of entries.entries()) {
+    // An entry is named by its place, never by its text: a malformed one may be a bare key.
+    const place = `entry ${i + 1} of ${entries.length}`;
     const eq = entry.indexOf('=');
-    if (eq < 0) throw new Error(`entry ${JSON.stringify(entry.slice(0, 40))} is not service=key[,key]`);
+    if (eq < 0) throw new Error(`${place} is not service=key[,key]`);
     const service = entry.slice(0, eq).trim();
-    if (!SERVICE_NAME.test(service))
-      throw new Error(`a service name must match ${SERVICE_NAME} (entry ${JSON.stringify(service || entry.slice(0, 20))})`);
+    if (!SERVICE_NAME.test(service)) throw new Error(`${place}: a service name must match ${SERVICE_NAME}`);
     const keys = entry
       .slice(eq + 1)
       .split(',')

@@ -1,3 +1,4 @@
+import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from './metrics.js';
 
@@ -29,5 +30,8 @@ describe('createMetrics', () => {
     expect(text).toContain('switchyard_rpc_in_flight{procedure="__unknown__",service="notes"} 1');
     expect(text).toContain('switchyard_rpc_in_flight{procedure="get",service="notes"} 0');
     expect(await lean.metrics()).toBe(text);
+    // Each registry holds what it was asked for: prom-client's classes, or the lean series.
+    expect(stock.getSingleMetric('switchyard_rpc_requests_total')).toBeInstanceOf(Counter);
+    expect(lean.getSingleMetric('switchyard_rpc_requests_total')).not.toBeInstanceOf(Counter);
   });
 });

@@ -11,18 +11,22 @@ export interface PerCallMetric<S> {
   series(...values: string[]): S;
 }
 
+/** A counter's series. */
 export interface CountSeries {
   inc(): void;
 }
 
+/** A gauge's series. */
 export interface LevelSeries extends CountSeries {
   dec(): void;
 }
 
+/** A histogram's series. */
 export interface ObserveSeries {
   observe(value: number): void;
 }
 
+/** What prom-client's classes take, with the registry and the choice of lean series. */
 export interface PerCallMetricOptions {
   name: string;
   help: string;
@@ -35,18 +39,21 @@ export interface PerCallMetricOptions {
 const leanWanted = (o: PerCallMetricOptions) => o.lean ?? bypassOn('leanMetrics');
 const stock = (o: PerCallMetricOptions) => ({ name: o.name, help: o.help, labelNames: o.labelNames, registers: [o.registry] });
 
+/** A counter for a per-call path. */
 export function perCallCounter(o: PerCallMetricOptions): PerCallMetric<CountSeries> {
   if (leanWanted(o)) return leanCounter(o);
   const counter = new Counter(stock(o));
   return { series: (...values) => counter.labels(...values) };
 }
 
+/** A gauge for a per-call path. */
 export function perCallGauge(o: PerCallMetricOptions): PerCallMetric<LevelSeries> {
   if (leanWanted(o)) return leanGauge(o);
   const gauge = new Gauge(stock(o));
   return { series: (...values) => gauge.labels(...values) };
 }
 
+/** A histogram for a per-call path. */
 export function perCallHistogram(o: PerCallMetricOptions & { buckets: readonly number[] }): PerCallMetric<ObserveSeries> {
   if (leanWanted(o)) return leanHistogram(o);
   const histogram = new Histogram({ ...stock(o), buckets: [...o.buckets] });

@@ -17,15 +17,6 @@ export interface RedisHealthOptions {
   registry?: Registry | undefined;
 }
 
-/**
- * Whether one Redis connection answers, shared by every user of that connection in the process
- * (rate limits, sign-in limits, cache, idempotency, events). A command that times out or fails
- * for want of a connection marks it unhealthy; from then on every user reads `healthy` (a field)
- * and takes its degraded path at once instead of waiting for its own timeout. A background PING
- * (every `probeIntervalMs`, and at once on reconnecting) marks it healthy again. Transitions are
- * logged once each and shown as `switchyard_redis_healthy`.
- * @example if (!health.healthy) return degraded(); const reply = await health.guard(redis.get(key), 100);
- */
 /** Work not attempted because its Redis connection is unhealthy. */
 export class RedisUnhealthyError extends Error {
   constructor(connection: string) {
@@ -34,6 +25,15 @@ export class RedisUnhealthyError extends Error {
   }
 }
 
+/**
+ * Whether one Redis connection answers, shared by every user of that connection in the process
+ * (rate limits, sign-in limits, cache, idempotency, events). A command that times out or fails
+ * for want of a connection marks it unhealthy; from then on every user reads `healthy` (a field)
+ * and takes its degraded path at once instead of waiting for its own timeout. A background PING
+ * (every `probeIntervalMs`, and at once on reconnecting) marks it healthy again. Transitions are
+ * logged once each and shown as `switchyard_redis_healthy`.
+ * @example const reply = await health.run('cache', () => redis.get(key), 100); // RedisUnhealthyError while unhealthy
+ */
 export class RedisHealth {
   /** Read on every request: a plain field, no call. */
   healthy = true;

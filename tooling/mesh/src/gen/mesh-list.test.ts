@@ -28,6 +28,7 @@ describe('mesh.json', () => {
     [withService({ instances: '2' }), /^mesh\.json: services\.0\.instances: /],
     [withService({ port: 70_000 }), /^mesh\.json: services\.0\.port: /],
     [withService({ calls: 'auth' }), /^mesh\.json: services\.0\.calls: /],
+    [withService({ watchMesh: true }), /^mesh\.json: services\.0: .*watchMesh/],
     [withService({ secrets: ['api-key'] }), /^mesh\.json: services\.0\.secrets\.0: not an environment variable name/],
     [{ ...mesh, gateway: undefined }, /^mesh\.json: gateway: /],
     [{ ...mesh, services: [mesh.services[0], mesh.services[0]] }, /^mesh\.json: auth is listed twice$/],

@@ -39,7 +39,8 @@ export const SERVICE_NAME = /^[a-z][a-z0-9]{0,31}$/;
 
 const port = z.int().min(1).max(65_535);
 const name = z.string().regex(SERVICE_NAME, `a service name must match ${SERVICE_NAME}`);
-const serviceSchema = z.object({
+// A service's keys are checked strictly, so a misspelt one (`watchMesh`) fails instead of being dropped.
+const serviceSchema = z.strictObject({
   name,
   instances: z.int().min(1).max(64),
   port,
