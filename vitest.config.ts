@@ -30,9 +30,6 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          // Two files at a time (vitest's default on 2 cores is one): most of a file's time is
-          // spent waiting on Redis, PostgreSQL and child processes, and the files bound time loosely.
-          maxWorkers: 2,
           include: ['{apps,packages,tooling}/*/src/**/*.test.ts'],
           exclude: ['**/node_modules/**', ...STACK, ...BENCH],
         },
