@@ -1,8 +1,6 @@
 import type { Metric, MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
 import { HistogramSeries, ValueSeries, type Labels } from './lean-series.js';
 
-export { HistogramSeries, ValueSeries };
-
 /**
  * Counters, gauges and histograms for per-call paths (a service's RED series, the service
  * client's). prom-client hashes, validates and copies the label values on every `inc` and
