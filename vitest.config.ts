@@ -15,6 +15,16 @@ const STACK = [
   'packages/infra/src/rate-limit/rate-limit.test.ts',
   'scripts/*.test.ts',
 ];
+// Files that start the product's Node processes (a service's main.ts, a paused service, a log
+// burst, a draining server): after the unit files, one at a time, so that no two of them share the
+// 2 cores, nor one of them a unit file's load.
+const PROCESS = [
+  'apps/activity/src/consumer.test.ts',
+  'apps/notes/src/main.test.ts',
+  'packages/infra/src/client/deadline.test.ts',
+  'packages/infra/src/logging/destination.test.ts',
+  'packages/infra/src/server/shutdown.test.ts',
+];
 
 export default defineConfig({
   resolve: { conditions: [SOURCE, ...defaultClientConditions] },
@@ -23,6 +33,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: [SOURCE, ...defaultServerConditions.filter((c) => c !== 'module')] } },
   test: {
     pool: 'forks',
+    // Unit files run two at a time (vitest's default on 2 cores is one); every other group, one.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 90_000,
     projects: [
@@ -31,16 +43,20 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['{apps,packages,tooling}/*/src/**/*.test.ts'],
-          exclude: ['**/node_modules/**', ...STACK, ...BENCH],
+          exclude: ['**/node_modules/**', ...STACK, ...PROCESS, ...BENCH],
         },
+      },
+      {
+        extends: true,
+        test: { name: 'process', include: PROCESS, fileParallelism: false, sequence: { groupOrder: 1 } },
       },
       // Whole stacks under load (failover counts, the dev runner): after the rest, one file at a
       // time, so that no other test competes with them for the 2 cores.
       {
         extends: true,
-        test: { name: 'stack', include: STACK, exclude: BENCH, fileParallelism: false, sequence: { groupOrder: 1 } },
+        test: { name: 'stack', include: STACK, exclude: BENCH, fileParallelism: false, sequence: { groupOrder: 2 } },
       },
-      { extends: true, test: { name: 'bench', include: BENCH, fileParallelism: false, sequence: { groupOrder: 2 } } },
+      { extends: true, test: { name: 'bench', include: BENCH, fileParallelism: false, sequence: { groupOrder: 3 } } },
     ],
   },
 });

@@ -142,7 +142,7 @@ const args = process.argv.slice(2);
 let { status, totals } = vitest(args, onServer ? 'postgres' : 'pglite', SUMMARY);
 if (onServer && args.length === 0) {
   step('The database tests again, on PGlite');
-  const again = vitest(['--project', 'unit', ...DATABASE_TESTS], 'pglite', `${SUMMARY}.pglite`);
+  const again = vitest(['--project', 'unit', '--project', 'process', ...DATABASE_TESTS], 'pglite', `${SUMMARY}.pglite`);
   status ||= again.status;
   for (const key of ['passed', 'failed', 'broken', 'skipped', 'errors']) totals[key] += again.totals[key];
   totals.groups.pglite = Object.values(again.totals.groups).reduce((a, b) => a + b, 0);
