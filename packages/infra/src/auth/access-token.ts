@@ -1,5 +1,6 @@
 import { jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
+import type { TargetUrl } from '../config/url-list.js';
 import type { EndUser } from '../trpc/context.js';
 import { remoteKeys } from './remote-keys.js';
 
@@ -55,7 +56,7 @@ export interface AccessTokenVerifierOptions {
    * The auth service's JWKS, e.g. `http://auth:4002/.well-known/jwks.json`, or each of its
    * instances' JWKS (asked in order, the next when one fails; see {@link remoteKeys}).
    */
-  jwksUrl?: string | readonly string[];
+  jwksUrl?: TargetUrl;
   /** Or the keys directly (tests, the auth service itself). */
   keys?: JWTVerifyGetKey;
   /** An unknown `kid` refetches the JWKS at most once per this many ms. @default 30000 */

@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { urlsOf, type TargetUrl } from '../config/url-list.js';
 
 /** How the remote key sets fetch: in ms, the least time between refetches and a fetch's timeout. */
 export interface RemoteKeysOptions {
@@ -13,9 +14,8 @@ export interface RemoteKeysOptions {
  * it fetched, so a healthy instance answers from memory.
  * @example const keys = remoteKeys(['http://auth-1:4002/.well-known/jwks.json', 'http://auth-2:4003/.well-known/jwks.json'], { cooldownMs: 30_000, timeoutMs: 2_000 });
  */
-export function remoteKeys(urls: string | readonly string[], options: RemoteKeysOptions): JWTVerifyGetKey {
-  const list = typeof urls === 'string' ? [urls] : urls;
-  const sets = list.map((url) =>
+export function remoteKeys(urls: TargetUrl, options: RemoteKeysOptions): JWTVerifyGetKey {
+  const sets = urlsOf(urls).map((url) =>
     createRemoteJWKSet(new URL(url), { cooldownDuration: options.cooldownMs, timeoutDuration: options.timeoutMs }),
   );
   if (sets.length === 1) return sets[0]!;

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { urlsOf, type TargetUrl } from '../config/url-list.js';
 import { ACCESS_TOKEN, createAccessTokenVerifier, type VerifiedAccess } from './access-token.js';
 import { Revocations } from './revocations.js';
 
@@ -12,7 +13,7 @@ import { Revocations } from './revocations.js';
  */
 export async function createUserVerification(options: {
   /** Auth's base URL, or each of its instances' (see {@link createAccessTokenVerifier}'s `jwksUrl`). */
-  authUrl: string | readonly string[];
+  authUrl: TargetUrl;
   /** Any connection that answers HGETALL (a request-role one). */
   redis?: Redis | undefined;
   /** A blocking-role connection for the announcements. */
@@ -28,9 +29,7 @@ export async function createUserVerification(options: {
     logger.warn('no Redis: revoked sign-ins are refused here only when their tokens expire');
   }
   return createAccessTokenVerifier({
-    jwksUrl: (typeof options.authUrl === 'string' ? [options.authUrl] : options.authUrl).map(
-      (url) => `${url.replace(/\/$/, '')}/.well-known/jwks.json`,
-    ),
+    jwksUrl: urlsOf(options.authUrl).map((url) => `${url.replace(/\/$/, '')}/.well-known/jwks.json`),
     revokedBefore: revocations.revokedBefore,
     sessionRevoked: revocations.sessionRevoked,
   });

@@ -1,10 +1,8 @@
 import type { CallSink } from '../policies/call-attempt.js';
 import type { AttemptOutcome } from '../policies/call-outcome.js';
 import { now } from '../policies/deadline.js';
+import { urlsOf, type TargetUrl } from '../config/url-list.js';
 import { classifyAttemptError } from './call-errors.js';
-
-/** A target's address: one base URL, or the base URLs of each of its instances. */
-export type TargetUrl = string | readonly string[];
 
 /** How long an instance that refused a connection is passed over before it is tried again. */
 export const UNREACHABLE_SKIP_MS = 5_000;
@@ -35,7 +33,7 @@ export class Endpoints<T> {
 
   /** Throws at construction when `url` is an empty list. */
   constructor(url: TargetUrl, make: (url: string) => T) {
-    const urls = typeof url === 'string' ? [url] : url;
+    const urls = urlsOf(url);
     if (urls.length === 0) throw new TypeError('a target needs at least one URL (the `url` option is an empty list)');
     this.list = urls.map(make);
     this.only = this.list.length === 1 ? this.list[0] : undefined;

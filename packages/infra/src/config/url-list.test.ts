@@ -29,12 +29,12 @@ describe('urlListVar', () => {
   it('hides the credentials of a bad entry', () => {
     const error = (() => {
       try {
-        loadConfig(Env, { AUTH_URL: 'http://a:4002,ftp://user:s3cret@b:21' });
+        loadConfig(Env, { AUTH_URL: 'http://a:4002,ftp://user:s3@cret@b:21' });
       } catch (e) {
         return e as Error;
       }
     })();
     expect(error?.message).toMatch(/entry 2 of 2 \("ftp:\/\/…@b:21"\)/);
-    expect(error?.message).not.toContain('s3cret');
+    expect(error?.message).not.toContain('cret');
   });
 });

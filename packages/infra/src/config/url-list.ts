@@ -1,7 +1,13 @@
 import { z } from 'zod';
 
-/** `user:password@` of a URL, hidden when an entry is shown in an error. */
-const CREDENTIALS = /\/\/[^/@]*@/;
+/** A target's address: one base URL, or the base URLs of each of its instances. */
+export type TargetUrl = string | readonly string[];
+
+/** The URLs of `url`, a list whichever way it was given. */
+export const urlsOf = (url: TargetUrl): readonly string[] => (typeof url === 'string' ? [url] : url);
+
+/** `user:password@` of a URL, to its last `@` (a password may hold one): hidden when an entry is shown in an error. */
+const CREDENTIALS = /\/\/[^/]*@/;
 
 /** Why `entry` is not an http(s) URL, or undefined when it is one. */
 function problemOf(entry: string): string | undefined {
