@@ -17,7 +17,7 @@ describe('composeRegions', () => {
     const services = composeRegions(mesh).services!.map((line) => line.trim());
     const urlLines = (name: string) => services.filter((line) => line.startsWith(`${name}_URL:`));
     // Both notes instances, and billing (which reaches auth for its JWKS).
-    expect(urlLines('AUTH')).toEqual(Array(3).fill('AUTH_URL: http://auth-1:4002,http://auth-2:4003'));
-    expect(urlLines('BILLING')).toEqual(Array(2).fill('BILLING_URL: http://billing:4031'));
+    expect(urlLines('AUTH')).toEqual(Array(3).fill("AUTH_URL: 'http://auth-1:4002,http://auth-2:4003'"));
+    expect(urlLines('BILLING')).toEqual(Array(2).fill("BILLING_URL: 'http://billing:4031'"));
   });
 });

@@ -3,20 +3,14 @@
 // those it calls; the database passwords Postgres creates roles with; Caddy's upstreams. The
 // shared anchors (`*service`, `*service-env`, `*needs-data`, `*needs-redis`) and every other
 // container are hand-kept.
-import {
-  allInstances,
-  callersOf,
-  envName,
-  instancesOf,
-  targetsOf,
-  type Instance,
-  type MeshList,
-  type MeshService,
-} from './mesh-list.js';
+import { meshVarsOf } from '../instance-env.js';
+import { allInstances, envName, instancesOf, targetsOf, type Instance, type MeshList, type MeshService } from './mesh-list.js';
 
 /** `${NAME:?set NAME in .env}`: compose refuses to start without the secret. */
 export const required = (variable: string, hint = '') => `\${${variable}:?set ${variable} in .env${hint}}`;
 
+/** A value as YAML: a literal quoted (it may be empty, or look like a number), a placeholder as it is. */
+const scalar = (value: string) => (value.includes('${') ? value : `'${value}'`);
 const keyOf = (name: string) => required(`${envName(name)}_SERVICE_KEY`);
 /** Every instance of `service` by its compose host: a caller's `<NAME>_URL` and the status view's list. */
 const instanceUrls = (service: MeshService) =>
@@ -28,15 +22,11 @@ function environment(mesh: MeshList, instance: Instance): string[] {
   const s = instance.service;
   const env = [`PORT: '${instance.port}'`, `METRICS_PORT: '${instance.metricsPort}'`, `INSTANCE_COUNT: '${s.instances}'`];
   if (s.db) env.push(`DATABASE_URL: postgres://${s.name}:${required(`${envName(s.name)}_DB_PASSWORD`)}@postgres:5432/${s.name}`);
-  for (const target of targetsOf(mesh, s)) env.push(`${envName(target.name)}_URL: ${instanceUrls(target)}`);
-  if (s.calls.length) env.push(`SERVICE_KEY: ${keyOf(s.name)}`);
-  const callers = callersOf(mesh, s.name);
-  env.push(`ALLOWED_CALLERS: '${callers.join(',')}'`);
-  if (callers.length) env.push(`TRUSTED_SERVICE_KEYS: ${callers.map((c) => `${c}=${keyOf(c)}`).join(';')}`);
-  for (const secret of s.secrets) env.push(`${secret}: ${required(secret)}`);
+  const vars = meshVarsOf(mesh, s, { urls: instanceUrls, key: keyOf, secret: (name) => required(name) });
+  for (const [name, value] of Object.entries(vars)) env.push(`${name}: ${scalar(value)}`);
   if (s.watchesMesh) {
     const list = mesh.services.map((m) => `${m.name}=${instanceUrls(m)}`);
-    env.push(`MESH_INSTANCES: ${list.join(';')}`);
+    env.push(`MESH_INSTANCES: ${scalar(list.join(';'))}`);
   }
   return env;
 }
