@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defaultClientConditions, defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
@@ -15,9 +16,9 @@ const STACK = [
   'packages/infra/src/rate-limit/rate-limit.test.ts',
   'scripts/*.test.ts',
 ];
-// Files that start the product's Node processes (a service's main.ts, a paused service, a log
-// burst, a draining server): after the unit files, one at a time, so that no two of them share the
-// 2 cores, nor one of them a unit file's load.
+// Files that start Node processes (a service's main.ts, a paused service, a log burst, a draining
+// server): after the unit files, one at a time, so that no two of them share the cores, nor one
+// of them a unit file's load.
 const PROCESS = [
   'apps/activity/src/consumer.test.ts',
   'apps/notes/src/main.test.ts',
@@ -33,8 +34,9 @@ export default defineConfig({
   ssr: { resolve: { conditions: [SOURCE, ...defaultServerConditions.filter((c) => c !== 'module')] } },
   test: {
     pool: 'forks',
-    // Unit files run two at a time (vitest's default on 2 cores is one); every other group, one.
-    maxWorkers: 2,
+    // Unit files run at least two at a time (vitest's default is one fewer than the cores); every
+    // other group, one.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     testTimeout: 60_000,
     hookTimeout: 90_000,
     projects: [

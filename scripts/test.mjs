@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SUMMARY = `${ROOT}.test-results/summary.json`;
-/** The unit test files that use a database: run a second time on PGlite when the first run had a server. */
+/** The test files (groups `unit` and `process`) that use a database: run a second time on PGlite when the first run had a server. */
 const DATABASE_TESTS = ['apps/', 'packages/infra/src/db/', 'packages/infra/src/testing/'];
 const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1' };
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { composeRegions } from './gen/compose.js';
-import { parseMeshList } from './gen/mesh-list.js';
+import { parseMeshList, type MeshService } from './gen/mesh-list.js';
 import { meshEnvOf } from './instance-env.js';
 
 const mesh = parseMeshList({
@@ -23,30 +22,21 @@ describe('meshEnvOf', () => {
     expect(meshEnvOf(mesh, notes, () => [], {}).AUTH_URL).toBe('http://127.0.0.1:4002,http://127.0.0.1:4003');
   });
 
-  it("names the same variables as docker-compose.yml's environment, and removes leaked keys", () => {
-    const compose = composeRegions(mesh).services!.map((line) => line.trim());
-    const composeNames = (host: string) => {
-      const at = compose.indexOf(`${host}:`);
-      const env = compose.slice(compose.indexOf('environment:', at) + 2);
-      const end = env.findIndex((line) => !/^[A-Z_]+: /.test(line));
-      return env.slice(0, end === -1 ? undefined : end).map((line) => line.slice(0, line.indexOf(':')));
-    };
-    const fixed = ['PORT', 'METRICS_PORT', 'INSTANCE_COUNT', 'DATABASE_URL', 'MESH_INSTANCES'];
-    const leaked = { SERVICE_KEY: 'leaked', TRUSTED_SERVICE_KEYS: 'leaked' };
-    for (const [service, host] of [
-      [mesh.services[0]!, 'auth-1'],
-      [notes, 'notes'],
-    ] as const) {
-      const dev = meshEnvOf(mesh, service, () => [], leaked);
-      const defined = Object.keys(dev).filter((name) => dev[name] !== undefined);
-      expect(defined.sort(), service.name).toEqual(
-        composeNames(host)
-          .filter((name) => !fixed.includes(name))
-          .sort(),
-      );
-    }
-    // auth calls nothing: the runner's SERVICE_KEY does not reach it; notes is called by none.
-    expect(meshEnvOf(mesh, mesh.services[0]!, () => [], leaked)).toMatchObject({ SERVICE_KEY: undefined });
-    expect(meshEnvOf(mesh, notes, () => [], leaked)).toMatchObject({ TRUSTED_SERVICE_KEYS: undefined, ALLOWED_CALLERS: '' });
+  // As the dev runner builds an instance's environment: the runner's own, then the mesh's, with
+  // the variables left undefined removed.
+  const instanceEnv = (service: MeshService, env: Record<string, string>) =>
+    Object.fromEntries(Object.entries({ ...env, ...meshEnvOf(mesh, service, () => [], env) }).filter(([, v]) => v !== undefined));
+  const leaked = { SERVICE_KEY: 'leaked', TRUSTED_SERVICE_KEYS: 'leaked', NOTES_SERVICE_KEY: 'notes-key' };
+
+  it("gives a service that calls none no SERVICE_KEY, even one from the runner's environment", () => {
+    const auth = instanceEnv(mesh.services[0]!, leaked);
+    expect(auth).not.toHaveProperty('SERVICE_KEY');
+    expect(auth).toMatchObject({ ALLOWED_CALLERS: 'notes', TRUSTED_SERVICE_KEYS: 'notes=notes-key' });
+  });
+
+  it("gives a service called by none no TRUSTED_SERVICE_KEYS, even one from the runner's environment", () => {
+    const env = instanceEnv(notes, leaked);
+    expect(env).not.toHaveProperty('TRUSTED_SERVICE_KEYS');
+    expect(env).toMatchObject({ ALLOWED_CALLERS: '', SERVICE_KEY: 'notes-key' });
   });
 });

@@ -1,7 +1,7 @@
+import { urlsOf, type TargetUrl } from '../config/url-list.js';
 import type { CallSink } from '../policies/call-attempt.js';
 import type { AttemptOutcome } from '../policies/call-outcome.js';
 import { now } from '../policies/deadline.js';
-import { urlsOf, type TargetUrl } from '../config/url-list.js';
 import { classifyAttemptError } from './call-errors.js';
 
 /** How long an instance that refused a connection is passed over before it is tried again. */

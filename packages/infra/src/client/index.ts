@@ -1,6 +1,6 @@
+export { type TargetUrl } from '../config/url-list.js';
 export { classifyAttemptError, policyClientError } from './call-errors.js';
 export { clientMetrics, type ClientMetrics } from './client-metrics.js';
-export { type TargetUrl } from '../config/url-list.js';
 export { isUnavailable, withFallback } from './fallback.js';
 export { createServiceClient } from './service-client.js';
 export {

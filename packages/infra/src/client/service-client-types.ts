@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Contract } from '@switchyard/api-contracts';
 import type { z } from 'zod';
+import type { TargetUrl } from '../config/url-list.js';
 import type { CallPolicyOptions } from '../policies/policy-options.js';
 import type { TargetPolicies } from '../policies/target-policies.js';
 import type { RequestContext } from '../trpc/context.js';
-import type { TargetUrl } from '../config/url-list.js';
 
 /** The part of a request's context an outbound call carries on: request id, deadline, trace. */
 export type CallContext = Pick<RequestContext, 'requestId' | 'deadlineAt' | 'otel'>;

@@ -1,9 +1,15 @@
 import { z } from 'zod';
 
-/** A target's address: one base URL, or the base URLs of each of its instances. */
+/**
+ * A target's address: one base URL, or the base URLs of each of its instances.
+ * @example const url: TargetUrl = ['http://auth-1:4002', 'http://auth-2:4003'];
+ */
 export type TargetUrl = string | readonly string[];
 
-/** The URLs of `url`, a list whichever way it was given. */
+/**
+ * The URLs of `url`, a list whichever way it was given.
+ * @example urlsOf('http://auth:4002') // ['http://auth:4002']
+ */
 export const urlsOf = (url: TargetUrl): readonly string[] => (typeof url === 'string' ? [url] : url);
 
 /** `user:password@` of a URL, to its last `@` (a password may hold one): hidden when an entry is shown in an error. */

@@ -20,4 +20,17 @@ describe('composeRegions', () => {
     expect(urlLines('AUTH')).toEqual(Array(3).fill("AUTH_URL: 'http://auth-1:4002,http://auth-2:4003'"));
     expect(urlLines('BILLING')).toEqual(Array(2).fill("BILLING_URL: 'http://billing:4031'"));
   });
+
+  it('gives each instance its key, its callers and their keys as placeholders compose requires', () => {
+    const services = composeRegions(mesh).services!.map((line) => line.trim());
+    const key = (name: string) => `\${${name}_SERVICE_KEY:?set ${name}_SERVICE_KEY in .env}`;
+    expect(services.filter((line) => line.startsWith('SERVICE_KEY:'))).toEqual(Array(2).fill(`SERVICE_KEY: ${key('NOTES')}`));
+    expect(services.filter((line) => line.startsWith('TRUSTED_SERVICE_KEYS:'))).toEqual(
+      Array(3).fill(`TRUSTED_SERVICE_KEYS: notes=${key('NOTES')}`),
+    );
+    expect(services.filter((line) => line.startsWith('ALLOWED_CALLERS:'))).toEqual([
+      ...Array(3).fill("ALLOWED_CALLERS: 'notes'"),
+      ...Array(2).fill("ALLOWED_CALLERS: ''"),
+    ]);
+  });
 });

@@ -3,14 +3,14 @@
 // those it calls; the database passwords Postgres creates roles with; Caddy's upstreams. The
 // shared anchors (`*service`, `*service-env`, `*needs-data`, `*needs-redis`) and every other
 // container are hand-kept.
-import { meshVarsOf } from '../instance-env.js';
 import { allInstances, envName, instancesOf, targetsOf, type Instance, type MeshList, type MeshService } from './mesh-list.js';
+import { meshVarsOf } from './mesh-vars.js';
 
 /** `${NAME:?set NAME in .env}`: compose refuses to start without the secret. */
 export const required = (variable: string, hint = '') => `\${${variable}:?set ${variable} in .env${hint}}`;
 
-/** A value as YAML: a literal quoted (it may be empty, or look like a number), a placeholder as it is. */
-const scalar = (value: string) => (value.includes('${') ? value : `'${value}'`);
+/** A value as YAML: single-quoted (it may be empty, or look like a number), or plain when it holds a placeholder. */
+const scalar = (value: string) => (value.includes('${') ? value : `'${value.replaceAll("'", "''")}'`);
 const keyOf = (name: string) => required(`${envName(name)}_SERVICE_KEY`);
 /** Every instance of `service` by its compose host: a caller's `<NAME>_URL` and the status view's list. */
 const instanceUrls = (service: MeshService) =>
