@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { readMeshList, REPO } from './repo.js';
+import { readMeshList } from '@switchyard/mesh/mesh-list';
+import { REPO } from './repo.js';
 
 type ReadEnv = (env: Record<string, string>) => { PORT: number; METRICS_PORT: number };
 /** A service's own env.ts (each app's settings reader; apps are not dependencies of this package). */
@@ -14,7 +15,7 @@ const DEV = { NODE_ENV: 'development', REDIS_URL: 'redis://127.0.0.1:6379', AUTH
 
 describe("each service's default ports", () => {
   it("are its first instance's ports in mesh.json", async () => {
-    const mesh = await readMeshList();
+    const mesh = readMeshList(REPO);
     for (const service of mesh.services) {
       const { PORT, METRICS_PORT } = (await envOf(service.name))(DEV);
       expect([service.name, PORT, METRICS_PORT]).toEqual([service.name, service.port, service.metricsPort]);

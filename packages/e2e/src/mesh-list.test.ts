@@ -3,7 +3,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CADDYFILE, readMeshList, REPO, type MeshList } from './repo.js';
+import { readMeshList, type MeshList } from '@switchyard/mesh/mesh-list';
+import { CADDYFILE, REPO } from './repo.js';
 
 // mesh.json is the one list of services, instances and ports. The dev runner reads it; the
 // Caddyfile, docker-compose.yml and Prometheus' targets are checked against it here, so adding a
@@ -40,7 +41,7 @@ describe('the one list of the mesh (mesh.json)', () => {
     expect(validate.output).toContain('Valid configuration');
     expect(validate.status).toBe(0);
 
-    const mesh = await readMeshList();
+    const mesh = readMeshList(REPO);
     const caddyfile = await readFile(CADDYFILE, 'utf8');
     const routed = [...caddyfile.matchAll(/handle \/api\/([a-z-]+)\/\* \{/g)].map((m) => m[1]);
     expect(routed.sort()).toEqual(mesh.services.map((s) => s.name).sort());
@@ -67,7 +68,7 @@ describe('the one list of the mesh (mesh.json)', () => {
       depends_on?: Record<string, { condition: string }>;
     };
     const compose = parse(config.output) as { services: Record<string, ComposeService> };
-    const mesh = await readMeshList();
+    const mesh = readMeshList(REPO);
     const instances = instancesOf(mesh);
     for (const instance of instances) {
       const service = compose.services[instance.host];
@@ -116,7 +117,7 @@ describe('the one list of the mesh (mesh.json)', () => {
   });
 
   it('Prometheus scrapes every listed metrics port; config, alert rules and their unit tests pass promtool', async () => {
-    const mesh = await readMeshList();
+    const mesh = readMeshList(REPO);
     const file = join(REPO, 'deploy/prometheus/prometheus.yml');
     const prometheus = parse(await readFile(file, 'utf8')) as {
       scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;

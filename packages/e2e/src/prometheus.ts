@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { freePort } from '@switchyard/infra/testing';
-import { readMeshList, REPO } from './repo.js';
+import { readMeshList } from '@switchyard/mesh/mesh-list';
+import { REPO } from './repo.js';
 import { awaitAnswer, withFreshPorts } from './spawned-process.js';
 import type { Stack } from './stack.js';
 
@@ -13,7 +14,7 @@ import type { Stack } from './stack.js';
  * (`notes-2:9412`, `caddy:2020`) mapped to the stack's ports, scraping every second.
  */
 export async function startPrometheus(stack: Stack): Promise<{ prometheus: string; stopPrometheus: () => Promise<void> }> {
-  const mesh = await readMeshList();
+  const mesh = readMeshList(REPO);
   const config = parse(await readFile(join(REPO, 'deploy/prometheus/prometheus.yml'), 'utf8')) as {
     global: Record<string, string>;
     rule_files: string[];

@@ -1,10 +1,11 @@
 // The mesh's part of the environment of instances that tests and benchmarks start on ports of their
-// own: the same as the dev runner gives (meshEnvOf), with keys and secrets fresh for each run, and
-// each target's address taken from the instances actually started, never from mesh.json's ports.
+// own: the variables the dev runner and compose give (meshVarsOf), with keys and secrets fresh for
+// each run, and each target's address taken from the instances actually started, never from
+// mesh.json's ports.
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { envName, readMeshList, type MeshList } from './gen/mesh-list.js';
-import { meshEnvOf } from './instance-env.js';
+import { meshVarsOf } from './gen/mesh-vars.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -40,15 +41,15 @@ export function createTestMeshEnv(mesh: MeshList = readMeshList(ROOT)): TestMesh
     of(name, started) {
       const service = mesh.services.find((s) => s.name === name);
       if (!service) throw new Error(`${name} is not a service of mesh.json`);
-      const urlsOf = (target: string) => {
-        const urls = started[target] ?? [];
-        if (urls.length === 0) throw new Error(`${name} reaches ${target}, but no instance of ${target} is started`);
-        return urls;
-      };
-      // Left out rather than undefined: a spawned instance gets only the environment it is given.
-      return Object.fromEntries(
-        Object.entries(meshEnvOf(mesh, service, urlsOf, secrets)).filter((e): e is [string, string] => e[1] !== undefined),
-      );
+      return meshVarsOf(mesh, service, {
+        urls: (target) => {
+          const urls = started[target.name] ?? [];
+          if (urls.length === 0) throw new Error(`${name} reaches ${target.name}, but no instance of ${target.name} is started`);
+          return urls.join(',');
+        },
+        key: (owner) => secrets[`${envName(owner)}_SERVICE_KEY`]!,
+        secret: (secret) => secrets[secret]!,
+      });
     },
   };
 }

@@ -22,7 +22,7 @@ function environment(mesh: MeshList, instance: Instance): string[] {
   const s = instance.service;
   const env = [`PORT: '${instance.port}'`, `METRICS_PORT: '${instance.metricsPort}'`, `INSTANCE_COUNT: '${s.instances}'`];
   if (s.db) env.push(`DATABASE_URL: postgres://${s.name}:${required(`${envName(s.name)}_DB_PASSWORD`)}@postgres:5432/${s.name}`);
-  const vars = meshVarsOf(mesh, s, { urls: instanceUrls, key: keyOf, secret: (name) => required(name) });
+  const vars = meshVarsOf(mesh, s, { urls: instanceUrls, key: keyOf, secret: required });
   for (const [name, value] of Object.entries(vars)) env.push(`${name}: ${scalar(value)}`);
   if (s.watchesMesh) {
     const list = mesh.services.map((m) => `${m.name}=${instanceUrls(m)}`);
